@@ -1,0 +1,86 @@
+# connwatch — see README.md. `make deps` installs what the build, tests and
+# demo need on Debian 12; `make` leaves build/connwatch.
+OUT        := build
+CLANG      ?= clang
+CC         ?= gcc
+BPFTOOL    ?= bpftool
+ARCH       := x86
+VERSION    := 0.1.0
+
+WARN       := -Wall -Wextra -Werror -Wno-format-truncation
+CFLAGS     ?= -O2 -g
+CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
+	      -I$(OUT) -Ibpf
+LDLIBS     := -lbpf -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
+
+USER_MODULES := elf_symbols disasm spec procfs symbolize attach anomalies \
+		alert_sinks metrics daemon
+USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
+BPF_OBJ    := $(OUT)/connwatch.bpf.o
+SKEL       := $(OUT)/connwatch.skel.h
+
+DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
+	      libcapstone-dev libmicrohttpd-dev libyaml-dev libcmocka-dev \
+	      libclang-rt-14-dev pkg-config curl bpftrace procps
+
+.PHONY: all deps test unit integration bench demo install clean
+
+all: $(OUT)/connwatch fixtures
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all installed"; fi
+
+$(OUT) $(OUT)/user $(OUT)/fixtures $(OUT)/unit:
+	mkdir -p $@
+
+$(OUT)/vmlinux.h: | $(OUT)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
+	mv $@.tmp $@
+
+$(BPF_OBJ): bpf/connwatch.bpf.c bpf/connwatch.h $(OUT)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+		-Wall -Werror -I$(OUT) -Ibpf -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(BPFTOOL) gen skeleton $< name connwatch_bpf > $@.tmp
+	mv $@.tmp $@
+
+$(OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/connwatch.h $(SKEL) | $(OUT)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# --- fixtures: real servers with the bug, built with frame pointers ---
+FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
+FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client
+fixtures: $(FIXTURES)
+$(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) $< -o $@
+
+# --- tests ---
+include tests/unit/unit.mk
+
+test: deps
+	$(MAKE) all unit-bins
+	tests/run.sh
+
+bench: deps all
+	bench/run.sh
+
+demo: deps all
+	tests/demo.sh
+
+install: all
+	install -D -m 0755 $(OUT)/connwatch /usr/local/bin/connwatch
+
+clean:
+	rm -rf $(OUT)

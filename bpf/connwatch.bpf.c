@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * connwatch kernel side: one uprobe program attached once per probe site
+ * (the attach cookie says which probe and which site), keeping the shadow
+ * of the target's connection accounting in maps. Nothing goes to user
+ * space per event: only anomalies and watched-process exits go through
+ * the ring buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "connwatch.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CW_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct cw_probe_cfg);
+} probes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CW_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_MAX_KEYS);
+	__type(key, struct cw_acct_key);
+	__type(value, struct cw_acct);
+} acct SEC(".maps");
+
+/* A thread between a probe's entry and exit: what the exit needs. */
+struct inflight_key {
+	__u32 tid;
+	__u32 slot;
+};
+
+struct inflight_val {
+	__u64 key;
+	__u64 counter_base;
+};
+
+/* LRU: a thread that never reaches a RET (longjmp, panic) ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_MAX_INFLIGHT);
+	__type(key, struct inflight_key);
+	__type(value, struct inflight_val);
+} inflight SEC(".maps");
+
+/* Processes whose exit the daemon wants to hear about. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} watched SEC(".maps");
+
+/*
+ * Processes that were already running when connwatch attached: their
+ * shadow starts unknown (connections may be open), so a decrement below
+ * zero is a pre-attach connection ending, not an underflow, until the
+ * shadow is known exact (seeded from the real counter, or a drain).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} preexisting SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CW_RINGBUF_BYTES);
+} records SEC(".maps");
+
+__u64 records_lost = 0;
+
+static __always_inline __u64 arg_reg(struct pt_regs *ctx, __u32 n)
+{
+	/*
+	 * System V AMD64: rdi, rsi, rdx, rcx, r8, r9. The verifier only
+	 * allows constant offsets into ctx: load all six, then index.
+	 */
+	__u64 args[8] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8,
+			  ctx->r9 };
+
+	return args[n & 7];
+}
+
+static __always_inline __u64 probe_key(struct pt_regs *ctx,
+				       const struct cw_probe_cfg *cfg)
+{
+	return cfg->key_source == CW_KEY_ARG ? arg_reg(ctx, cfg->key_arg) : 0;
+}
+
+static __always_inline __u64 counter_base(struct pt_regs *ctx,
+					  const struct cw_probe_cfg *cfg)
+{
+	if (cfg->counter_type == CW_CTR_NONE)
+		return 0;
+	return arg_reg(ctx, cfg->counter_arg);
+}
+
+/* One probe hit, as the helpers below see it. */
+struct hit {
+	struct pt_regs *ctx;
+	const struct cw_probe_cfg *cfg;
+	struct cw_acct *st;
+	__u64 key;
+	__u32 slot;
+	__u32 site;	/* enum cw_site */
+};
+
+static struct cw_acct *acct_get(__u32 tgid, const struct cw_probe_cfg *cfg,
+				__u64 key)
+{
+	struct cw_acct_key k = { .tgid = tgid, .target_id = cfg->target_id,
+				 .key = key };
+	struct cw_acct fresh = {};
+	struct cw_acct *st;
+	__u32 one = 1;
+
+	st = bpf_map_lookup_elem(&acct, &k);
+	if (st)
+		return st;
+	/* First hit of this process: ask to be told when it exits. */
+	bpf_map_update_elem(&watched, &tgid, &one, BPF_NOEXIST);
+	fresh.armed = !bpf_map_lookup_elem(&preexisting, &tgid);
+	bpf_map_update_elem(&acct, &k, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&acct, &k);
+}
+
+/* Reads the real counter into st; returns 1 when it was read. */
+static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
+			struct cw_acct *st)
+{
+	void *addr = (void *)(base + cfg->counter_offset);
+	__s64 val = 0;
+	__s32 v32 = 0;
+
+	if (cfg->counter_type == CW_CTR_NONE || !base)
+		return 0;
+	if (cfg->counter_type == CW_CTR_S64 || cfg->counter_type == CW_CTR_U64) {
+		if (bpf_probe_read_user(&val, sizeof(val), addr))
+			return 0;
+	} else {
+		if (bpf_probe_read_user(&v32, sizeof(v32), addr))
+			return 0;
+		val = v32;	/* a wrapped u32 reads as negative too */
+	}
+	st->counter_value = val;
+	st->counter_read = 1;
+	return 1;
+}
+
+static void emit(const struct hit *h, __u32 kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct cw_record *r;
+	long n;
+
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&records_lost, 1);
+		return;
+	}
+	r->type = CW_REC_ANOMALY;
+	r->kind = kind;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->tgid = pid_tgid >> 32;
+	r->tid = (__u32)pid_tgid;
+	r->slot = h->slot;
+	r->target_id = h->cfg->target_id;
+	r->key = h->key;
+	r->shadow = h->cfg->shadow_from_counter ? h->st->count : h->st->live;
+	r->counter = h->st->counter_value;
+	r->counter_read = h->st->counter_read;
+	r->exit_code = 0;
+	r->ip = PT_REGS_IP(h->ctx);
+	/*
+	 * At a function's entry the frame is not linked yet, so a frame
+	 * pointer walk skips the immediate caller: take it from [sp].
+	 */
+	r->caller = 0;
+	if (h->site != CW_SITE_EXIT)
+		bpf_probe_read_user(&r->caller, sizeof(r->caller),
+				    (void *)PT_REGS_SP(h->ctx));
+	n = bpf_get_stack(h->ctx, r->stack, sizeof(r->stack),
+			  BPF_F_USER_STACK);
+	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* An open/inc after the drain fired: the next zero drains twice. */
+static void check_rearm(const struct hit *h)
+{
+	if (!h->st->drained)
+		return;
+	if (__sync_lock_test_and_set(&h->st->rearm_reported, 1))
+		return;
+	emit(h, CW_ANOM_DRAIN_REARMED);
+}
+
+/*
+ * A count went below zero. Report only a new low, so a counter that stays
+ * negative is one alert per unmatched decrement, not one per hit.
+ */
+static void check_low(const struct hit *h, __s64 value)
+{
+	if (value >= h->st->low)
+		return;
+	h->st->low = value;
+	emit(h, CW_ANOM_COUNTER_UNDERFLOW);
+}
+
+/* The shadow went from old to old - 1. */
+static void shadow_decremented(const struct hit *h, __s64 *shadow, __s64 old)
+{
+	if (old > 0)
+		return;
+	if (!h->st->armed) {
+		/* A connection that began before we attached. */
+		__sync_fetch_and_add(shadow, 1);
+		__sync_fetch_and_add(&h->st->preattach_closes, 1);
+		return;
+	}
+	check_low(h, old - 1);
+}
+
+static void on_dec(const struct hit *h)
+{
+	struct cw_acct *st = h->st;
+	__s64 old;
+
+	__sync_fetch_and_add(&st->dec, 1);
+	old = __sync_fetch_and_add(&st->count, -1);
+	if (h->cfg->track_inside) {
+		struct inflight_key ik = { .tid = (__u32)bpf_get_current_pid_tgid(),
+					   .slot = h->slot };
+		struct inflight_val iv = { .key = h->key };
+
+		/* Two threads inside dec near zero: a check-then-act window. */
+		if (__sync_fetch_and_add(&st->inside_dec, 1) >= 1 && old <= 2)
+			__sync_fetch_and_add(&st->race_windows, 1);
+		bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
+	}
+	if (h->cfg->shadow_from_counter)
+		shadow_decremented(h, &st->count, old);
+}
+
+static void on_close(const struct hit *h)
+{
+	__s64 old;
+
+	__sync_fetch_and_add(&h->st->closed, 1);
+	old = __sync_fetch_and_add(&h->st->live, -1);
+	if (!h->cfg->shadow_from_counter)
+		shadow_decremented(h, &h->st->live, old);
+}
+
+static void on_drain(const struct hit *h)
+{
+	struct cw_acct *st = h->st;
+
+	__sync_fetch_and_add(&st->drains, 1);
+	st->rearm_reported = 0;
+	st->armed = 1;	/* drained: nothing is open, the shadow is exact */
+	if (__sync_lock_test_and_set(&st->drained, 1)) {
+		emit(h, CW_ANOM_DUPLICATE_DRAIN);
+		return;
+	}
+	if (!st->shutdown)
+		emit(h, CW_ANOM_DRAIN_WITHOUT_SHUTDOWN);
+}
+
+/*
+ * A shutdown after a drain that itself came during a shutdown starts a
+ * new serve/shutdown cycle and re-arms the drain. A drain that fired
+ * while serving (the v0.48.0 idle drain) is not re-armed: draining again
+ * at shutdown is exactly the crash.
+ */
+static void on_shutdown(struct cw_acct *st)
+{
+	if (st->drained && st->shutdown)
+		st->drained = 0;
+	st->shutdown = 1;
+}
+
+/*
+ * The first real counter read of a key that began before attach seeds
+ * the shadow (entry sites read the value before the function acts).
+ */
+static void seed_shadow(const struct hit *h)
+{
+	struct cw_acct *st = h->st;
+
+	if (st->armed || !st->counter_read || h->site == CW_SITE_EXIT ||
+	    h->cfg->late_entry || !h->cfg->shadow_from_counter)
+		return;
+	st->count = st->counter_value;
+	if (st->counter_value < 0)
+		st->low = st->counter_value;
+	st->armed = 1;
+}
+
+static void apply_role(struct pt_regs *ctx, __u32 slot,
+		       const struct cw_probe_cfg *cfg, __u64 key, __u64 base)
+{
+	struct hit h = { .ctx = ctx, .cfg = cfg, .key = key, .slot = slot };
+	int fresh_read;
+
+	h.site = CW_COOKIE_SITE(bpf_get_attach_cookie(ctx));
+	h.st = acct_get(bpf_get_current_pid_tgid() >> 32, cfg, key);
+	if (!h.st)
+		return;
+	fresh_read = read_counter(cfg, base, h.st);
+	seed_shadow(&h);
+
+	switch (cfg->role) {
+	case CW_ROLE_OPEN:
+		__sync_fetch_and_add(&h.st->opened, 1);
+		__sync_fetch_and_add(&h.st->live, 1);
+		check_rearm(&h);
+		break;
+	case CW_ROLE_CLOSE:
+		on_close(&h);
+		break;
+	case CW_ROLE_INC:
+		__sync_fetch_and_add(&h.st->inc, 1);
+		__sync_fetch_and_add(&h.st->count, 1);
+		check_rearm(&h);
+		break;
+	case CW_ROLE_DEC:
+		on_dec(&h);
+		break;
+	case CW_ROLE_DRAIN:
+		on_drain(&h);
+		break;
+	case CW_ROLE_SHUTDOWN:
+		on_shutdown(h.st);
+		break;
+	}
+	/* The real counter is below zero (a wrapped unsigned reads so too). */
+	if (fresh_read && h.st->counter_value < 0)
+		check_low(&h, h.st->counter_value);
+}
+
+static void count_hit(__u32 slot)
+{
+	__u64 *hits = bpf_map_lookup_elem(&probe_hits, &slot);
+
+	if (hits)
+		*hits += 1;
+}
+
+static void save_args(struct pt_regs *ctx, __u32 slot,
+		      const struct cw_probe_cfg *cfg)
+{
+	struct inflight_key ik = { .tid = (__u32)bpf_get_current_pid_tgid(),
+				   .slot = slot };
+	struct inflight_val iv = { .key = probe_key(ctx, cfg),
+				   .counter_base = counter_base(ctx, cfg) };
+
+	bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
+}
+
+/* A thread leaves dec: it no longer holds the race window open. */
+static void leave_dec(const struct cw_probe_cfg *cfg, __u64 key)
+{
+	struct cw_acct_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				 .target_id = cfg->target_id, .key = key };
+	struct cw_acct *st = bpf_map_lookup_elem(&acct, &k);
+
+	if (st)
+		__sync_fetch_and_add(&st->inside_dec, -1);
+}
+
+/* A RET or tail call of the probed function. */
+static void on_exit_site(struct pt_regs *ctx, __u32 slot,
+			 const struct cw_probe_cfg *cfg)
+{
+	struct inflight_key ik = { .tid = (__u32)bpf_get_current_pid_tgid(),
+				   .slot = slot };
+	struct inflight_val *iv = bpf_map_lookup_elem(&inflight, &ik);
+
+	if (cfg->at_return) {
+		if (cfg->stash_args && !iv)
+			return;	/* entered before we attached */
+		apply_role(ctx, slot, cfg, iv ? iv->key : 0,
+			   iv ? iv->counter_base : 0);
+	} else if (cfg->track_inside && iv) {
+		leave_dec(cfg, iv->key);
+	}
+	if (iv)
+		bpf_map_delete_elem(&inflight, &ik);
+}
+
+SEC("uprobe")
+int handle_probe(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 slot = CW_COOKIE_SLOT(cookie);
+	__u32 site = CW_COOKIE_SITE(cookie);
+	const struct cw_probe_cfg *cfg;
+
+	cfg = bpf_map_lookup_elem(&probes, &slot);
+	if (!cfg || !cfg->enabled)
+		return 0;
+
+	switch (site) {
+	case CW_SITE_ENTRY:
+		count_hit(slot);
+		apply_role(ctx, slot, cfg, probe_key(ctx, cfg),
+			   counter_base(ctx, cfg));
+		break;
+	case CW_SITE_STASH:
+		count_hit(slot);
+		save_args(ctx, slot, cfg);
+		break;
+	case CW_SITE_EXIT:
+		if (cfg->at_return && !cfg->stash_args)
+			count_hit(slot);
+		on_exit_site(ctx, slot, cfg);
+		break;
+	}
+	return 0;
+}
+/* Tells the daemon how a watched process ended: status or signal. */
+SEC("tracepoint/sched/sched_process_exit")
+int handle_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct cw_record *r;
+
+	if (!bpf_map_lookup_elem(&watched, &tgid))
+		return 0;
+	/* Only the last thread of the group ends the process. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	bpf_map_delete_elem(&watched, &tgid);
+
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&records_lost, 1);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = CW_REC_EXIT;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->tgid = tgid;
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->exit_code = BPF_CORE_READ(task, exit_code);
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}

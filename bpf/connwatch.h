@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Every struct and enum that crosses the kernel/user boundary.
+ * Included by bpf/connwatch.bpf.c (with vmlinux.h) and by user/ (with
+ * <linux/types.h>), so it uses only __u32/__s64-style types.
+ */
+#ifndef CONNWATCH_H
+#define CONNWATCH_H
+
+#define CW_MAX_PROBES		256	/* probe slots, one per spec probe */
+#define CW_MAX_KEYS		16384	/* (tgid, key) accounting entries */
+#define CW_MAX_INFLIGHT		16384	/* threads inside a dec function */
+#define CW_MAX_TARGETS		1024	/* watched processes */
+#define CW_STACK_DEPTH		32	/* user frames kept per alert */
+#define CW_COMM_LEN		16
+#define CW_RINGBUF_BYTES	(256 * 1024)
+
+enum cw_role {
+	CW_ROLE_OPEN = 0,
+	CW_ROLE_CLOSE,
+	CW_ROLE_INC,
+	CW_ROLE_DEC,
+	CW_ROLE_DRAIN,
+	CW_ROLE_SHUTDOWN,
+	CW_ROLE__COUNT,
+};
+
+/* Where a probe takes the key of the object it accounts for. */
+enum cw_key_source {
+	CW_KEY_PROCESS = 0,	/* one key per process */
+	CW_KEY_ARG,		/* argument register key_arg */
+};
+
+enum cw_counter_type {
+	CW_CTR_NONE = 0,
+	CW_CTR_S32,
+	CW_CTR_S64,
+	CW_CTR_U32,
+	CW_CTR_U64,
+};
+
+/*
+ * The attach cookie says which probe fired and at which site: the probe
+ * slot in the low 16 bits, the site kind above it. A return-side probe is
+ * a plain uprobe on a RET (or tail-call JMP) instruction, never a
+ * uretprobe.
+ */
+enum cw_site {
+	CW_SITE_ENTRY = 0,	/* function entry: the role acts here */
+	CW_SITE_STASH,		/* entry of an "at: return" probe: save args */
+	CW_SITE_EXIT,		/* RET / tail call: role acts, or leaves dec */
+};
+
+#define CW_COOKIE(slot, site)	(((__u64)(site) << 16) | (slot))
+#define CW_COOKIE_SLOT(c)	((__u32)((c) & 0xffff))
+#define CW_COOKIE_SITE(c)	((__u32)(((c) >> 16) & 0xffff))
+
+/* Per-probe configuration, indexed by slot in the `probes` array map. */
+struct cw_probe_cfg {
+	__u32 role;		/* enum cw_role */
+	__u32 key_source;	/* enum cw_key_source */
+	__u32 key_arg;		/* 0..5 when key_source == CW_KEY_ARG */
+	__u32 at_return;	/* the role acts at the function's exits */
+	__u32 track_inside;	/* count threads inside (dec at entry) */
+	__u32 counter_type;	/* enum cw_counter_type */
+	__u32 counter_arg;	/* base register of the real counter */
+	__u32 target_id;	/* which spec this probe belongs to */
+	__s64 counter_offset;	/* counter address = arg + offset */
+	__u32 shadow_from_counter; /* spec has inc/dec: shadow = inc - dec */
+	__u32 stash_args;	/* at_return: key/counter saved at entry */
+	__u32 late_entry;	/* entry site is after the first instruction */
+	__u32 enabled;
+};
+
+/* Accounting is per (process, spec, key). */
+struct cw_acct_key {
+	__u32 tgid;
+	__u32 target_id;
+	__u64 key;
+};
+
+struct cw_acct {
+	__s64 opened;
+	__s64 closed;
+	__s64 inc;
+	__s64 dec;
+	__s64 drains;
+	__s64 live;		/* opened - closed, updated atomically */
+	__s64 count;		/* inc - dec, updated atomically */
+	__s64 counter_value;	/* last real counter read */
+	__s64 low;		/* lowest negative count already reported */
+	__s64 race_windows;
+	__s64 preattach_closes;	/* decrements of what began before attach */
+	__s32 inside_dec;	/* threads between dec entry and exit */
+	__u32 drained;		/* drain fired, not yet re-armed */
+	__u32 shutdown;		/* graceful shutdown seen */
+	__u32 rearm_reported;	/* drain_rearmed sent for this drain */
+	__u32 counter_read;	/* counter_value is valid */
+	__u32 armed;		/* the shadow is exact: underflow is real */
+};
+
+enum cw_anomaly_kind {
+	CW_ANOM_COUNTER_UNDERFLOW = 0,
+	CW_ANOM_DUPLICATE_DRAIN,
+	CW_ANOM_CLOSE_OF_CLOSED_CHANNEL,
+	CW_ANOM_NEGATIVE_WAITGROUP,
+	CW_ANOM_DOUBLE_CLOSE_FD,
+	CW_ANOM_DRAIN_REARMED,
+	CW_ANOM_DRAIN_WITHOUT_SHUTDOWN,
+	CW_ANOM_ACCOUNTING_DRIFT,
+	CW_ANOM__COUNT,
+};
+
+enum cw_record_type {
+	CW_REC_ANOMALY = 1,
+	CW_REC_EXIT,		/* a watched process exited */
+};
+
+/* One ring buffer record: an anomaly, or a watched process' exit. */
+struct cw_record {
+	__u32 type;		/* enum cw_record_type */
+	__u32 kind;		/* enum cw_anomaly_kind */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
+	__u32 tgid;
+	__u32 tid;
+	__u32 slot;		/* probe that saw it */
+	__u32 target_id;
+	__u64 key;
+	__s64 shadow;		/* shadow count after this hit */
+	__s64 counter;		/* real counter, if counter_read */
+	__u32 counter_read;
+	__s32 exit_code;	/* CW_REC_EXIT: wait status (code << 8 | sig) */
+	__u64 ip;		/* probed instruction, for load-bias recovery */
+	__u64 caller;		/* return address at sp (entry sites), or 0 */
+	__u32 nr_frames;
+	__u32 pad;
+	__u64 stack[CW_STACK_DEPTH];
+	char comm[CW_COMM_LEN];
+};
+
+#endif /* CONNWATCH_H */

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Alert delivery, in DESIGN.md §4's order: the JSON line is appended and
+ * fsync'ed before anything else (the target may be about to die), then a
+ * human line on stderr. The metric is the caller's last step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "alert_sinks.h"
+
+struct jbuf {
+	char *p;
+	size_t len, used;
+};
+
+static void jputf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->used >= b->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->used += (size_t)n;
+}
+
+static void jstr(struct jbuf *b, const char *s)
+{
+	jputf(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			jputf(b, "\\%c", c);
+		else if (c < 0x20)
+			jputf(b, "\\u%04x", c);
+		else
+			jputf(b, "%c", c);
+	}
+	jputf(b, "\"");
+}
+
+static void jfield(struct jbuf *b, const char *name, const char *val)
+{
+	jputf(b, ",\"%s\":", name);
+	jstr(b, val);
+}
+
+size_t alert_to_json(const struct alert *a, char *buf, size_t len)
+{
+	struct jbuf b = { .p = buf, .len = len };
+	char ts[64];
+	struct tm tm;
+	int i;
+
+	gmtime_r(&a->ts.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	jputf(&b, "{\"ts\":\"%s.%09ldZ\"", ts, a->ts.tv_nsec);
+	jfield(&b, "severity", a->severity);
+	jfield(&b, "kind", a->kind);
+	jfield(&b, "target", a->target);
+	jputf(&b, ",\"pid\":%d,\"tid\":%d", a->pid, a->tid);
+	jfield(&b, "comm", a->comm);
+	jputf(&b, ",\"key\":\"0x%llx\",\"shadow\":%lld",
+	      (unsigned long long)a->key, (long long)a->shadow);
+	if (a->has_counter)
+		jputf(&b, ",\"counter\":%lld", (long long)a->counter);
+	jfield(&b, "probe", a->probe);
+	jputf(&b, ",\"stack\":[");
+	for (i = 0; i < a->nr_frames; i++) {
+		if (i)
+			jputf(&b, ",");
+		jstr(&b, a->frames[i]);
+	}
+	jputf(&b, "]");
+	jfield(&b, "message", a->message);
+	jputf(&b, "}");
+	if (b.used >= len) {	/* truncated: never write half an object */
+		snprintf(buf, len, "{\"kind\":\"%s\",\"truncated\":true}",
+			 a->kind);
+		return strlen(buf);
+	}
+	return b.used;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char dir[4096], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) && errno != EEXIST)
+			return -1;
+		*slash = '/';
+	}
+	return 0;
+}
+
+int alert_sinks_open(struct alert_sinks *s, const char *log_path,
+		     int json_stderr, char *err, size_t errlen)
+{
+	s->json_stderr = json_stderr;
+	if (mkdir_parents(log_path) ||
+	    (s->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			      0640)) < 0) {
+		snprintf(err, errlen, "alert log %s: %s", log_path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void alert_sinks_close(struct alert_sinks *s)
+{
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	s->log_fd = -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int alert_deliver(struct alert_sinks *s, const struct alert *a)
+{
+	char line[8192];
+	size_t n = alert_to_json(a, line, sizeof(line) - 1);
+	int ret = 0;
+
+	line[n++] = '\n';
+	if (write_all(s->log_fd, line, n) || fdatasync(s->log_fd)) {
+		fprintf(stderr, "connwatch: writing the alert log: %s\n",
+			strerror(errno));
+		ret = -1;
+	}
+	if (s->json_stderr) {
+		fwrite(line, 1, n, stderr);
+		return ret;
+	}
+	fprintf(stderr, "connwatch: %s %s in %s pid %d (%s): %s\n",
+		a->severity == NULL ? "?" : a->severity, a->kind, a->target,
+		a->pid, a->probe, a->message);
+	if (a->nr_frames)
+		fprintf(stderr, "    at %s\n", a->frames[0]);
+	for (int i = 1; i < a->nr_frames; i++)
+		fprintf(stderr, "       %s\n", a->frames[i]);
+	return ret;
+}

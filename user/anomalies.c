@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Anomaly kinds, turning a ring buffer record into an alert, and drift. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "connwatch.skel.h"
+#include "daemon.h"
+
+static const struct {
+	const char *name;
+	int critical;
+} kinds[CW_ANOM__COUNT] = {
+	[CW_ANOM_COUNTER_UNDERFLOW] = { "counter_underflow", 1 },
+	[CW_ANOM_DUPLICATE_DRAIN] = { "duplicate_drain", 1 },
+	[CW_ANOM_CLOSE_OF_CLOSED_CHANNEL] = { "close_of_closed_channel", 1 },
+	[CW_ANOM_NEGATIVE_WAITGROUP] = { "negative_waitgroup", 1 },
+	[CW_ANOM_DOUBLE_CLOSE_FD] = { "double_close_fd", 1 },
+	[CW_ANOM_DRAIN_REARMED] = { "drain_rearmed", 0 },
+	[CW_ANOM_DRAIN_WITHOUT_SHUTDOWN] = { "drain_without_shutdown", 0 },
+	[CW_ANOM_ACCOUNTING_DRIFT] = { "accounting_drift", 0 },
+};
+
+const char *anomaly_kind_name(int kind)
+{
+	return kind >= 0 && kind < CW_ANOM__COUNT ? kinds[kind].name : "unknown";
+}
+
+int anomaly_is_critical(int kind)
+{
+	return kind >= 0 && kind < CW_ANOM__COUNT && kinds[kind].critical;
+}
+
+const char *anomaly_severity(int kind)
+{
+	return anomaly_is_critical(kind) ? "critical" : "warning";
+}
+
+static void describe(struct alert *a, const struct cw_record *r,
+		     const char *symbol)
+{
+	switch (r->kind) {
+	case CW_ANOM_COUNTER_UNDERFLOW:
+		snprintf(a->message, sizeof(a->message),
+			 "connection count went below zero in %s (shadow %lld%s): "
+			 "a connection was marked done more often than it began",
+			 symbol, (long long)r->shadow,
+			 r->counter_read ? ", see counter" : "");
+		break;
+	case CW_ANOM_DUPLICATE_DRAIN:
+		snprintf(a->message, sizeof(a->message),
+			 "drain signal %s fired again on an object already "
+			 "drained: closing a closed done channel panics",
+			 symbol);
+		break;
+	case CW_ANOM_DRAIN_REARMED:
+		snprintf(a->message, sizeof(a->message),
+			 "connection began (%s) after the drain signal fired: "
+			 "the next time the count reaches zero it drains twice",
+			 symbol);
+		break;
+	case CW_ANOM_DRAIN_WITHOUT_SHUTDOWN:
+		snprintf(a->message, sizeof(a->message),
+			 "drain signal %s fired while no shutdown was under way "
+			 "(the count reached zero while serving)", symbol);
+		break;
+	default:
+		snprintf(a->message, sizeof(a->message), "%s in %s",
+			 anomaly_kind_name(r->kind), symbol);
+	}
+}
+
+/*
+ * The main binary's load bias from the hit itself (hit address minus the
+ * site's file address; a load bias is page aligned), for symbolizing
+ * after the process is gone.
+ */
+static uint64_t probe_bias(const struct cw_probe *p, uint64_t ip)
+{
+	size_t i;
+
+	if (p->entry_site >= 0 && !((ip - p->entry_vaddr) & 0xfff))
+		return ip - p->entry_vaddr;
+	for (i = 0; i < p->exits.nr; i++)
+		if (!((ip - p->exits.addr[i]) & 0xfff))
+			return ip - p->exits.addr[i];
+	return ip - p->vaddr;
+}
+
+static void fill_stack(struct cw_daemon *d, struct alert *a,
+		       const struct cw_record *r, const struct cw_probe *p)
+{
+	uint64_t bias = probe_bias(p, r->ip);
+	uint64_t addrs[CW_ALERT_MAX_FRAMES];
+	uint32_t i, n = 0;
+
+	addrs[n++] = r->ip;
+	/* Entry sites: the caller from [sp], unless the walk found it. */
+	if (r->caller && !(r->nr_frames > 1 && r->stack[1] == r->caller))
+		addrs[n++] = r->caller;
+	for (i = 1; i < r->nr_frames && i < CW_STACK_DEPTH &&
+	     n < CW_ALERT_MAX_FRAMES; i++)
+		addrs[n++] = r->stack[i];
+	for (i = 0; i < n; i++)
+		symbolize(&d->sym, r->tgid, addrs[i], bias, a->frames[i],
+			  sizeof(a->frames[i]));
+	a->nr_frames = n;
+}
+
+void anomaly_report(struct cw_daemon *d, const struct cw_record *r)
+{
+	const struct cw_probe *p;
+	struct alert a;
+
+	if (r->slot >= (uint32_t)d->sess.nr_probes ||
+	    r->kind >= CW_ANOM__COUNT || r->target_id >= CW_MAX_TARGET_SPECS)
+		return;
+	p = &d->sess.probes[r->slot];
+	memset(&a, 0, sizeof(a));
+	clock_gettime(CLOCK_REALTIME, &a.ts);
+	a.severity = anomaly_severity(r->kind);
+	a.kind = anomaly_kind_name(r->kind);
+	a.target = d->sess.targets[r->target_id].label;
+	a.pid = r->tgid;
+	a.tid = r->tid;
+	memcpy(a.comm, r->comm, CW_COMM_LEN);
+	a.key = r->key;
+	a.shadow = r->shadow;
+	a.has_counter = r->counter_read;
+	a.counter = r->counter;
+	a.probe = p->name;
+	fill_stack(d, &a, r, p);
+	describe(&a, r, p->sp->symbol);
+	alert_deliver(&d->sinks, &a);
+	__atomic_fetch_add(&d->anomalies[r->target_id][r->kind], 1,
+			   __ATOMIC_RELAXED);
+	if (d->worst_severity < 1 + anomaly_is_critical(r->kind))
+		d->worst_severity = 1 + anomaly_is_critical(r->kind);
+}
+
+static struct drift_state *drift_slot(struct cw_daemon *d,
+				      const struct cw_acct_key *k)
+{
+	int i;
+
+	for (i = 0; i < d->nr_drift; i++)
+		if (!memcmp(&d->drift[i].key, k, sizeof(*k)))
+			return &d->drift[i];
+	if (d->nr_drift == CW_MAX_DRIFT)
+		return NULL;
+	memset(&d->drift[d->nr_drift], 0, sizeof(d->drift[0]));
+	d->drift[d->nr_drift].key = *k;
+	return &d->drift[d->nr_drift++];
+}
+
+static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
+			const struct cw_acct *st, int grace_s)
+{
+	struct alert a;
+
+	memset(&a, 0, sizeof(a));
+	clock_gettime(CLOCK_REALTIME, &a.ts);
+	a.severity = anomaly_severity(CW_ANOM_ACCOUNTING_DRIFT);
+	a.kind = anomaly_kind_name(CW_ANOM_ACCOUNTING_DRIFT);
+	a.target = d->sess.targets[k->target_id].label;
+	a.pid = k->tgid;
+	a.tid = k->tgid;
+	proc_comm(k->tgid, a.comm, sizeof(a.comm));
+	a.key = k->key;
+	a.shadow = st->count;
+	a.has_counter = st->counter_read;
+	a.counter = st->counter_value;
+	a.probe = "drift";
+	snprintf(a.message, sizeof(a.message),
+		 "open connections (%lld) and the counter (%lld) have "
+		 "disagreed by more than %lld for over %d s",
+		 (long long)st->live, (long long)st->count,
+		 (long long)d->sess.targets[k->target_id].spec->drift.threshold,
+		 grace_s);
+	alert_deliver(&d->sinks, &a);
+	__atomic_fetch_add(&d->anomalies[k->target_id][CW_ANOM_ACCOUNTING_DRIFT],
+			   1, __ATOMIC_RELAXED);
+	if (d->worst_severity < 1)
+		d->worst_severity = 1;
+}
+
+static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,
+			const struct cw_acct *st, uint64_t now_ns)
+{
+	const struct spec *spec = d->sess.targets[k->target_id].spec;
+	int64_t diff = st->live - st->count;
+	struct drift_state *ds;
+
+	/* Only where both views exist: open/close and inc/dec probes. */
+	if (!spec_has_role(spec, CW_ROLE_OPEN) ||
+	    !spec_has_role(spec, CW_ROLE_INC) || !st->armed)
+		return;
+	ds = drift_slot(d, k);
+	if (!ds)
+		return;
+	if ((diff < 0 ? -diff : diff) <= spec->drift.threshold) {
+		ds->since_ns = 0;
+		ds->reported = 0;
+		return;
+	}
+	if (!ds->since_ns)
+		ds->since_ns = now_ns;
+	if (!ds->reported &&
+	    now_ns - ds->since_ns > (uint64_t)spec->drift.grace_s * 1000000000ull) {
+		ds->reported = 1;
+		drift_alert(d, k, st, spec->drift.grace_s);
+	}
+}
+
+void drift_scan(struct cw_daemon *d, uint64_t now_ns)
+{
+	int fd = bpf_map__fd(d->sess.skel->maps.acct);
+	struct cw_acct_key k, next, *prev = NULL;
+	struct cw_acct st;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.target_id >= (uint32_t)d->sess.nr_targets ||
+		    bpf_map_lookup_elem(fd, &k, &st))
+			continue;
+		drift_judge(d, &k, &st, now_ns);
+	}
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Resolves spec probes to addresses in the target binary, finds their
+ * exits with capstone, and attaches one uprobe per site with a cookie
+ * naming the probe slot and the site kind. Never a uretprobe.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "connwatch.skel.h"
+#include "attach.h"
+#include "procfs.h"
+
+static int role_acts_at_entry(const struct spec_probe *sp)
+{
+	return !sp->at_return;
+}
+
+static int needs_stash(const struct spec_probe *sp, const struct spec *spec)
+{
+	return sp->at_return && (sp->key_source == CW_KEY_ARG ||
+				 spec->counter.type != CW_CTR_NONE);
+}
+
+/* A dec at entry also needs its exits: threads inside dec at once. */
+static int tracks_inside(const struct spec_probe *sp)
+{
+	return sp->role == CW_ROLE_DEC && !sp->at_return;
+}
+
+static void plan_sites(struct cw_probe *p, const struct spec *spec)
+{
+	const struct spec_probe *sp = p->sp;
+
+	if (role_acts_at_entry(sp))
+		p->entry_site = CW_SITE_ENTRY;
+	else if (needs_stash(sp, spec))
+		p->entry_site = CW_SITE_STASH;
+	else
+		p->entry_site = -1;
+	p->wants_exits = sp->at_return || tracks_inside(sp);
+}
+
+/* Decodes the function: where its entry probe and exit probes go. */
+static int resolve_sites(struct cw_session *s, struct cw_probe *p)
+{
+	char err[200];
+	uint8_t *code;
+	int ret = -1;
+
+	code = elf_read_code(&s->symtab, p->vaddr, p->size, err, sizeof(err));
+	if (!code) {
+		snprintf(p->err, sizeof(p->err), "%s: %s", p->sp->symbol, err);
+		return -1;
+	}
+	if (p->entry_site >= 0 &&
+	    find_entry_site(code, p->size, p->vaddr, &p->entry_vaddr,
+			    &p->entry_late, err, sizeof(err)))
+		goto fail;
+	if (p->wants_exits &&
+	    find_exit_sites(code, p->size, p->vaddr, &p->exits, err,
+			    sizeof(err)))
+		goto fail;
+	free(code);
+	if (!p->exits.nr && p->sp->at_return) {
+		snprintf(p->err, sizeof(p->err),
+			 "%s never returns (no RET or tail call found)",
+			 p->sp->symbol);
+		return -1;
+	}
+	return 0;
+fail:
+	snprintf(p->err, sizeof(p->err), "disassembling %s: %s", p->sp->symbol,
+		 err);
+	free(code);
+	return ret;
+}
+
+static int resolve_probe(struct cw_session *s, struct cw_probe *p)
+{
+	const struct spec *spec = s->targets[p->target_id].spec;
+	const struct elf_sym *sym;
+
+	snprintf(p->name, sizeof(p->name), "%s:%s", role_name(p->sp->role),
+		 p->sp->symbol);
+	sym = elf_symtab_by_name(&s->symtab, p->sp->symbol);
+	if (!sym) {
+		char msg[sizeof(p->err)];
+
+		snprintf(msg, sizeof(msg), "%s:%d: symbol '%s' not found in %s",
+			 spec->path, p->sp->line, p->sp->symbol, s->binary);
+		memcpy(p->err, msg, sizeof(msg));
+		return -1;
+	}
+	p->vaddr = sym->addr;
+	p->size = sym->size;
+	if (!p->size) {
+		snprintf(p->err, sizeof(p->err), "symbol '%s' has no size: "
+			 "cannot find its instructions", p->sp->symbol);
+		return -1;
+	}
+	plan_sites(p, spec);
+	if (resolve_sites(s, p))
+		return -1;
+	p->resolved = 1;
+	return 0;
+}
+
+int session_resolve(struct cw_session *s, char *err, size_t errlen)
+{
+	int t, failed = 0;
+	size_t i;
+
+	if (elf_symtab_load(&s->symtab, s->binary, err, errlen))
+		return -1;
+	s->nr_probes = 0;
+	for (t = 0; t < s->nr_targets; t++) {
+		const struct spec *spec = s->targets[t].spec;
+
+		for (i = 0; i < spec->nr_probes; i++) {
+			struct cw_probe *p;
+
+			if (s->nr_probes == CW_MAX_PROBES) {
+				snprintf(err, errlen, "more than %d probes",
+					 CW_MAX_PROBES);
+				return -1;
+			}
+			p = &s->probes[s->nr_probes++];
+			memset(p, 0, sizeof(*p));
+			p->target_id = t;
+			p->sp = &spec->probes[i];
+			failed += resolve_probe(s, p) != 0;
+		}
+	}
+	return failed;
+}
+
+static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
+				     const struct cw_probe *p)
+{
+	const struct spec *spec = s->targets[p->target_id].spec;
+	const struct spec_probe *sp = p->sp;
+
+	return (struct cw_probe_cfg){
+		.role = sp->role,
+		.key_source = sp->key_source,
+		.key_arg = sp->key_arg,
+		.at_return = sp->at_return,
+		.track_inside = tracks_inside(sp),
+		.counter_type = spec->counter.type,
+		.counter_arg = spec->counter.base_arg,
+		.counter_offset = spec->counter.offset,
+		.target_id = p->target_id,
+		.shadow_from_counter = spec_has_role(spec, CW_ROLE_INC) ||
+				       spec_has_role(spec, CW_ROLE_DEC),
+		.stash_args = needs_stash(sp, spec),
+		.late_entry = p->entry_late,
+		.enabled = 1,
+	};
+}
+
+static int add_link(struct cw_session *s, struct bpf_link *link)
+{
+	struct bpf_link **grown;
+
+	grown = realloc(s->links, (s->nr_links + 1) * sizeof(*grown));
+	if (!grown) {
+		bpf_link__destroy(link);
+		return -1;
+	}
+	s->links = grown;
+	s->links[s->nr_links++] = link;
+	return 0;
+}
+
+static int attach_site(struct cw_session *s, struct cw_probe *p, int slot,
+		       uint64_t vaddr, int site)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = CW_COOKIE(slot, site));
+	int64_t off = elf_vaddr_to_offset(&s->symtab, vaddr);
+	struct bpf_link *link;
+
+	if (off < 0) {
+		snprintf(p->err, sizeof(p->err), "0x%llx: not in a code segment",
+			 (unsigned long long)vaddr);
+		p->link_errors++;
+		return -1;
+	}
+	link = bpf_program__attach_uprobe_opts(s->skel->progs.handle_probe,
+					       s->pid, s->binary, off, &opts);
+	if (!link) {
+		snprintf(p->err, sizeof(p->err), "uprobe at 0x%llx: %s",
+			 (unsigned long long)vaddr, strerror(errno));
+		p->link_errors++;
+		return -1;
+	}
+	if (add_link(s, link))
+		return -1;
+	p->links++;
+	return 0;
+}
+
+static void attach_probe(struct cw_session *s, struct cw_probe *p, int slot)
+{
+	struct cw_probe_cfg cfg = probe_cfg(s, p);
+	__u32 key = slot;
+	size_t i;
+
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.probes), &key, &cfg,
+				BPF_ANY)) {
+		snprintf(p->err, sizeof(p->err), "probe map: %s", strerror(errno));
+		p->link_errors++;
+		return;
+	}
+	if (p->entry_site >= 0)
+		attach_site(s, p, slot, p->entry_vaddr, p->entry_site);
+	for (i = 0; p->wants_exits && i < p->exits.nr; i++)
+		attach_site(s, p, slot, p->exits.addr[i], CW_SITE_EXIT);
+}
+
+/* Processes already running: their shadow starts unknown. */
+static void mark_running(struct cw_session *s)
+{
+	int pre = bpf_map__fd(s->skel->maps.preexisting);
+	int watched = bpf_map__fd(s->skel->maps.watched);
+	pid_t pids[CW_MAX_TARGETS];
+	size_t i, n;
+	__u32 one = 1;
+
+	if (s->pid > 0) {
+		pids[0] = s->pid;
+		n = 1;
+	} else {
+		n = proc_pids_of_exe(s->binary, pids, CW_MAX_TARGETS);
+	}
+	for (i = 0; i < n; i++) {
+		__u32 tgid = pids[i];
+
+		bpf_map_update_elem(pre, &tgid, &one, BPF_ANY);
+		bpf_map_update_elem(watched, &tgid, &one, BPF_ANY);
+	}
+}
+
+/* libbpf finds tracepoint ids in tracefs, which may not be mounted. */
+static int ensure_tracefs(char *err, size_t errlen)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		snprintf(err, errlen, "mounting tracefs on /sys/kernel/tracing: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
+{
+	s->skel = connwatch_bpf__open();
+	if (!s->skel) {
+		snprintf(err, errlen, "opening BPF object: %s", strerror(errno));
+		return -1;
+	}
+	if (connwatch_bpf__load(s->skel)) {
+		snprintf(err, errlen, "loading BPF programs: %s%s",
+			 strerror(errno), errno == EPERM || errno == EACCES ?
+			 " (run as root, or with CAP_BPF and CAP_PERFMON)" : "");
+		return -1;
+	}
+	if (ensure_tracefs(err, errlen))
+		return -1;
+	s->skel->links.handle_exit =
+		bpf_program__attach(s->skel->progs.handle_exit);
+	if (!s->skel->links.handle_exit) {
+		snprintf(err, errlen, "attaching sched_process_exit: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int session_attach(struct cw_session *s, char *err, size_t errlen)
+{
+	int i, attached = 0;
+
+	if (load_skeleton(s, err, errlen))
+		return -1;
+	mark_running(s);
+	for (i = 0; i < s->nr_probes; i++) {
+		struct cw_probe *p = &s->probes[i];
+
+		if (!p->resolved)
+			continue;
+		attach_probe(s, p, i);
+		attached += p->links > 0;
+	}
+	return attached;
+}
+
+void session_close(struct cw_session *s)
+{
+	int i;
+
+	for (i = 0; i < s->nr_links; i++)
+		bpf_link__destroy(s->links[i]);
+	free(s->links);
+	s->links = NULL;
+	s->nr_links = 0;
+	if (s->skel)
+		connwatch_bpf__destroy(s->skel);
+	s->skel = NULL;
+	elf_symtab_free(&s->symtab);
+}

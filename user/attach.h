@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Resolve a spec's probes in a binary and attach them as uprobes. */
+#ifndef CW_ATTACH_H
+#define CW_ATTACH_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "../bpf/connwatch.h"
+#include "disasm.h"
+#include "elf_symbols.h"
+#include "spec.h"
+
+#define CW_MAX_TARGET_SPECS 16
+
+/* One spec probe, resolved in the binary. */
+struct cw_probe {
+	int target_id;
+	const struct spec_probe *sp;
+	char name[160];		/* "role:symbol", the probe label */
+	uint64_t vaddr;		/* function entry (file virtual address) */
+	uint64_t size;
+	int entry_site;		/* enum cw_site, or -1: no entry uprobe */
+	uint64_t entry_vaddr;	/* where the entry uprobe goes */
+	int entry_late;		/* after a first instruction uprobes refuse */
+	int wants_exits;	/* uprobes on every RET / tail call */
+	struct exit_sites exits;
+	int resolved;
+	int links;		/* uprobes attached */
+	int link_errors;
+	char err[256];
+};
+
+struct cw_target {
+	struct spec *spec;
+	char label[64];
+};
+
+struct connwatch_bpf;
+struct bpf_link;
+
+struct cw_session {
+	char binary[PATH_MAX];
+	pid_t pid;		/* -1: every process running binary */
+	struct elf_symtab symtab;
+	struct cw_target targets[CW_MAX_TARGET_SPECS];
+	int nr_targets;
+	struct cw_probe probes[CW_MAX_PROBES];
+	int nr_probes;
+	struct connwatch_bpf *skel;
+	struct bpf_link **links;
+	int nr_links;
+};
+
+/* Loads the binary's symbols and resolves every probe of every target.
+ * Returns the number of probes that did not resolve (each has err), or
+ * -1 with err set when the binary itself is unusable. */
+int session_resolve(struct cw_session *s, char *err, size_t errlen);
+/* Loads the BPF object and attaches every resolved probe. Returns the
+ * number of probes with at least one uprobe, or -1 with err set. */
+int session_attach(struct cw_session *s, char *err, size_t errlen);
+void session_close(struct cw_session *s);
+
+#endif

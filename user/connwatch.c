@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* connwatch: the command line. See README.md and `connwatch --help`. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "daemon.h"
+#include "metrics.h"
+#include "procfs.h"
+
+#define DEFAULT_ALERT_LOG "/var/log/connwatch/alerts.jsonl"
+
+static const char usage_text[] =
+"usage: connwatch COMMAND [OPTIONS]\n"
+"\n"
+"Watches a server's connection accounting with eBPF uprobes and alerts\n"
+"before it crashes the server (counter underflow, duplicate drain).\n"
+"\n"
+"commands:\n"
+"  attach (--pid PID | --exe PATH) --spec FILE... [--listen ADDR:PORT]\n"
+"         [--alert-log FILE] [--duration SECONDS] [--json]\n"
+"                       watch a running process (or every process of a binary)\n"
+"  check (--pid PID | --exe PATH) --spec FILE...\n"
+"                       resolve every probe, attach nothing\n"
+"  symbols (--pid PID | --exe PATH) [REGEX]\n"
+"                       list the functions of the binary\n"
+"\n"
+"Run `connwatch COMMAND --help` for a command's options.\n";
+
+static const char attach_help[] =
+"usage: connwatch attach (--pid PID | --exe PATH) --spec FILE... [options]\n"
+"\n"
+"  -p, --pid PID          the process to watch\n"
+"  -e, --exe PATH         every process running PATH, now and later\n"
+"  -s, --spec FILE        spec file (YAML); may be repeated\n"
+"  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
+"  -a, --alert-log FILE   JSON alert log, fsync'ed per alert\n"
+"                         (default " DEFAULT_ALERT_LOG ")\n"
+"  -d, --duration SECONDS stop after SECONDS (default: SIGINT/SIGTERM)\n"
+"  -j, --json             alerts on stderr as JSON lines\n"
+"  -h, --help             this text\n";
+
+static const char check_help[] =
+"usage: connwatch check (--pid PID | --exe PATH) --spec FILE...\n"
+"\n"
+"Resolves every probe of every spec in the binary and prints where each\n"
+"would attach (entry and exit sites). Attaches nothing. Exit 1 if any\n"
+"probe does not resolve.\n";
+
+static const char symbols_help[] =
+"usage: connwatch symbols (--pid PID | --exe PATH) [REGEX]\n"
+"\n"
+"Lists the binary's functions (address, size, name), those matching the\n"
+"extended regular expression REGEX if given.\n";
+
+struct cli {
+	pid_t pid;
+	const char *exe;
+	const char *specs[CW_MAX_TARGET_SPECS];
+	int nr_specs;
+	const char *listen;
+	const char *alert_log;
+	int duration_s;
+	int json;
+};
+
+static void die_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "connwatch %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see `connwatch %s --help`)\n", cmd);
+	exit(2);
+}
+
+static long parse_number(const char *cmd, const char *opt, const char *s,
+			 long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || !*s || v < min || v > max)
+		die_usage(cmd, "%s: '%s' is not a number in %ld..%ld", opt, s,
+			  min, max);
+	return v;
+}
+
+static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
+		      const char *help)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "exe", required_argument, NULL, 'e' },
+		{ "spec", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "alert-log", required_argument, NULL, 'a' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int o;
+
+	memset(c, 0, sizeof(*c));
+	c->listen = CW_DEFAULT_LISTEN;
+	c->alert_log = DEFAULT_ALERT_LOG;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":p:e:s:l:a:d:jh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			c->pid = parse_number(cmd, "--pid", optarg, 1, INT_MAX);
+			break;
+		case 'e':
+			c->exe = optarg;
+			break;
+		case 's':
+			if (c->nr_specs == CW_MAX_TARGET_SPECS)
+				die_usage(cmd, "at most %d --spec files",
+					  CW_MAX_TARGET_SPECS);
+			c->specs[c->nr_specs++] = optarg;
+			break;
+		case 'l':
+			c->listen = optarg;
+			break;
+		case 'a':
+			c->alert_log = optarg;
+			break;
+		case 'd':
+			c->duration_s = parse_number(cmd, "--duration", optarg,
+						     1, 100000000);
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			exit(0);
+		case ':':
+			die_usage(cmd, "%s needs a value", argv[optind - 1]);
+			break;
+		default:
+			die_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (!c->pid == !c->exe)
+		die_usage(cmd, "give exactly one of --pid PID or --exe PATH");
+}
+
+/* The binary to probe: the process' own, or --exe's. 0 or -1 + message. */
+static int resolve_binary(const struct cli *c, char *path, size_t len)
+{
+	char err[512];
+
+	if (c->pid) {
+		if (proc_exe(c->pid, path, len, err, sizeof(err)))
+			goto fail;
+	} else if (!realpath(c->exe, path)) {
+		snprintf(err, sizeof(err), "%s: %s", c->exe, strerror(errno));
+		goto fail;
+	}
+	if (!elf_is_elf(path, err, sizeof(err)))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "connwatch: %s\n", err);
+	return -1;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static int load_specs(const struct cli *c, struct spec *specs,
+		      struct cw_session *s)
+{
+	char err[512];
+	int i;
+
+	if (!c->nr_specs) {
+		fprintf(stderr, "connwatch: no --spec given: nothing to probe\n");
+		return -1;
+	}
+	for (i = 0; i < c->nr_specs; i++) {
+		if (spec_parse_file(&specs[i], c->specs[i], err, sizeof(err))) {
+			fprintf(stderr, "connwatch: %s\n", err);
+			return -1;
+		}
+		s->targets[i].spec = &specs[i];
+		snprintf(s->targets[i].label, sizeof(s->targets[i].label), "%s",
+			 specs[i].target ? specs[i].target : base_name(s->binary));
+	}
+	s->nr_targets = c->nr_specs;
+	return 0;
+}
+
+/* Spec files, binary, symbols: everything short of the kernel. */
+static int prepare(const struct cli *c, struct spec *specs,
+		   struct cw_session *s)
+{
+	char err[512];
+	int failed, i;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = c->pid ? c->pid : -1;
+	if (resolve_binary(c, s->binary, sizeof(s->binary)) ||
+	    load_specs(c, specs, s))
+		return -1;
+	failed = session_resolve(s, err, sizeof(err));
+	if (failed < 0) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	for (i = 0; i < s->nr_probes; i++)
+		if (!s->probes[i].resolved)
+			fprintf(stderr, "connwatch: %s\n", s->probes[i].err);
+	return failed ? -1 : 0;
+}
+
+static void print_probe(FILE *f, const struct cw_probe *p, int attached)
+{
+	fprintf(f, "  %-32s 0x%-8llx entry:%s exits:%zu%s",
+		p->name, (unsigned long long)p->vaddr,
+		p->entry_site < 0 ? "no" : p->entry_late ? "+1 insn" : "yes",
+		p->wants_exits ? p->exits.nr : 0,
+		p->exits.nr_tail_calls && p->wants_exits ? " (tail calls)" : "");
+	if (attached)
+		fprintf(f, "  %s", p->link_errors ? "FAILED: " : "attached");
+	if (attached && p->link_errors)
+		fprintf(f, "%s", p->err);
+	fputc('\n', f);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct spec specs[CW_MAX_TARGET_SPECS] = {};
+	struct cw_session s;
+	struct cli c;
+	int i, ret;
+
+	parse_cli("check", argc, argv, &c, check_help);
+	ret = prepare(&c, specs, &s) ? 1 : 0;
+	if (!ret) {
+		printf("%s: every probe resolves\n", s.binary);
+		for (i = 0; i < s.nr_probes; i++)
+			print_probe(stdout, &s.probes[i], 0);
+	}
+	session_close(&s);
+	for (i = 0; i < c.nr_specs; i++)
+		spec_free(&specs[i]);
+	return ret;
+}
+
+static int cmd_symbols(int argc, char **argv)
+{
+	struct elf_symtab tab;
+	char path[PATH_MAX], err[512];
+	regex_t re;
+	struct cli c;
+	size_t i;
+
+	parse_cli("symbols", argc, argv, &c, symbols_help);
+	if (optind < argc - 1)
+		die_usage("symbols", "at most one REGEX");
+	if (optind < argc && regcomp(&re, argv[optind], REG_EXTENDED | REG_NOSUB))
+		die_usage("symbols", "'%s' is not a valid regular expression",
+			  argv[optind]);
+	if (resolve_binary(&c, path, sizeof(path)))
+		return 1;
+	if (elf_symtab_load(&tab, path, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return 1;
+	}
+	if (!tab.nr_syms)
+		fprintf(stderr, "connwatch: %s has no function symbols (stripped?)\n",
+			path);
+	for (i = 0; i < tab.nr_syms; i++)
+		if (optind == argc || !regexec(&re, tab.syms[i].name, 0, NULL, 0))
+			printf("0x%-12llx %8llu %s\n",
+			       (unsigned long long)tab.syms[i].addr,
+			       (unsigned long long)tab.syms[i].size,
+			       tab.syms[i].name);
+	if (optind < argc)
+		regfree(&re);
+	elf_symtab_free(&tab);
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cw_stop = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int report_attach(struct cw_session *s, int attached)
+{
+	int i;
+
+	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached\n",
+		s->binary, s->pid > 0 ? "" : " (every process)", attached,
+		s->nr_probes);
+	for (i = 0; i < s->nr_probes; i++)
+		print_probe(stderr, &s->probes[i], 1);
+	if (!attached) {
+		fprintf(stderr, "connwatch: no probe attached; nothing to watch\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int watch(struct cw_daemon *d, const struct cli *c)
+{
+	struct MHD_Daemon *server;
+	char err[512];
+	int attached, ret = 1;
+
+	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err)))
+		goto fail;
+	server = metrics_start(d, c->listen, err, sizeof(err));
+	if (!server)
+		goto fail_sinks;
+	attached = session_attach(&d->sess, err, sizeof(err));
+	if (attached < 0)
+		goto fail_server;
+	if (report_attach(&d->sess, attached))
+		goto out;
+	if (d->sess.pid > 0)
+		daemon_proc_seen(d, d->sess.pid);
+	fprintf(stderr, "connwatch: metrics on http://%s/metrics, alerts to %s%s\n",
+		c->listen, c->alert_log,
+		c->duration_s ? "" : "; Ctrl-C to detach");
+	install_signals();
+	if (daemon_run(d, err, sizeof(err)))
+		goto fail_server;
+	fprintf(stderr, "connwatch: detached\n");
+	ret = 0;
+	goto out;
+fail_server:
+	fprintf(stderr, "connwatch: %s\n", err);
+out:
+	session_close(&d->sess);
+	metrics_stop(server);
+	alert_sinks_close(&d->sinks);
+	return ret;
+fail_sinks:
+	alert_sinks_close(&d->sinks);
+fail:
+	fprintf(stderr, "connwatch: %s\n", err);
+	return 1;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	static struct cw_daemon d;
+	struct spec specs[CW_MAX_TARGET_SPECS] = {};
+	struct cli c;
+	int i, ret = 1;
+
+	parse_cli("attach", argc, argv, &c, attach_help);
+	if (optind < argc)
+		die_usage("attach", "unexpected argument '%s'", argv[optind]);
+	pthread_mutex_init(&d.lock, NULL);
+	if (!prepare(&c, specs, &d.sess)) {
+		symbolizer_init(&d.sym, &d.sess.symtab);
+		d.duration_s = c.duration_s;
+		ret = watch(&d, &c);
+		symbolizer_free(&d.sym);
+	} else {
+		session_close(&d.sess);
+	}
+	for (i = 0; i < c.nr_specs; i++)
+		spec_free(&specs[i]);
+	return ret;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !getenv("CONNWATCH_DEBUG"))
+		return 0;
+	if (level == LIBBPF_WARN || getenv("CONNWATCH_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	libbpf_set_print(libbpf_log);
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		fputs(usage_text, cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("connwatch %s\n", CW_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "symbols"))
+		return cmd_symbols(argc - 1, argv + 1);
+	fprintf(stderr, "connwatch: unknown command '%s' (see `connwatch --help`)\n",
+		cmd);
+	return 2;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The watching daemon: session, alert state and the event loop. */
+#ifndef CW_DAEMON_H
+#define CW_DAEMON_H
+
+#include <pthread.h>
+#include <signal.h>
+#include "alert_sinks.h"
+#include "attach.h"
+#include "symbolize.h"
+
+struct proc_state {
+	pid_t pid;
+	int up;
+	int status;		/* wait status once down */
+};
+
+/* accounting_drift is judged in user space: it needs time, not hits. */
+struct drift_state {
+	struct cw_acct_key key;
+	uint64_t since_ns;	/* first scan that saw the disagreement */
+	int reported;
+};
+
+#define CW_MAX_DRIFT 256
+
+struct cw_daemon {
+	struct cw_session sess;
+	struct symbolizer sym;
+	struct alert_sinks sinks;
+	int duration_s;		/* 0: until SIGINT/SIGTERM */
+	pthread_mutex_t lock;	/* procs, read by the metrics thread */
+	struct proc_state procs[CW_MAX_TARGETS];
+	int nr_procs;
+	/* per target and kind; written by the loop, read by /metrics */
+	unsigned long anomalies[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
+	struct drift_state drift[CW_MAX_DRIFT];
+	int nr_drift;
+	int worst_severity;	/* 0 none, 1 warning, 2 critical */
+};
+
+extern volatile sig_atomic_t cw_stop;
+
+/* Records a process as watched (up). */
+void daemon_proc_seen(struct cw_daemon *d, pid_t pid);
+/* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */
+int daemon_run(struct cw_daemon *d, char *err, size_t errlen);
+
+/* anomalies.c */
+const char *anomaly_kind_name(int kind);
+const char *anomaly_severity(int kind);
+int anomaly_is_critical(int kind);
+void anomaly_report(struct cw_daemon *d, const struct cw_record *r);
+void drift_scan(struct cw_daemon *d, uint64_t now_ns);
+
+#endif

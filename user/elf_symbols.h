@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Function symbols of an ELF file (libelf): by name, by address. */
+#ifndef CW_ELF_SYMBOLS_H
+#define CW_ELF_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct elf_sym {
+	char *name;
+	uint64_t addr;		/* virtual address in the file */
+	uint64_t size;
+};
+
+struct elf_load_seg {
+	uint64_t vaddr;
+	uint64_t memsz;
+	uint64_t offset;
+	uint64_t filesz;
+};
+
+struct elf_symtab {
+	char *path;
+	int is_pie;		/* ET_DYN: addresses move by a load bias */
+	struct elf_sym *syms;	/* sorted by addr, one per address */
+	size_t nr_syms;
+	struct elf_load_seg *segs;	/* executable PT_LOAD segments */
+	size_t nr_segs;
+};
+
+/* Loads FUNC symbols from .symtab and .dynsym. 0, or -1 with err set. */
+int elf_symtab_load(struct elf_symtab *tab, const char *path,
+		    char *err, size_t errlen);
+void elf_symtab_free(struct elf_symtab *tab);
+
+const struct elf_sym *elf_symtab_by_name(const struct elf_symtab *tab,
+					 const char *name);
+/* The function containing addr (a file virtual address), or NULL. */
+const struct elf_sym *elf_symtab_by_addr(const struct elf_symtab *tab,
+					 uint64_t addr);
+
+/* File offset of a virtual address (what uprobes take), or -1. */
+int64_t elf_vaddr_to_offset(const struct elf_symtab *tab, uint64_t vaddr);
+/* Virtual address of a file offset, or 0 when no segment maps it. */
+uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off);
+
+/* Reads size bytes of code at vaddr into a malloc'ed buffer. */
+uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
+		       size_t size, char *err, size_t errlen);
+
+/* 1 when path is a readable ELF file, else 0 with err set. */
+int elf_is_elf(const char *path, char *err, size_t errlen);
+
+#endif

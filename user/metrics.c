@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Prometheus exposition. Nothing is pushed to user space per event: a
+ * scrape walks the accounting map and sums it per (target, pid).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "connwatch.skel.h"
+#include "daemon.h"
+#include "metrics.h"
+
+struct row {
+	uint32_t target_id;
+	uint32_t tgid;
+	struct cw_acct sum;
+	int counter_read;
+};
+
+#define MAX_ROWS 1024
+
+static struct row *row_for(struct row *rows, int *nr, uint32_t target_id,
+			   uint32_t tgid)
+{
+	int i;
+
+	for (i = 0; i < *nr; i++)
+		if (rows[i].target_id == target_id && rows[i].tgid == tgid)
+			return &rows[i];
+	if (*nr == MAX_ROWS)
+		return NULL;
+	memset(&rows[*nr], 0, sizeof(rows[0]));
+	rows[*nr].target_id = target_id;
+	rows[*nr].tgid = tgid;
+	return &rows[(*nr)++];
+}
+
+static void add_acct(struct row *r, const struct cw_acct *st)
+{
+	r->sum.opened += st->opened;
+	r->sum.closed += st->closed;
+	r->sum.inc += st->inc;
+	r->sum.dec += st->dec;
+	r->sum.drains += st->drains;
+	r->sum.live += st->live;
+	r->sum.race_windows += st->race_windows;
+	r->sum.preattach_closes += st->preattach_closes;
+	if (st->counter_read) {
+		r->sum.counter_value += st->counter_value;
+		r->counter_read = 1;
+	}
+}
+
+static int collect_rows(struct cw_daemon *d, struct row *rows)
+{
+	int fd = bpf_map__fd(d->sess.skel->maps.acct), nr = 0;
+	struct cw_acct_key k, next, *prev = NULL;
+	struct cw_acct st;
+	struct row *r;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.target_id >= (uint32_t)d->sess.nr_targets ||
+		    bpf_map_lookup_elem(fd, &k, &st))
+			continue;
+		r = row_for(rows, &nr, k.target_id, k.tgid);
+		if (r)
+			add_acct(r, &st);
+	}
+	return nr;
+}
+
+static void help(FILE *f, const char *name, const char *type,
+		 const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+#define ROW_FIELDS(X) \
+	X(connwatch_connections_opened_total, counter, opened, \
+	  "Connections opened (open probe hits).") \
+	X(connwatch_connections_closed_total, counter, closed, \
+	  "Connections closed (close probe hits).") \
+	X(connwatch_connections_open, gauge, live, \
+	  "Connections open now: opened - closed.") \
+	X(connwatch_counter_increments_total, counter, inc, \
+	  "Connection counter increments (inc probe hits).") \
+	X(connwatch_counter_decrements_total, counter, dec, \
+	  "Connection counter decrements (dec probe hits).") \
+	X(connwatch_drain_signals_total, counter, drains, \
+	  "Drain (all connections done) signals.") \
+	X(connwatch_race_windows_total, counter, race_windows, \
+	  "Times two threads were inside dec at once with the count <= 2.") \
+	X(connwatch_preattach_closes_total, counter, preattach_closes, \
+	  "Decrements of connections that began before connwatch attached.")
+
+static void write_rows(FILE *f, struct cw_daemon *d, const struct row *rows,
+		       int nr)
+{
+	int i;
+
+#define X(metric, type, field, text) \
+	help(f, #metric, #type, text); \
+	for (i = 0; i < nr; i++) \
+		fprintf(f, #metric "{target=\"%s\",pid=\"%u\"} %lld\n", \
+			d->sess.targets[rows[i].target_id].label, rows[i].tgid, \
+			(long long)rows[i].sum.field);
+	ROW_FIELDS(X)
+#undef X
+	help(f, "connwatch_counter_value", "gauge",
+	     "The real counter, read from the target's memory at the last hit.");
+	for (i = 0; i < nr; i++)
+		if (rows[i].counter_read)
+			fprintf(f, "connwatch_counter_value{target=\"%s\",pid=\"%u\"} %lld\n",
+				d->sess.targets[rows[i].target_id].label,
+				rows[i].tgid, (long long)rows[i].sum.counter_value);
+}
+
+static void write_targets(FILE *f, struct cw_daemon *d)
+{
+	int t, p;
+
+	help(f, "connwatch_target_up", "gauge",
+	     "1 while the watched process runs, 0 once it exited.");
+	pthread_mutex_lock(&d->lock);
+	for (t = 0; t < d->sess.nr_targets; t++)
+		for (p = 0; p < d->nr_procs; p++)
+			fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%d\"} %d\n",
+				d->sess.targets[t].label, d->procs[p].pid,
+				d->procs[p].up);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void write_anomalies(FILE *f, struct cw_daemon *d)
+{
+	int t, k;
+
+	help(f, "connwatch_anomalies_total", "counter",
+	     "Anomalies reported, by kind and severity.");
+	for (t = 0; t < d->sess.nr_targets; t++)
+		for (k = 0; k < CW_ANOM__COUNT; k++)
+			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %lu\n",
+				d->sess.targets[t].label, anomaly_kind_name(k),
+				anomaly_severity(k),
+				__atomic_load_n(&d->anomalies[t][k],
+						__ATOMIC_RELAXED));
+}
+
+static uint64_t probe_hits(struct cw_daemon *d, uint32_t slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *per_cpu, total = 0;
+	int i;
+
+	if (ncpu <= 0 || !(per_cpu = calloc(ncpu, sizeof(*per_cpu))))
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(d->sess.skel->maps.probe_hits),
+				 &slot, per_cpu))
+		for (i = 0; i < ncpu; i++)
+			total += per_cpu[i];
+	free(per_cpu);
+	return total;
+}
+
+static void write_probes(FILE *f, struct cw_daemon *d)
+{
+	int i;
+
+	help(f, "connwatch_probe_attached", "gauge",
+	     "1 when every uprobe of the probe is attached.");
+	for (i = 0; i < d->sess.nr_probes; i++) {
+		const struct cw_probe *p = &d->sess.probes[i];
+
+		fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
+			d->sess.targets[p->target_id].label, p->name,
+			p->links > 0 && !p->link_errors);
+	}
+	help(f, "connwatch_probe_hits_total", "counter",
+	     "Calls of the probed function seen.");
+	for (i = 0; i < d->sess.nr_probes; i++) {
+		const struct cw_probe *p = &d->sess.probes[i];
+
+		fprintf(f, "connwatch_probe_hits_total{target=\"%s\",probe=\"%s\"} %llu\n",
+			d->sess.targets[p->target_id].label, p->name,
+			(unsigned long long)probe_hits(d, i));
+	}
+}
+
+char *metrics_render(struct cw_daemon *d, size_t *len)
+{
+	struct row *rows = calloc(MAX_ROWS, sizeof(*rows));
+	char *text = NULL;
+	FILE *f;
+	int nr;
+
+	if (!rows)
+		return NULL;
+	f = open_memstream(&text, len);
+	if (!f) {
+		free(rows);
+		return NULL;
+	}
+	nr = collect_rows(d, rows);
+	help(f, "connwatch_build_info", "gauge", "connwatch version.");
+	fprintf(f, "connwatch_build_info{version=\"%s\"} 1\n", CW_VERSION);
+	write_targets(f, d);
+	write_rows(f, d, rows, nr);
+	write_anomalies(f, d);
+	write_probes(f, d);
+	help(f, "connwatch_events_lost_total", "counter",
+	     "Anomaly records dropped because the ring buffer was full.");
+	fprintf(f, "connwatch_events_lost_total %llu\n",
+		(unsigned long long)__atomic_load_n(&d->sess.skel->bss->records_lost,
+						    __ATOMIC_RELAXED));
+	fclose(f);
+	free(rows);
+	return text;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned code,
+			       char *body, size_t len, const char *type)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	ret = MHD_queue_response(conn, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+			      const char *url, const char *method,
+			      const char *version, const char *upload,
+			      size_t *upload_len, void **con_cls)
+{
+	struct cw_daemon *d = cls;
+	size_t len = 0;
+	char *body;
+
+	(void)version; (void)upload; (void)upload_len; (void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return respond(conn, 405, strdup("method not allowed\n"), 19,
+			       "text/plain");
+	if (strcmp(url, "/metrics")) {
+		body = strdup("connwatch: metrics at /metrics\n");
+		return respond(conn, strcmp(url, "/") ? 404 : 200, body,
+			       body ? strlen(body) : 0, "text/plain");
+	}
+	body = metrics_render(d, &len);
+	if (!body)
+		return MHD_NO;
+	return respond(conn, 200, body, len,
+		       "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static int listen_socket(const char *listen_addr, char *err, size_t errlen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char host[64];
+	const char *colon = strrchr(listen_addr, ':');
+	long port;
+	char *end;
+	int fd, one = 1;
+
+	port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (!colon || colon == listen_addr || *end || port < 0 || port > 65535 ||
+	    (size_t)(colon - listen_addr) >= sizeof(host)) {
+		snprintf(err, errlen, "--listen %s: expected ADDR:PORT", listen_addr);
+		return -1;
+	}
+	memcpy(host, listen_addr, colon - listen_addr);
+	host[colon - listen_addr] = '\0';
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		snprintf(err, errlen, "--listen %s: '%s' is not an IPv4 address",
+			 listen_addr, host);
+		return -1;
+	}
+	sa.sin_port = htons(port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", listen_addr,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct MHD_Daemon *metrics_start(struct cw_daemon *d, const char *listen_addr,
+				 char *err, size_t errlen)
+{
+	struct MHD_Daemon *server;
+	int fd = listen_socket(listen_addr, err, errlen);
+
+	if (fd < 0)
+		return NULL;
+	server = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+				  handle, d, MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				  MHD_OPTION_END);
+	if (!server) {
+		snprintf(err, errlen, "cannot serve metrics on %s", listen_addr);
+		close(fd);
+	}
+	return server;
+}
+
+void metrics_stop(struct MHD_Daemon *server)
+{
+	if (server)
+		MHD_stop_daemon(server);
+}

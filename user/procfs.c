@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Reads /proc: process existence, binary, name, executable mappings. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "procfs.h"
+
+int proc_exists(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return pid > 0 && access(path, F_OK) == 0;
+}
+
+int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen)
+{
+	char link[64];
+	ssize_t n;
+
+	if (!proc_exists(pid)) {
+		snprintf(err, errlen, "no process with pid %d", pid);
+		return -1;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0) {
+		snprintf(err, errlen, "pid %d: cannot read %s: %s", pid, link,
+			 errno == EACCES ? "permission denied (run as root)" :
+			 strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+void proc_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	buf[0] = '\0';
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max)
+{
+	struct stat want, st;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (stat(path, &want) || !(d = opendir("/proc")))
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		char exe[300];
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(exe, sizeof(exe), "/proc/%s/exe", de->d_name);
+		if (!stat(exe, &st) && st.st_dev == want.st_dev &&
+		    st.st_ino == want.st_ino)
+			pids[n++] = atoi(de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
+{
+	struct proc_map *grown;
+
+	if (m->nr == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		grown = realloc(m->maps, *cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		m->maps = grown;
+	}
+	m->maps[m->nr] = *pm;
+	m->maps[m->nr].path = strdup(pm->path);
+	return m->maps[m->nr++].path ? 0 : -1;
+}
+
+int proc_maps_load(pid_t pid, struct proc_maps *out)
+{
+	char path[64], line[4096], perms[8], file[4096];
+	unsigned long long start, end, off;
+	size_t cap = 0;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		struct proc_map pm;
+
+		file[0] = '\0';
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]",
+			   &start, &end, perms, &off, file) < 4 ||
+		    perms[2] != 'x' || file[0] != '/')
+			continue;
+		pm = (struct proc_map){ .start = start, .end = end,
+					.offset = off, .path = file };
+		if (push_map(out, &cap, &pm))
+			break;
+	}
+	fclose(f);
+	return 0;
+}
+
+const struct proc_map *proc_maps_find(const struct proc_maps *m,
+				      uint64_t addr)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (addr >= m->maps[i].start && addr < m->maps[i].end)
+			return &m->maps[i];
+	return NULL;
+}
+
+void proc_maps_free(struct proc_maps *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		free(m->maps[i].path);
+	free(m->maps);
+	memset(m, 0, sizeof(*m));
+}

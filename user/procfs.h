@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What /proc says about a target process. */
+#ifndef CW_PROCFS_H
+#define CW_PROCFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_map {
+	uint64_t start, end, offset;
+	char *path;
+};
+
+struct proc_maps {
+	struct proc_map *maps;	/* executable file mappings only */
+	size_t nr;
+};
+
+int proc_exists(pid_t pid);
+/* The binary a process runs. 0, or -1 with err set. */
+int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen);
+void proc_comm(pid_t pid, char *buf, size_t len);
+/* Processes running the binary at path (same inode). Returns the count. */
+size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max);
+
+int proc_maps_load(pid_t pid, struct proc_maps *out);
+const struct proc_map *proc_maps_find(const struct proc_maps *m,
+				      uint64_t addr);
+void proc_maps_free(struct proc_maps *m);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Spec files (YAML): which functions play which role in the target. */
+#ifndef CW_SPEC_H
+#define CW_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CW_SPEC_MAX_PROBES 64
+
+struct spec_probe {
+	int role;		/* enum cw_role */
+	char *symbol;
+	int key_source;		/* enum cw_key_source */
+	int key_arg;
+	int at_return;
+	int line;		/* in the spec file, for messages */
+};
+
+struct spec_counter {
+	int type;		/* enum cw_counter_type; CW_CTR_NONE if absent */
+	int base_arg;
+	int64_t offset;
+};
+
+struct spec_drift {
+	int64_t threshold;	/* |open - counter| above this ... */
+	int grace_s;		/* ... for longer than this is drift */
+};
+
+struct spec {
+	char *path;
+	char *target;		/* label; NULL: the caller picks one */
+	struct spec_probe probes[CW_SPEC_MAX_PROBES];
+	size_t nr_probes;
+	struct spec_counter counter;
+	struct spec_drift drift;
+};
+
+/* Parses path. 0, or -1 with "FILE:LINE: what is wrong" in err. */
+int spec_parse_file(struct spec *spec, const char *path, char *err,
+		    size_t errlen);
+/* The same, from a string; name stands for the file in messages. */
+int spec_parse_string(struct spec *spec, const char *name, const char *text,
+		      char *err, size_t errlen);
+void spec_free(struct spec *spec);
+
+/* Whether any probe of spec has the given role. */
+int spec_has_role(const struct spec *spec, int role);
+
+const char *role_name(int role);
+
+#endif

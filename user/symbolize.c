@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Symbolizes user stacks. Mappings are read from /proc when a process is
+ * first seen, because the alert that matters most arrives as the process
+ * dies; the probed binary can always be named from the probe's own bias.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "symbolize.h"
+
+void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main)
+{
+	memset(z, 0, sizeof(*z));
+	z->main = main;
+}
+
+void symbolizer_free(struct symbolizer *z)
+{
+	size_t i;
+
+	for (i = 0; i < z->nr_pids; i++)
+		proc_maps_free(&z->pids[i].maps);
+	for (i = 0; i < z->nr_files; i++)
+		elf_symtab_free(&z->files[i].tab);
+	z->nr_pids = z->nr_files = 0;
+}
+
+static struct proc_maps *maps_of(struct symbolizer *z, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < z->nr_pids; i++)
+		if (z->pids[i].pid == pid)
+			return &z->pids[i].maps;
+	return NULL;
+}
+
+void symbolizer_remember(struct symbolizer *z, pid_t pid)
+{
+	size_t slot;
+
+	if (maps_of(z, pid))
+		return;
+	if (z->nr_pids == CW_SYM_MAX_PIDS) {
+		/* Forget the oldest: recent processes are the ones alerting. */
+		proc_maps_free(&z->pids[0].maps);
+		memmove(&z->pids[0], &z->pids[1],
+			(CW_SYM_MAX_PIDS - 1) * sizeof(z->pids[0]));
+		z->nr_pids--;
+	}
+	slot = z->nr_pids;
+	if (proc_maps_load(pid, &z->pids[slot].maps))
+		return;
+	z->pids[slot].pid = pid;
+	z->nr_pids++;
+}
+
+static const struct elf_symtab *symtab_of(struct symbolizer *z,
+					  const char *path)
+{
+	char err[256];
+	size_t i;
+
+	if (z->main && !strcmp(z->main->path, path))
+		return z->main;
+	for (i = 0; i < z->nr_files; i++)
+		if (z->files[i].tab.path && !strcmp(z->files[i].tab.path, path))
+			return z->files[i].ok ? &z->files[i].tab : NULL;
+	if (z->nr_files == CW_SYM_MAX_FILES)
+		return NULL;
+	i = z->nr_files++;
+	z->files[i].ok = !elf_symtab_load(&z->files[i].tab, path, err,
+					  sizeof(err));
+	return z->files[i].ok ? &z->files[i].tab : NULL;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void name_in(const struct elf_symtab *tab, uint64_t vaddr,
+		    const char *path, uint64_t addr, char *out, size_t len)
+{
+	const struct elf_sym *sym = tab ? elf_symtab_by_addr(tab, vaddr) : NULL;
+
+	if (sym)
+		snprintf(out, len, "%s+0x%llx (%s)", sym->name,
+			 (unsigned long long)(vaddr - sym->addr),
+			 base_name(path));
+	else
+		snprintf(out, len, "0x%llx (%s)", (unsigned long long)addr,
+			 base_name(path));
+}
+
+void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
+	       char *out, size_t len)
+{
+	const struct proc_maps *maps = maps_of(z, pid);
+	const struct proc_map *m = maps ? proc_maps_find(maps, addr) : NULL;
+	const struct elf_symtab *tab;
+	uint64_t vaddr;
+
+	if (m) {
+		tab = symtab_of(z, m->path);
+		vaddr = tab ? elf_offset_to_vaddr(tab, addr - m->start + m->offset)
+			    : 0;
+		name_in(tab, vaddr, m->path, addr, out, len);
+		return;
+	}
+	/* No mappings (the process died first): the probed binary only. */
+	if (z->main && elf_symtab_by_addr(z->main, addr - bias)) {
+		name_in(z->main, addr - bias, z->main->path, addr, out, len);
+		return;
+	}
+	snprintf(out, len, "0x%llx", (unsigned long long)addr);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* User stack addresses to "function+0xoff (binary)". */
+#ifndef CW_SYMBOLIZE_H
+#define CW_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "elf_symbols.h"
+#include "procfs.h"
+
+#define CW_SYM_MAX_PIDS 64
+#define CW_SYM_MAX_FILES 32
+
+struct symbolizer {
+	const struct elf_symtab *main;	/* the probed binary, owned elsewhere */
+	struct {
+		pid_t pid;
+		struct proc_maps maps;
+	} pids[CW_SYM_MAX_PIDS];
+	size_t nr_pids;
+	struct {
+		struct elf_symtab tab;
+		int ok;
+	} files[CW_SYM_MAX_FILES];
+	size_t nr_files;
+};
+
+void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main);
+void symbolizer_free(struct symbolizer *z);
+/* Reads pid's mappings now, while it is alive (a crash is coming). */
+void symbolizer_remember(struct symbolizer *z, pid_t pid);
+/*
+ * Names addr in pid. bias is the load bias of the main binary known from
+ * the probe itself (hit address - probed address), used when the process
+ * is gone and its mappings were never read.
+ */
+void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
+	       char *out, size_t len);
+
+#endif
