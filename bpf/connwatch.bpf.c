@@ -296,14 +296,20 @@ static void on_shutdown(struct cw_acct *st)
 
 /*
  * The first real counter read of a key that began before attach seeds
- * the shadow (entry sites read the value before the function acts).
+ * the shadow. Entry sites read the value before the function acts; but
+ * an inc/dec entry probe that sits after the first (locked) instruction
+ * may read it after, so it does not seed.
  */
 static void seed_shadow(const struct hit *h)
 {
+	const struct cw_probe_cfg *cfg = h->cfg;
 	struct cw_acct *st = h->st;
 
 	if (st->armed || !st->counter_read || h->site == CW_SITE_EXIT ||
-	    h->cfg->late_entry || !h->cfg->shadow_from_counter)
+	    !cfg->shadow_from_counter)
+		return;
+	if (cfg->late_entry &&
+	    (cfg->role == CW_ROLE_INC || cfg->role == CW_ROLE_DEC))
 		return;
 	st->count = st->counter_value;
 	if (st->counter_value < 0)

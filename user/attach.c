@@ -270,7 +270,8 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 	if (connwatch_bpf__load(s->skel)) {
 		snprintf(err, errlen, "loading BPF programs: %s%s",
 			 strerror(errno), errno == EPERM || errno == EACCES ?
-			 " (run as root, or with CAP_BPF and CAP_PERFMON)" : "");
+			 " (run as root, or with CAP_BPF and CAP_PERFMON)" :
+			 " (CONNWATCH_DEBUG=1 shows the verifier log)");
 		return -1;
 	}
 	if (ensure_tracefs(err, errlen))

@@ -15,6 +15,7 @@
 #include "connwatch.skel.h"
 #include "daemon.h"
 #include "metrics.h"
+#include "procfs.h"
 
 struct row {
 	uint32_t target_id;
@@ -123,18 +124,37 @@ static void write_rows(FILE *f, struct cw_daemon *d, const struct row *rows,
 				rows[i].tgid, (long long)rows[i].sum.counter_value);
 }
 
-static void write_targets(FILE *f, struct cw_daemon *d)
+static int proc_up(struct cw_daemon *d, pid_t pid)
 {
-	int t, p;
+	int i;
+
+	for (i = 0; i < d->nr_procs; i++)
+		if (d->procs[i].pid == pid)
+			return d->procs[i].up;
+	/* Seen in the maps before the loop's next look: ask /proc. */
+	return -1;
+}
+
+static void write_targets(FILE *f, struct cw_daemon *d, const struct row *rows,
+			  int nr)
+{
+	int t, i, up;
 
 	help(f, "connwatch_target_up", "gauge",
 	     "1 while the watched process runs, 0 once it exited.");
 	pthread_mutex_lock(&d->lock);
 	for (t = 0; t < d->sess.nr_targets; t++)
-		for (p = 0; p < d->nr_procs; p++)
+		for (i = 0; i < d->nr_procs; i++)
 			fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%d\"} %d\n",
-				d->sess.targets[t].label, d->procs[p].pid,
-				d->procs[p].up);
+				d->sess.targets[t].label, d->procs[i].pid,
+				d->procs[i].up);
+	for (i = 0; i < nr; i++) {
+		if ((up = proc_up(d, rows[i].tgid)) >= 0)
+			continue;
+		fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%u\"} %d\n",
+			d->sess.targets[rows[i].target_id].label, rows[i].tgid,
+			proc_exists(rows[i].tgid));
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -210,7 +230,7 @@ char *metrics_render(struct cw_daemon *d, size_t *len)
 	nr = collect_rows(d, rows);
 	help(f, "connwatch_build_info", "gauge", "connwatch version.");
 	fprintf(f, "connwatch_build_info{version=\"%s\"} 1\n", CW_VERSION);
-	write_targets(f, d);
+	write_targets(f, d, rows, nr);
 	write_rows(f, d, rows, nr);
 	write_anomalies(f, d);
 	write_probes(f, d);

@@ -1,0 +1,107 @@
+# Helpers for the integration tests: start what a test needs, stop only
+# that (by pid), read metrics, and report `PASS: name` / `FAIL: name`.
+# Sourced by tests/integration/test_*.sh, run from the repo root as root.
+
+CW=build/connwatch
+FX=build/fixtures
+SPEC=tests/specs/tracker.yaml
+TMP=$(mktemp -d /tmp/connwatch-test.XXXXXX)
+STARTED=()
+
+cleanup() {
+	local pid
+	for pid in "${STARTED[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${STARTED[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1${2:+: $2}"; }
+
+# check NAME CMD...: PASS when CMD succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+}
+
+# check_eq NAME GOT WANT
+check_eq() {
+	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# A TCP port nothing listens on (from /proc/net/tcp).
+free_port() {
+	local port
+	for _ in $(seq 1 200); do
+		port=$((20000 + RANDOM % 20000))
+		if ! grep -qi ":$(printf '%04X' "$port") 00000000:0000 0A" \
+			/proc/net/tcp 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
+	echo 29877
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+
+# start_server MODE [ARGS...]: sets SRV_PID, SRV_PORT.
+start_server() {
+	local out=$TMP/server.$RANDOM
+	$FX/tracker_server --mode "$@" >"$out" 2>"$out.err" &
+	SRV_PID=$!
+	STARTED+=("$SRV_PID")
+	wait_for 5 grep -q listening "$out" || { echo "server did not start"; return 1; }
+	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+	SRV_ERR=$out.err
+}
+
+# start_connwatch ARGS...: attach; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
+start_connwatch() {
+	CW_PORT=$(free_port)
+	CW_LOG=$TMP/alerts.$RANDOM.jsonl
+	CW_ERR=$TMP/connwatch.$RANDOM.err
+	$CW attach "$@" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
+		2>"$CW_ERR" &
+	CW_PID=$!
+	STARTED+=("$CW_PID")
+	wait_for 10 grep -q "metrics on" "$CW_ERR" || {
+		echo "connwatch did not attach:"; cat "$CW_ERR"; return 1; }
+}
+
+# stop PID: SIGTERM and wait; prints nothing, returns its status.
+stop() {
+	kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+scrape() { curl -sf "http://127.0.0.1:$CW_PORT/metrics"; }
+
+# metric NAME LABEL-FRAGMENT: the value of the first matching sample.
+metric() {
+	scrape | grep -v '^#' | grep "^$1{" | grep -F -- "$2" | head -1 |
+		awk '{print $2}'
+}
+
+# Sum of every sample of NAME.
+metric_sum() {
+	scrape | grep "^$1{" | awk '{s += $2} END {print s + 0}'
+}
+
+alerts_of_kind() { grep -c "\"kind\":\"$1\"" "$CW_LOG" 2>/dev/null || true; }
+
+load() { $FX/load_client --port "$SRV_PORT" "$@" >/dev/null; }
