@@ -81,6 +81,30 @@ fail:
 	return ret;
 }
 
+/*
+ * An entry probe moved past a locked first instruction can land on the
+ * function's only RET (`lock addq $1,(%rdi); ret`). Two uprobes on one
+ * instruction run in no promised order, so keep one: the arguments are
+ * still live there, so the role acts at that site directly.
+ */
+static void merge_entry_exit(struct cw_probe *p)
+{
+	size_t i;
+
+	if (p->entry_site < 0)
+		return;
+	for (i = 0; i < p->exits.nr; i++)
+		if (p->exits.addr[i] == p->entry_vaddr)
+			break;
+	if (i == p->exits.nr)
+		return;
+	/* Nothing else is reachable from the entry: no other exit matters. */
+	p->exits.nr = 0;
+	p->exits.nr_tail_calls = 0;
+	p->wants_exits = 0;
+	p->entry_site = CW_SITE_ENTRY;
+}
+
 static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 {
 	const struct spec *spec = s->targets[p->target_id].spec;
@@ -107,6 +131,7 @@ static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 	plan_sites(p, spec);
 	if (resolve_sites(s, p))
 		return -1;
+	merge_entry_exit(p);
 	p->resolved = 1;
 	return 0;
 }
@@ -151,14 +176,14 @@ static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
 		.key_source = sp->key_source,
 		.key_arg = sp->key_arg,
 		.at_return = sp->at_return,
-		.track_inside = tracks_inside(sp),
+		.track_inside = tracks_inside(sp) && p->wants_exits,
 		.counter_type = spec->counter.type,
 		.counter_arg = spec->counter.base_arg,
 		.counter_offset = spec->counter.offset,
 		.target_id = p->target_id,
 		.shadow_from_counter = spec_has_role(spec, CW_ROLE_INC) ||
 				       spec_has_role(spec, CW_ROLE_DEC),
-		.stash_args = needs_stash(sp, spec),
+		.stash_args = p->entry_site == CW_SITE_STASH,
 		.late_entry = p->entry_late,
 		.enabled = 1,
 	};

@@ -30,6 +30,7 @@ struct parse {
 	yaml_document_t doc;
 	struct spec *spec;
 	const char *name;
+	const yaml_node_t *key;	/* the key being parsed: "unknown key" lines */
 	char *err;
 	size_t errlen;
 };
@@ -153,6 +154,7 @@ static int each_field(struct parse *p, const yaml_node_t *map,
 
 		if (!name)
 			return fail(p, k, "%s: keys must be plain words", what);
+		p->key = k;
 		if (fn(p, name, v, obj))
 			return -1;
 	}
@@ -179,7 +181,7 @@ static int probe_field(struct parse *p, const char *key,
 		return parse_key(p, v, pr);
 	if (!strcmp(key, "at"))
 		return parse_at(p, v, pr);
-	return fail(p, v, "probe: unknown key '%s' (expected role, symbol, key, at)",
+	return fail(p, p->key, "probe: unknown key '%s' (expected role, symbol, key, at)",
 		    key);
 }
 
@@ -231,9 +233,9 @@ static int counter_field(struct parse *p, const char *key,
 				    CW_CTR_S32, CW_CTR_U64 + 1,
 				    "s32, s64, u32, u64", &c->type);
 	if (!strcmp(key, "field"))
-		return fail(p, v, "counter.field needs DWARF field lookup, "
+		return fail(p, p->key, "counter.field needs DWARF field lookup, "
 			    "not supported yet: give offset");
-	return fail(p, v, "counter: unknown key '%s' (expected base, offset, type)",
+	return fail(p, p->key, "counter: unknown key '%s' (expected base, offset, type)",
 		    key);
 }
 
@@ -252,7 +254,7 @@ static int drift_field(struct parse *p, const char *key,
 		d->grace_s = n;
 		return 0;
 	}
-	return fail(p, v, "drift: unknown key '%s' (expected threshold, grace)",
+	return fail(p, p->key, "drift: unknown key '%s' (expected threshold, grace)",
 		    key);
 }
 
@@ -276,7 +278,7 @@ static int top_field(struct parse *p, const char *key, const yaml_node_t *v,
 	}
 	if (!strcmp(key, "drift"))
 		return each_field(p, v, "drift", drift_field, &spec->drift);
-	return fail(p, v, "unknown key '%s' (expected target, probes, counter, drift)",
+	return fail(p, p->key, "unknown key '%s' (expected target, probes, counter, drift)",
 		    key);
 }
 
@@ -309,9 +311,12 @@ int spec_parse_string(struct spec *spec, const char *name, const char *text,
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
 				     strlen(text));
 	if (!yaml_parser_load(&parser, &p.doc)) {
-		snprintf(err, errlen, "%s:%lu: %s", name,
+		snprintf(err, errlen, "%s:%lu: %s%s%s (line %lu)", name,
 			 (unsigned long)parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "malformed YAML");
+			 parser.problem ? parser.problem : "malformed YAML",
+			 parser.context ? ", " : "",
+			 parser.context ? parser.context : "",
+			 (unsigned long)parser.context_mark.line + 1);
 		goto out_parser;
 	}
 	ret = parse_document(&p);
@@ -333,6 +338,7 @@ int spec_parse_file(struct spec *spec, const char *path, char *err,
 	size_t n;
 	int ret;
 
+	memset(spec, 0, sizeof(*spec));
 	f = fopen(path, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));

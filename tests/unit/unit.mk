@@ -1,0 +1,45 @@
+# cmocka unit tests, included by the top-level Makefile. Each test is
+# built twice: build/unit/T with $(CC) $(CFLAGS), and build/unit-san/T
+# with clang under ASan+UBSan, with the same warnings (less the gcc-only
+# -Wno-format-truncation, which clang would reject as unknown). The module
+# under test is compiled into the test from its source, not linked from
+# build/user/*.o, so that the sanitizer build instruments it too; none of
+# these modules needs the BPF skeleton.
+
+UNIT_TESTS	:= test_spec test_elf_symbols test_disasm
+UNIT_LDLIBS	:= -lcmocka -lelf -lz -lcapstone -lyaml
+UNIT_SAN_CC	?= clang
+UNIT_SAN_CFLAGS	= -O1 -g -fsanitize=address,undefined \
+		  -fno-omit-frame-pointer -fno-sanitize-recover=all \
+		  -Wno-unknown-warning-option $(WARN) -std=gnu11 -D_GNU_SOURCE \
+		  -I$(OUT) -Ibpf
+UNIT_DEPS	:= $(wildcard user/*.h tests/unit/*.h) bpf/connwatch.h
+UNIT_BINS	:= $(foreach t,$(UNIT_TESTS),$(OUT)/unit/$(t) $(OUT)/unit-san/$(t))
+
+# The module each test covers (added to the pattern rules' sources).
+$(OUT)/unit/test_spec $(OUT)/unit-san/test_spec: user/spec.c
+$(OUT)/unit/test_elf_symbols $(OUT)/unit-san/test_elf_symbols: \
+	user/elf_symbols.c
+$(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
+
+.PHONY: unit-bins
+unit-bins: $(UNIT_BINS) fixtures
+
+# $(OUT)/unit's mkdir rule is in the top-level Makefile.
+$(OUT)/unit-san:
+	mkdir -p $@
+
+$(OUT)/unit/%: tests/unit/%.c $(UNIT_DEPS) | $(OUT)/unit
+	$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ $(UNIT_LDLIBS)
+
+$(OUT)/unit-san/%: tests/unit/%.c $(UNIT_DEPS) | $(OUT)/unit-san
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) $(filter %.c,$^) -o $@ $(UNIT_LDLIBS)
+
+# `make unit`: every unit test, both builds, TAP on stdout. The fixture
+# path is relative to the repo root, where make runs.
+unit: unit-bins
+	@rc=0; for t in $(UNIT_BINS); do \
+		echo "# $$t"; \
+		CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 $$t || rc=1; \
+	done; exit $$rc

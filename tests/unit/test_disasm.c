@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Exit and entry sites of hand-assembled x86-64 functions. */
+#include "../../user/disasm.h"
+#include "unit.h"
+
+/* Where the functions below pretend to be loaded. */
+#define VADDR 0x401000ULL
+
+/* push %rbp; mov %rsp,%rbp; pop %rbp; ret */
+static const uint8_t frame_ret[] = {
+	0x55,			/* +0  push %rbp */
+	0x48, 0x89, 0xe5,	/* +1  mov  %rsp,%rbp */
+	0x5d,			/* +4  pop  %rbp */
+	0xc3,			/* +5  ret */
+};
+
+/* return rdi ? 1 : 0, with a RET on each side of the branch. */
+static const uint8_t two_rets[] = {
+	0x48, 0x85, 0xff,		/* +0  test %rdi,%rdi */
+	0x74, 0x03,			/* +3  je   +8 */
+	0x31, 0xc0,			/* +5  xor  %eax,%eax */
+	0xc3,				/* +7  ret */
+	0xb8, 0x01, 0x00, 0x00, 0x00,	/* +8  mov  $1,%eax */
+	0xc3,				/* +d  ret */
+};
+
+/* A loop (JMP back inside: not an exit), then a tail call out. */
+static const uint8_t tail_call[] = {
+	0x48, 0xff, 0xcf,		/* +0  dec  %rdi */
+	0x48, 0x85, 0xff,		/* +3  test %rdi,%rdi */
+	0x74, 0x02,			/* +6  je   +a */
+	0xeb, 0xf6,			/* +8  jmp  +0 (VADDR) */
+	0xe9, 0xf1, 0x0f, 0x00, 0x00,	/* +a  jmp  VADDR+0x1000 */
+};
+
+/* A JMP to just before the function leaves it too. */
+static const uint8_t tail_call_back[] = {
+	0x90,			/* +0  nop */
+	0xeb, 0xfc,		/* +1  jmp  VADDR-1 */
+};
+
+/* AMD's branch-predictor idiom: still a RET. */
+static const uint8_t rep_ret[] = {
+	0x31, 0xc0,		/* +0  xor  %eax,%eax */
+	0xf3, 0xc3,		/* +2  repz ret */
+};
+
+/* An indirect JMP (a jump table as often as not) is no exit. */
+static const uint8_t indirect_jmp[] = {
+	0x48, 0x85, 0xff,	/* +0  test %rdi,%rdi */
+	0x74, 0x03,		/* +3  je   +8 */
+	0x3e, 0xff, 0xe0,	/* +5  notrack jmp *%rax */
+	0xc3,			/* +8  ret */
+};
+
+/* uprobes refuse a DS prefix, so this exit cannot be probed. */
+static const uint8_t ds_ret[] = {
+	0x31, 0xc0,		/* +0  xor  %eax,%eax */
+	0x3e, 0xc3,		/* +2  ds ret */
+};
+
+static const uint8_t undecodable[] = {
+	0x55,			/* +0  push %rbp */
+	0x06,			/* +1  push %es: invalid in 64-bit mode */
+	0xc3,
+};
+
+struct exit_case {
+	const char *name;
+	const uint8_t *code;
+	size_t size;
+	int ret;
+	const char *err;	/* a fragment of it, when ret is -1 */
+	size_t nr;
+	uint64_t sites[2];	/* offsets from VADDR */
+	size_t nr_tail_calls;
+};
+
+#define CODE(a) .code = (a), .size = sizeof(a)
+
+static const struct exit_case exit_cases[] = {
+	{ "exit_frame_ret", CODE(frame_ret), .nr = 1, .sites = { 5 } },
+	{ "exit_two_rets", CODE(two_rets), .nr = 2, .sites = { 7, 0xd } },
+	{ "exit_tail_call", CODE(tail_call), .nr = 1, .sites = { 0xa },
+	  .nr_tail_calls = 1 },
+	{ "exit_tail_call_back", CODE(tail_call_back), .nr = 1,
+	  .sites = { 1 }, .nr_tail_calls = 1 },
+	{ "exit_rep_ret", CODE(rep_ret), .nr = 1, .sites = { 2 } },
+	{ "exit_indirect_jmp", CODE(indirect_jmp), .nr = 1, .sites = { 8 } },
+	{ "exit_ds_ret", CODE(ds_ret), .ret = -1,
+	  .err = "exit at +0x2 has a prefix uprobes refuse" },
+	{ "exit_undecodable", CODE(undecodable), .ret = -1,
+	  .err = "cannot decode instruction at +0x1" },
+};
+
+static void test_exit_case(void **state)
+{
+	const struct exit_case *c = *state;
+	struct exit_sites out;
+	char err[256] = "";
+	size_t i;
+	int ret;
+
+	ret = find_exit_sites(c->code, c->size, VADDR, &out, err, sizeof(err));
+	if (ret != c->ret)
+		fail_msg("returned %d, not %d (err: %s)", ret, c->ret, err);
+	if (ret) {
+		assert_contains(err, c->err);
+		return;
+	}
+	assert_int_equal(out.nr, c->nr);
+	for (i = 0; i < c->nr; i++)
+		assert_int_equal(out.addr[i], VADDR + c->sites[i]);
+	assert_int_equal(out.nr_tail_calls, c->nr_tail_calls);
+}
+
+/* out->addr holds CW_MAX_EXIT_SITES: one RET more is an error. */
+static void test_exit_limit(void **state)
+{
+	uint8_t rets[CW_MAX_EXIT_SITES + 1];
+	struct exit_sites out;
+	char err[256] = "";
+
+	(void)state;
+	memset(rets, 0xc3, sizeof(rets));	/* ret; ret; ... */
+	assert_int_equal(find_exit_sites(rets, CW_MAX_EXIT_SITES, VADDR, &out,
+					 err, sizeof(err)), 0);
+	assert_int_equal(out.nr, CW_MAX_EXIT_SITES);
+	assert_int_equal(out.addr[CW_MAX_EXIT_SITES - 1],
+			 VADDR + CW_MAX_EXIT_SITES - 1);
+	assert_int_equal(find_exit_sites(rets, sizeof(rets), VADDR, &out,
+					 err, sizeof(err)), -1);
+	assert_contains(err, "more than 64 exits");
+}
+
+/* An FS prefix (the stack protector's canary load) is probeable. */
+static const uint8_t fs_load[] = {
+	0x64, 0x48, 0x8b, 0x04, 0x25,	/* +0  mov  %fs:0x28,%rax */
+	0x28, 0x00, 0x00, 0x00,
+	0xc3,				/* +9  ret */
+};
+
+/* An -O2 counter function: the whole body is one locked add. */
+static const uint8_t lock_add[] = {
+	0xf0, 0x48, 0x83, 0x47, 0x08, 0x01,	/* +0  lock addq $0x1,0x8(%rdi) */
+	0xc3,					/* +6  ret */
+};
+
+/* After the XADD, %rdi no longer holds the first argument. */
+static const uint8_t lock_xadd_rdi[] = {
+	0xf0, 0x48, 0x0f, 0xc1, 0x3e,	/* +0  lock xadd %rdi,(%rsi) */
+	0xc3,				/* +5  ret */
+};
+
+/* Nothing after the locked instruction to probe instead. */
+static const uint8_t lock_only[] = {
+	0xf0, 0x48, 0xff, 0x07,	/* +0  lock incq (%rdi) */
+};
+
+/* The loop would run a late site once per iteration, not per call. */
+static const uint8_t lock_loop[] = {
+	0xf0, 0x48, 0xff, 0x07,	/* +0  lock incq (%rdi) */
+	0x48, 0x85, 0xf6,	/* +4  test %rsi,%rsi */
+	0x74, 0xf7,		/* +7  je   +0 (VADDR) */
+	0xc3,			/* +9  ret */
+};
+
+static const uint8_t bad_first[] = {
+	0x06,			/* +0  push %es: invalid in 64-bit mode */
+	0xc3,
+};
+
+struct entry_case {
+	const char *name;
+	const uint8_t *code;
+	size_t size;
+	int ret;
+	const char *err;	/* a fragment of it, when ret is -1 */
+	uint64_t site;		/* offset from VADDR */
+	int late;
+};
+
+static const struct entry_case entry_cases[] = {
+	{ "entry_plain", CODE(frame_ret), .site = 0 },
+	{ "entry_fs_prefix", CODE(fs_load), .site = 0 },
+	{ "entry_lock_add", CODE(lock_add), .site = 6, .late = 1 },
+	{ "entry_lock_writes_arg", CODE(lock_xadd_rdi), .ret = -1,
+	  .err = "the next one is not equivalent" },
+	{ "entry_lock_only", CODE(lock_only), .ret = -1,
+	  .err = "the next one is not equivalent" },
+	{ "entry_lock_jump_back", CODE(lock_loop), .ret = -1,
+	  .err = "jumps back to it" },
+	{ "entry_undecodable", CODE(bad_first), .ret = -1,
+	  .err = "cannot decode the first instruction" },
+};
+
+static void test_entry_case(void **state)
+{
+	const struct entry_case *c = *state;
+	char err[256] = "";
+	uint64_t site;
+	int late, ret;
+
+	ret = find_entry_site(c->code, c->size, VADDR, &site, &late, err,
+			      sizeof(err));
+	if (ret != c->ret)
+		fail_msg("returned %d, not %d (err: %s)", ret, c->ret, err);
+	if (ret) {
+		assert_contains(err, c->err);
+		return;
+	}
+	assert_int_equal(site, VADDR + c->site);
+	assert_int_equal(late, c->late);
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[ARRAY_SIZE(exit_cases) +
+				ARRAY_SIZE(entry_cases) + 1];
+	size_t i, n = 0;
+
+	/* One named test per case, so TAP says which one failed. */
+	for (i = 0; i < ARRAY_SIZE(exit_cases); i++)
+		tests[n++] = (struct CMUnitTest){
+			.name = exit_cases[i].name,
+			.test_func = test_exit_case,
+			.initial_state = (void *)&exit_cases[i],
+		};
+	for (i = 0; i < ARRAY_SIZE(entry_cases); i++)
+		tests[n++] = (struct CMUnitTest){
+			.name = entry_cases[i].name,
+			.test_func = test_entry_case,
+			.initial_state = (void *)&entry_cases[i],
+		};
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_exit_limit);
+	return cmocka_run_group_tests_name("disasm", tests, NULL, NULL);
+}
