@@ -15,6 +15,15 @@
 #define CW_COMM_LEN		16
 #define CW_RINGBUF_BYTES	(256 * 1024)
 
+/*
+ * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
+ * upper bounds in ns; one more bucket counts what is above the last.
+ */
+#define CW_DURATION_BOUNDS_NS { 1000000ull, 5000000ull, 10000000ull, \
+	50000000ull, 100000000ull, 500000000ull, 1000000000ull, \
+	5000000000ull, 10000000000ull, 60000000000ull }
+#define CW_DURATION_BUCKETS	11
+
 enum cw_role {
 	CW_ROLE_OPEN = 0,
 	CW_ROLE_CLOSE,
