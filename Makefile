@@ -13,15 +13,16 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 	      -I$(OUT) -Ibpf
 LDLIBS     := -lbpf -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
 
-USER_MODULES := elf_symbols disasm spec procfs symbolize attach anomalies \
-		alert_sinks metrics daemon
+USER_MODULES := elf_symbols disasm spec presets procfs symbolize attach \
+		anomalies alert_sinks metrics daemon
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
 SKEL       := $(OUT)/connwatch.skel.h
 
 DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libcapstone-dev libmicrohttpd-dev libyaml-dev libcmocka-dev \
-	      libclang-rt-14-dev pkg-config curl bpftrace procps
+	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
+	      redis-server redis-tools wrk
 
 .PHONY: all deps test unit integration bench demo install clean
 
@@ -61,7 +62,8 @@ $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
-FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client
+FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
+	    $(OUT)/fixtures/double_close_server
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@

@@ -12,6 +12,8 @@
 #include <bpf/bpf_core_read.h>
 #include "connwatch.h"
 
+#define EBADF_ERRNO 9	/* vmlinux.h has no errno values */
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
@@ -467,5 +469,234 @@ int handle_exit(void *ctx)
 	r->exit_code = BPF_CORE_READ(task, exit_code);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* ---- sockets preset: accepted sockets of any process ---------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_TARGETS);
+	__type(key, __u32);		/* tgid */
+	__type(value, __u32);		/* target_id */
+} sock_targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cw_sock_exe);
+} sock_exe SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_SOCK_MAX_FDS);
+	__type(key, struct cw_sock_key);
+	__type(value, struct cw_sock_fd);
+} sock_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_TARGETS);
+	__type(key, __u32);		/* tgid */
+	__type(value, struct cw_sock_stats);
+} sock_stats SEC(".maps");
+
+/* A close in flight: what its exit needs to know (per thread). */
+struct sock_closing {
+	struct cw_sock_fd was;
+	__s32 fd;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_MAX_INFLIGHT);
+	__type(key, __u32);		/* tid */
+	__type(value, struct sock_closing);
+} sock_closing SEC(".maps");
+
+static const __u64 duration_bounds[CW_DURATION_BUCKETS - 1] =
+	CW_DURATION_BOUNDS_NS;
+
+/* A process running the --exe binary, seen for the first time. */
+static int exe_matches(__u32 *target_id)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct cw_sock_exe *exe;
+	__u32 zero = 0;
+	__u64 ino, dev;
+
+	exe = bpf_map_lookup_elem(&sock_exe, &zero);
+	if (!exe || !exe->enabled)
+		return 0;
+	ino = BPF_CORE_READ(task, mm, exe_file, f_inode, i_ino);
+	dev = BPF_CORE_READ(task, mm, exe_file, f_inode, i_sb, s_dev);
+	if (ino != exe->ino || dev != exe->dev)
+		return 0;
+	*target_id = exe->target_id;
+	return 1;
+}
+
+/* A child of a watched process (nginx's workers), seen the first time. */
+static int parent_watched(__u32 *target_id)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+	__u32 *id = bpf_map_lookup_elem(&sock_targets, &ppid);
+
+	if (!id)
+		return 0;
+	*target_id = *id;
+	return 1;
+}
+
+static struct cw_sock_stats *sock_target(__u32 tgid, int may_join)
+{
+	static const struct cw_sock_stats zero_stats;
+	__u32 target_id, one = 1;
+
+	if (!bpf_map_lookup_elem(&sock_targets, &tgid)) {
+		if (!may_join ||
+		    (!exe_matches(&target_id) && !parent_watched(&target_id)))
+			return NULL;
+		bpf_map_update_elem(&sock_targets, &tgid, &target_id, BPF_NOEXIST);
+		bpf_map_update_elem(&watched, &tgid, &one, BPF_NOEXIST);
+	}
+	bpf_map_update_elem(&sock_stats, &tgid, &zero_stats, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sock_stats, &tgid);
+}
+
+static int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct cw_sock_fd fd = { .state = CW_FD_OPEN };
+	struct cw_sock_stats *stats;
+	struct cw_sock_key k;
+
+	if (ctx->ret < 0)
+		return 0;
+	/* A new process (--exe binary, or a child) joins at its first accept. */
+	stats = sock_target(tgid, 1);
+	if (!stats)
+		return 0;
+	k.tgid = tgid;
+	k.fd = ctx->ret;
+	fd.open_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&sock_fds, &k, &fd, BPF_ANY);
+	__sync_fetch_and_add(&stats->opened, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx);
+}
+
+/*
+ * The state moves at entry, before the fd number is free again: a
+ * concurrent accept that reuses it after our close must win.
+ */
+SEC("tracepoint/syscalls/sys_enter_close")
+int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock_closing c = { .fd = (__s32)ctx->args[0] };
+	struct cw_sock_key k = { .tgid = pid_tgid >> 32, .fd = c.fd };
+	struct cw_sock_fd *fd;
+	__u32 tid = (__u32)pid_tgid;
+
+	if (!bpf_map_lookup_elem(&sock_targets, &k.tgid))
+		return 0;
+	fd = bpf_map_lookup_elem(&sock_fds, &k);
+	if (!fd)
+		return 0;	/* never accepted: not a connection */
+	c.was = *fd;
+	fd->state = CW_FD_CLOSED;
+	bpf_map_update_elem(&sock_closing, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+static void count_closed(struct cw_sock_stats *stats, __u64 open_ns)
+{
+	__u64 d = bpf_ktime_get_ns() - open_ns;
+	__u32 i;
+
+	for (i = 0; i < CW_DURATION_BUCKETS - 1; i++)
+		if (d <= duration_bounds[i])
+			break;
+	__sync_fetch_and_add(&stats->closed, 1);
+	__sync_fetch_and_add(&stats->duration_sum_ns, d);
+	if (i < CW_DURATION_BUCKETS)
+		__sync_fetch_and_add(&stats->buckets[i], 1);
+}
+
+static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct pt_regs *regs;
+	struct cw_record *r;
+	long n;
+
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&records_lost, 1);
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = CW_REC_ANOMALY;
+	r->kind = CW_ANOM_DOUBLE_CLOSE_FD;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->tgid = pid_tgid >> 32;
+	r->tid = (__u32)pid_tgid;
+	r->slot = CW_SLOT_SOCKETS;
+	r->target_id = target_id;
+	r->key = fd;
+	/*
+	 * libc's close() is a leaf with no frame of its own: the walk would
+	 * skip its caller, whose return address may sit at the user sp.
+	 * User space keeps it only if it points into code.
+	 */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	bpf_probe_read_user(&r->caller, sizeof(r->caller),
+			    (void *)BPF_CORE_READ(regs, sp));
+	n = bpf_get_stack(ctx, r->stack, sizeof(r->stack), BPF_F_USER_STACK);
+	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_close")
+int handle_close_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+	struct cw_sock_stats *stats;
+	struct sock_closing *c;
+	__u32 *target_id;
+
+	c = bpf_map_lookup_elem(&sock_closing, &tid);
+	if (!c)
+		return 0;
+	stats = sock_target(tgid, 0);
+	target_id = bpf_map_lookup_elem(&sock_targets, &tgid);
+	if (!stats || !target_id)
+		goto out;
+	/* Linux frees the fd even when close fails (EINTR, EIO). */
+	if (c->was.state == CW_FD_OPEN)
+		count_closed(stats, c->was.open_ns);
+	else if (c->was.state == CW_FD_CLOSED && ctx->ret == -EBADF_ERRNO) {
+		__sync_fetch_and_add(&stats->double_closes, 1);
+		emit_double_close(ctx, c->fd, *target_id);
+	}
+out:
+	bpf_map_delete_elem(&sock_closing, &tid);
 	return 0;
 }

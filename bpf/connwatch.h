@@ -147,4 +147,44 @@ struct cw_record {
 	char comm[CW_COMM_LEN];
 };
 
+/*
+ * The sockets preset: syscall tracepoints (accept/accept4 exit, close
+ * enter/exit) for any process, keyed by (tgid, fd).
+ */
+#define CW_SOCK_MAX_FDS		(256 * 1024)
+#define CW_SLOT_SOCKETS		0xffffu	/* cw_record.slot of socket alerts */
+
+enum cw_fd_state {
+	CW_FD_UNKNOWN = 0,	/* never accepted: a file, a pipe, a client */
+	CW_FD_OPEN,		/* an accepted socket */
+	CW_FD_CLOSED,		/* closed, and no accept since */
+};
+
+struct cw_sock_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct cw_sock_fd {
+	__u64 open_ns;
+	__u32 state;		/* enum cw_fd_state */
+	__u32 pad;
+};
+
+struct cw_sock_stats {
+	__u64 opened;
+	__u64 closed;
+	__u64 double_closes;
+	__u64 duration_sum_ns;
+	__u64 buckets[CW_DURATION_BUCKETS];	/* not cumulative */
+};
+
+/* --exe: a process counts when its executable is this inode. */
+struct cw_sock_exe {
+	__u64 dev;		/* kernel encoding: major << 20 | minor */
+	__u64 ino;
+	__u32 target_id;
+	__u32 enabled;
+};
+
 #endif /* CONNWATCH_H */

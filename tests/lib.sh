@@ -105,3 +105,61 @@ metric_sum() {
 alerts_of_kind() { grep -c "\"kind\":\"$1\"" "$CW_LOG" 2>/dev/null || true; }
 
 load() { $FX/load_client --port "$SRV_PORT" "$@" >/dev/null; }
+
+# start_nginx: master + 2 workers on a free loopback port, in $TMP.
+# Sets NGX_PID (the master) and NGX_PORT. Extra env (LD_PRELOAD...) passes.
+start_nginx() {
+	NGX_PORT=$(free_port)
+	mkdir -p "$TMP/nginx"
+	cat >"$TMP/nginx/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 2;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/nginx;
+	server {
+		listen 127.0.0.1:$NGX_PORT;
+		location / { return 200 "ok\n"; }
+	}
+}
+CONF
+	"$@" /usr/sbin/nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
+	NGX_PID=$!
+	STARTED+=("$NGX_PID")
+	wait_for 5 curl -sf "http://127.0.0.1:$NGX_PORT/" -o /dev/null
+}
+
+# nginx_workers: pids of the master's children.
+nginx_workers() { pgrep -P "$NGX_PID"; }
+
+# wrk_requests SECONDS: new connection per request; prints requests done.
+wrk_requests() {
+	wrk -t2 -c16 -d"$1"s -H 'Connection: close' "http://127.0.0.1:$NGX_PORT/" |
+		awk '/requests in/ {print $1}'
+}
+
+# start_redis: sets REDIS_PID, REDIS_PORT.
+start_redis() {
+	REDIS_PORT=$(free_port)
+	"$@" /usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+		--save '' --appendonly no --daemonize no --dir "$TMP" \
+		--logfile "$TMP/redis.log" &
+	REDIS_PID=$!
+	STARTED+=("$REDIS_PID")
+	wait_for 5 redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1
+}
+
+# sum_by_pid METRIC PIDS...: the metric summed over those pids.
+sum_by_pid() {
+	local name=$1 total=0 pid v
+	shift
+	for pid in "$@"; do
+		v=$(metric "$name" "pid=\"$pid\"")
+		total=$((total + ${v:-0}))
+	done
+	echo $total
+}

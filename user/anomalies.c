@@ -65,6 +65,12 @@ static void describe(struct alert *a, const struct cw_record *r,
 			 "drain signal %s fired while no shutdown was under way "
 			 "(the count reached zero while serving)", symbol);
 		break;
+	case CW_ANOM_DOUBLE_CLOSE_FD:
+		snprintf(a->message, sizeof(a->message),
+			 "close() of fd %llu, an accepted socket already closed "
+			 "(EBADF): one connection was closed twice",
+			 (unsigned long long)a->key);
+		break;
 	default:
 		snprintf(a->message, sizeof(a->message), "%s in %s",
 			 anomaly_kind_name(r->kind), symbol);
@@ -88,40 +94,70 @@ static uint64_t probe_bias(const struct cw_probe *p, uint64_t ip)
 	return ip - p->vaddr;
 }
 
+void alert_symbolize(struct cw_daemon *d, struct alert *a, pid_t pid,
+		     const uint64_t *addrs, size_t n, uint64_t bias)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < CW_ALERT_MAX_FRAMES; i++)
+		symbolize(&d->sym, pid, addrs[i], bias, a->frames[i],
+			  sizeof(a->frames[i]));
+	a->nr_frames = i;
+}
+
+/*
+ * Frames: the hit, its caller from [sp] (a frame-pointer walk skips it at
+ * a function's first instruction, or under a frameless libc wrapper),
+ * then the walk. The caller is kept only when it points into code.
+ */
 static void fill_stack(struct cw_daemon *d, struct alert *a,
 		       const struct cw_record *r, const struct cw_probe *p)
 {
-	uint64_t bias = probe_bias(p, r->ip);
+	uint32_t i, n = 0, depth = r->nr_frames < CW_STACK_DEPTH ?
+				   r->nr_frames : CW_STACK_DEPTH;
 	uint64_t addrs[CW_ALERT_MAX_FRAMES];
-	uint32_t i, n = 0;
+	uint64_t top = r->ip ? r->ip : (depth ? r->stack[0] : 0);
 
-	addrs[n++] = r->ip;
-	/* Entry sites: the caller from [sp], unless the walk found it. */
-	if (r->caller && !(r->nr_frames > 1 && r->stack[1] == r->caller))
+	if (!top)
+		return;
+	addrs[n++] = top;
+	if (r->caller && !(depth > 1 && r->stack[1] == r->caller) &&
+	    symbolizer_in_code(&d->sym, r->tgid, r->caller, p != NULL))
 		addrs[n++] = r->caller;
-	for (i = 1; i < r->nr_frames && i < CW_STACK_DEPTH &&
-	     n < CW_ALERT_MAX_FRAMES; i++)
+	for (i = 1; i < depth && n < CW_ALERT_MAX_FRAMES; i++)
 		addrs[n++] = r->stack[i];
-	for (i = 0; i < n; i++)
-		symbolize(&d->sym, r->tgid, addrs[i], bias, a->frames[i],
-			  sizeof(a->frames[i]));
-	a->nr_frames = n;
+	alert_symbolize(d, a, r->tgid, addrs, n, p ? probe_bias(p, r->ip) : 0);
+}
+
+void alert_raise(struct cw_daemon *d, int target_id, int kind,
+		 struct alert *a)
+{
+	int level = 1 + anomaly_is_critical(kind);
+
+	clock_gettime(CLOCK_REALTIME, &a->ts);
+	a->severity = anomaly_severity(kind);
+	a->kind = anomaly_kind_name(kind);
+	a->target = d->sess.targets[target_id].label;
+	alert_deliver(&d->sinks, a);
+	__atomic_fetch_add(&d->anomalies[target_id][kind], 1, __ATOMIC_RELAXED);
+	if (d->worst_severity < level)
+		d->worst_severity = level;
 }
 
 void anomaly_report(struct cw_daemon *d, const struct cw_record *r)
 {
-	const struct cw_probe *p;
+	const struct cw_probe *p = NULL;
 	struct alert a;
 
-	if (r->slot >= (uint32_t)d->sess.nr_probes ||
-	    r->kind >= CW_ANOM__COUNT || r->target_id >= CW_MAX_TARGET_SPECS)
+	if (r->kind >= CW_ANOM__COUNT ||
+	    r->target_id >= (uint32_t)d->sess.nr_targets)
 		return;
-	p = &d->sess.probes[r->slot];
+	if (r->slot != CW_SLOT_SOCKETS) {
+		if (r->slot >= (uint32_t)d->sess.nr_probes)
+			return;
+		p = &d->sess.probes[r->slot];
+	}
 	memset(&a, 0, sizeof(a));
-	clock_gettime(CLOCK_REALTIME, &a.ts);
-	a.severity = anomaly_severity(r->kind);
-	a.kind = anomaly_kind_name(r->kind);
-	a.target = d->sess.targets[r->target_id].label;
 	a.pid = r->tgid;
 	a.tid = r->tid;
 	memcpy(a.comm, r->comm, CW_COMM_LEN);
@@ -129,14 +165,10 @@ void anomaly_report(struct cw_daemon *d, const struct cw_record *r)
 	a.shadow = r->shadow;
 	a.has_counter = r->counter_read;
 	a.counter = r->counter;
-	a.probe = p->name;
+	a.probe = p ? p->name : "sockets:close";
 	fill_stack(d, &a, r, p);
-	describe(&a, r, p->sp->symbol);
-	alert_deliver(&d->sinks, &a);
-	__atomic_fetch_add(&d->anomalies[r->target_id][r->kind], 1,
-			   __ATOMIC_RELAXED);
-	if (d->worst_severity < 1 + anomaly_is_critical(r->kind))
-		d->worst_severity = 1 + anomaly_is_critical(r->kind);
+	describe(&a, r, p ? p->sp->symbol : "close");
+	alert_raise(d, r->target_id, r->kind, &a);
 }
 
 static struct drift_state *drift_slot(struct cw_daemon *d,
@@ -160,10 +192,6 @@ static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 	struct alert a;
 
 	memset(&a, 0, sizeof(a));
-	clock_gettime(CLOCK_REALTIME, &a.ts);
-	a.severity = anomaly_severity(CW_ANOM_ACCOUNTING_DRIFT);
-	a.kind = anomaly_kind_name(CW_ANOM_ACCOUNTING_DRIFT);
-	a.target = d->sess.targets[k->target_id].label;
 	a.pid = k->tgid;
 	a.tid = k->tgid;
 	proc_comm(k->tgid, a.comm, sizeof(a.comm));
@@ -178,11 +206,7 @@ static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 		 (long long)st->live, (long long)st->count,
 		 (long long)d->sess.targets[k->target_id].spec->drift.threshold,
 		 grace_s);
-	alert_deliver(&d->sinks, &a);
-	__atomic_fetch_add(&d->anomalies[k->target_id][CW_ANOM_ACCOUNTING_DRIFT],
-			   1, __ATOMIC_RELAXED);
-	if (d->worst_severity < 1)
-		d->worst_severity = 1;
+	alert_raise(d, k->target_id, CW_ANOM_ACCOUNTING_DRIFT, &a);
 }
 
 static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,
@@ -193,7 +217,7 @@ static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,
 	struct drift_state *ds;
 
 	/* Only where both views exist: open/close and inc/dec probes. */
-	if (!spec_has_role(spec, CW_ROLE_OPEN) ||
+	if (!spec || !spec_has_role(spec, CW_ROLE_OPEN) ||
 	    !spec_has_role(spec, CW_ROLE_INC) || !st->armed)
 		return;
 	ds = drift_slot(d, k);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
@@ -147,7 +149,7 @@ int session_resolve(struct cw_session *s, char *err, size_t errlen)
 	for (t = 0; t < s->nr_targets; t++) {
 		const struct spec *spec = s->targets[t].spec;
 
-		for (i = 0; i < spec->nr_probes; i++) {
+		for (i = 0; spec && i < spec->nr_probes; i++) {
 			struct cw_probe *p;
 
 			if (s->nr_probes == CW_MAX_PROBES) {
@@ -311,6 +313,74 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 	return 0;
 }
 
+void session_watch_sockets_of(struct cw_session *s, pid_t pid)
+{
+	int targets = bpf_map__fd(s->skel->maps.sock_targets);
+	int watched = bpf_map__fd(s->skel->maps.watched);
+	__u32 target_id = s->sockets_target, one = 1;
+	pid_t pids[CW_MAX_TARGETS];
+	size_t i, n;
+
+	n = proc_with_descendants(pid, pids, CW_MAX_TARGETS);
+	for (i = 0; i < n; i++) {
+		__u32 tgid = pids[i];
+
+		bpf_map_update_elem(targets, &tgid, &target_id, BPF_ANY);
+		bpf_map_update_elem(watched, &tgid, &one, BPF_ANY);
+	}
+}
+
+/* --exe: processes of the binary join at their first accept. */
+static int watch_sockets_of_exe(struct cw_session *s, char *err, size_t errlen)
+{
+	struct cw_sock_exe exe = { .target_id = s->sockets_target, .enabled = 1 };
+	pid_t pids[CW_MAX_TARGETS];
+	struct stat st;
+	__u32 zero = 0;
+	size_t i, n;
+
+	if (stat(s->binary, &st)) {
+		snprintf(err, errlen, "%s: %s", s->binary, strerror(errno));
+		return -1;
+	}
+	/* The kernel's s_dev encoding, not stat's. */
+	exe.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	exe.ino = st.st_ino;
+	bpf_map_update_elem(bpf_map__fd(s->skel->maps.sock_exe), &zero, &exe,
+			    BPF_ANY);
+	n = proc_pids_of_exe(s->binary, pids, CW_MAX_TARGETS);
+	for (i = 0; i < n; i++)
+		session_watch_sockets_of(s, pids[i]);
+	return 0;
+}
+
+static int attach_sockets(struct cw_session *s, char *err, size_t errlen)
+{
+	struct bpf_program *progs[] = {
+		s->skel->progs.handle_accept_exit,
+		s->skel->progs.handle_accept4_exit,
+		s->skel->progs.handle_close_enter,
+		s->skel->progs.handle_close_exit,
+	};
+	struct bpf_link *link;
+	size_t i;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		link = bpf_program__attach(progs[i]);
+		if (!link || add_link(s, link)) {
+			snprintf(err, errlen, "attaching %s: %s",
+				 bpf_program__section_name(progs[i]),
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (s->pid > 0) {
+		session_watch_sockets_of(s, s->pid);
+		return 0;
+	}
+	return watch_sockets_of_exe(s, err, errlen);
+}
+
 int session_attach(struct cw_session *s, char *err, size_t errlen)
 {
 	int i, attached = 0;
@@ -318,6 +388,11 @@ int session_attach(struct cw_session *s, char *err, size_t errlen)
 	if (load_skeleton(s, err, errlen))
 		return -1;
 	mark_running(s);
+	if (s->sockets_target >= 0) {
+		if (attach_sockets(s, err, errlen))
+			return -1;
+		attached++;
+	}
 	for (i = 0; i < s->nr_probes; i++) {
 		struct cw_probe *p = &s->probes[i];
 

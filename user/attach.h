@@ -32,7 +32,7 @@ struct cw_probe {
 };
 
 struct cw_target {
-	struct spec *spec;
+	struct spec *spec;	/* NULL: the sockets preset */
 	char label[64];
 };
 
@@ -50,6 +50,7 @@ struct cw_session {
 	struct connwatch_bpf *skel;
 	struct bpf_link **links;
 	int nr_links;
+	int sockets_target;	/* target id of the sockets preset, or -1 */
 };
 
 /* Loads the binary's symbols and resolves every probe of every target.
@@ -60,5 +61,7 @@ int session_resolve(struct cw_session *s, char *err, size_t errlen);
  * number of probes with at least one uprobe, or -1 with err set. */
 int session_attach(struct cw_session *s, char *err, size_t errlen);
 void session_close(struct cw_session *s);
+/* Processes to count sockets of: pid and its descendants. */
+void session_watch_sockets_of(struct cw_session *s, pid_t pid);
 
 #endif

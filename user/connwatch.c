@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "daemon.h"
 #include "metrics.h"
+#include "presets.h"
 #include "procfs.h"
 
 #define DEFAULT_ALERT_LOG "/var/log/connwatch/alerts.jsonl"
@@ -24,22 +25,25 @@ static const char usage_text[] =
 "before it crashes the server (counter underflow, duplicate drain).\n"
 "\n"
 "commands:\n"
-"  attach (--pid PID | --exe PATH) --spec FILE... [--listen ADDR:PORT]\n"
-"         [--alert-log FILE] [--duration SECONDS] [--json]\n"
+"  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
 "                       watch a running process (or every process of a binary)\n"
-"  check (--pid PID | --exe PATH) --spec FILE...\n"
+"  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "                       resolve every probe, attach nothing\n"
+"  presets              list the presets and what each hooks\n"
 "  symbols (--pid PID | --exe PATH) [REGEX]\n"
 "                       list the functions of the binary\n"
 "\n"
 "Run `connwatch COMMAND --help` for a command's options.\n";
 
 static const char attach_help[] =
-"usage: connwatch attach (--pid PID | --exe PATH) --spec FILE... [options]\n"
+"usage: connwatch attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"                        [options]\n"
 "\n"
-"  -p, --pid PID          the process to watch\n"
+"  -p, --pid PID          the process to watch (sockets: and its children)\n"
 "  -e, --exe PATH         every process running PATH, now and later\n"
 "  -s, --spec FILE        spec file (YAML); may be repeated\n"
+"  -P, --preset NAME      a built-in preset (`connwatch presets`)\n"
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log, fsync'ed per alert\n"
 "                         (default " DEFAULT_ALERT_LOG ")\n"
@@ -48,7 +52,7 @@ static const char attach_help[] =
 "  -h, --help             this text\n";
 
 static const char check_help[] =
-"usage: connwatch check (--pid PID | --exe PATH) --spec FILE...\n"
+"usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "\n"
 "Resolves every probe of every spec in the binary and prints where each\n"
 "would attach (entry and exit sites). Attaches nothing. Exit 1 if any\n"
@@ -65,6 +69,8 @@ struct cli {
 	const char *exe;
 	const char *specs[CW_MAX_TARGET_SPECS];
 	int nr_specs;
+	const struct preset *presets[CW_MAX_TARGET_SPECS];
+	int nr_presets;
 	const char *listen;
 	const char *alert_log;
 	int duration_s;
@@ -104,6 +110,7 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "pid", required_argument, NULL, 'p' },
 		{ "exe", required_argument, NULL, 'e' },
 		{ "spec", required_argument, NULL, 's' },
+		{ "preset", required_argument, NULL, 'P' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "alert-log", required_argument, NULL, 'a' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -117,7 +124,7 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	c->listen = CW_DEFAULT_LISTEN;
 	c->alert_log = DEFAULT_ALERT_LOG;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":p:e:s:l:a:d:jh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":p:e:s:P:l:a:d:jh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
 			c->pid = parse_number(cmd, "--pid", optarg, 1, INT_MAX);
@@ -126,10 +133,20 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			c->exe = optarg;
 			break;
 		case 's':
-			if (c->nr_specs == CW_MAX_TARGET_SPECS)
-				die_usage(cmd, "at most %d --spec files",
+			if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
+				die_usage(cmd, "at most %d specs and presets",
 					  CW_MAX_TARGET_SPECS);
 			c->specs[c->nr_specs++] = optarg;
+			break;
+		case 'P':
+			if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
+				die_usage(cmd, "at most %d specs and presets",
+					  CW_MAX_TARGET_SPECS);
+			c->presets[c->nr_presets] = preset_find(optarg);
+			if (!c->presets[c->nr_presets])
+				die_usage(cmd, "--preset: unknown preset '%s' "
+					  "(`connwatch presets` lists them)", optarg);
+			c->nr_presets++;
 			break;
 		case 'l':
 			c->listen = optarg;
@@ -185,14 +202,24 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static int load_specs(const struct cli *c, struct spec *specs,
-		      struct cw_session *s)
+static void add_target(struct cw_session *s, struct spec *spec,
+		       const char *label)
+{
+	struct cw_target *t = &s->targets[s->nr_targets++];
+
+	t->spec = spec;
+	snprintf(t->label, sizeof(t->label), "%s", label);
+}
+
+static int load_targets(const struct cli *c, struct spec *specs,
+			struct cw_session *s)
 {
 	char err[512];
 	int i;
 
-	if (!c->nr_specs) {
-		fprintf(stderr, "connwatch: no --spec given: nothing to probe\n");
+	if (!c->nr_specs && !c->nr_presets) {
+		fprintf(stderr, "connwatch: no --spec or --preset given: "
+			"nothing to probe\n");
 		return -1;
 	}
 	for (i = 0; i < c->nr_specs; i++) {
@@ -200,11 +227,15 @@ static int load_specs(const struct cli *c, struct spec *specs,
 			fprintf(stderr, "connwatch: %s\n", err);
 			return -1;
 		}
-		s->targets[i].spec = &specs[i];
-		snprintf(s->targets[i].label, sizeof(s->targets[i].label), "%s",
-			 specs[i].target ? specs[i].target : base_name(s->binary));
+		add_target(s, &specs[i], specs[i].target ? specs[i].target :
+			   base_name(s->binary));
 	}
-	s->nr_targets = c->nr_specs;
+	for (i = 0; i < c->nr_presets; i++) {
+		if (c->presets[i]->kind == PRESET_SOCKETS) {
+			s->sockets_target = s->nr_targets;
+			add_target(s, NULL, base_name(s->binary));
+		}
+	}
 	return 0;
 }
 
@@ -217,8 +248,9 @@ static int prepare(const struct cli *c, struct spec *specs,
 
 	memset(s, 0, sizeof(*s));
 	s->pid = c->pid ? c->pid : -1;
+	s->sockets_target = -1;
 	if (resolve_binary(c, s->binary, sizeof(s->binary)) ||
-	    load_specs(c, specs, s))
+	    load_targets(c, specs, s))
 		return -1;
 	failed = session_resolve(s, err, sizeof(err));
 	if (failed < 0) {
@@ -258,6 +290,9 @@ static int cmd_check(int argc, char **argv)
 		printf("%s: every probe resolves\n", s.binary);
 		for (i = 0; i < s.nr_probes; i++)
 			print_probe(stdout, &s.probes[i], 0);
+		if (s.sockets_target >= 0)
+			printf("  %-32s accept/accept4/close tracepoints\n",
+			       "sockets");
 	}
 	session_close(&s);
 	for (i = 0; i < c.nr_specs; i++)
@@ -322,9 +357,12 @@ static int report_attach(struct cw_session *s, int attached)
 
 	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached\n",
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
-		s->nr_probes);
+		s->nr_probes + (s->sockets_target >= 0));
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, &s->probes[i], 1);
+	if (s->sockets_target >= 0)
+		fprintf(stderr, "  %-32s accept/accept4/close tracepoints  attached\n",
+			"sockets");
 	if (!attached) {
 		fprintf(stderr, "connwatch: no probe attached; nothing to watch\n");
 		return -1;
@@ -427,6 +465,10 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "symbols"))
 		return cmd_symbols(argc - 1, argv + 1);
+	if (!strcmp(cmd, "presets")) {
+		presets_print(stdout);
+		return 0;
+	}
 	fprintf(stderr, "connwatch: unknown command '%s' (see `connwatch --help`)\n",
 		cmd);
 	return 2;

@@ -51,6 +51,11 @@ const char *anomaly_kind_name(int kind);
 const char *anomaly_severity(int kind);
 int anomaly_is_critical(int kind);
 void anomaly_report(struct cw_daemon *d, const struct cw_record *r);
+/* Fills the alert's severity, kind, target and time, and delivers it. */
+void alert_raise(struct cw_daemon *d, int target_id, int kind,
+		 struct alert *a);
+void alert_symbolize(struct cw_daemon *d, struct alert *a, pid_t pid,
+		     const uint64_t *addrs, size_t n, uint64_t bias);
 void drift_scan(struct cw_daemon *d, uint64_t now_ns);
 
 #endif

@@ -22,6 +22,8 @@ struct row {
 	uint32_t tgid;
 	struct cw_acct sum;
 	int counter_read;
+	int has_durations;
+	struct cw_sock_stats sock;	/* the duration histogram */
 };
 
 #define MAX_ROWS 1024
@@ -58,6 +60,32 @@ static void add_acct(struct row *r, const struct cw_acct *st)
 	}
 }
 
+/* The sockets preset: its own per-process map. */
+static void collect_sockets(struct cw_daemon *d, struct row *rows, int *nr)
+{
+	int fd = bpf_map__fd(d->sess.skel->maps.sock_stats);
+	__u32 k, next, *prev = NULL;
+	struct cw_sock_stats st;
+	struct row *r;
+
+	if (d->sess.sockets_target < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &st))
+			continue;
+		r = row_for(rows, nr, d->sess.sockets_target, k);
+		if (!r)
+			continue;
+		r->sum.opened = st.opened;
+		r->sum.closed = st.closed;
+		r->sum.live = st.opened - st.closed;
+		r->sock = st;
+		r->has_durations = 1;
+	}
+}
+
 static int collect_rows(struct cw_daemon *d, struct row *rows)
 {
 	int fd = bpf_map__fd(d->sess.skel->maps.acct), nr = 0;
@@ -75,6 +103,7 @@ static int collect_rows(struct cw_daemon *d, struct row *rows)
 		if (r)
 			add_acct(r, &st);
 	}
+	collect_sockets(d, rows, &nr);
 	return nr;
 }
 
@@ -133,6 +162,40 @@ static int proc_up(struct cw_daemon *d, pid_t pid)
 			return d->procs[i].up;
 	/* Seen in the maps before the loop's next look: ask /proc. */
 	return -1;
+}
+
+static void write_durations(FILE *f, struct cw_daemon *d,
+			    const struct row *rows, int nr)
+{
+	static const uint64_t bounds[] = CW_DURATION_BOUNDS_NS;
+	int i, b;
+
+	help(f, "connwatch_connection_duration_seconds", "histogram",
+	     "How long accepted sockets stayed open (sockets preset).");
+	for (i = 0; i < nr; i++) {
+		const struct row *r = &rows[i];
+		const char *label = d->sess.targets[r->target_id].label;
+		uint64_t cumulative = 0;
+
+		if (!r->has_durations)
+			continue;
+		for (b = 0; b < CW_DURATION_BUCKETS; b++) {
+			char le[32];
+
+			cumulative += r->sock.buckets[b];
+			if (b < CW_DURATION_BUCKETS - 1)
+				snprintf(le, sizeof(le), "%g", bounds[b] / 1e9);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			fprintf(f, "connwatch_connection_duration_seconds_bucket"
+				"{target=\"%s\",pid=\"%u\",le=\"%s\"} %llu\n",
+				label, r->tgid, le, (unsigned long long)cumulative);
+		}
+		fprintf(f, "connwatch_connection_duration_seconds_sum{target=\"%s\",pid=\"%u\"} %.9f\n",
+			label, r->tgid, r->sock.duration_sum_ns / 1e9);
+		fprintf(f, "connwatch_connection_duration_seconds_count{target=\"%s\",pid=\"%u\"} %llu\n",
+			label, r->tgid, (unsigned long long)cumulative);
+	}
 }
 
 static void write_targets(FILE *f, struct cw_daemon *d, const struct row *rows,
@@ -232,6 +295,7 @@ char *metrics_render(struct cw_daemon *d, size_t *len)
 	fprintf(f, "connwatch_build_info{version=\"%s\"} 1\n", CW_VERSION);
 	write_targets(f, d, rows, nr);
 	write_rows(f, d, rows, nr);
+	write_durations(f, d, rows, nr);
 	write_anomalies(f, d);
 	write_probes(f, d);
 	help(f, "connwatch_events_lost_total", "counter",

@@ -77,6 +77,61 @@ size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max)
 	return n;
 }
 
+static pid_t proc_ppid(const char *pid)
+{
+	char path[300], buf[512], *close_paren;
+	pid_t ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* comm may hold spaces and parens: the fields follow the last ')'. */
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')))
+		sscanf(close_paren + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+static int listed(const pid_t *pids, size_t n, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+size_t proc_with_descendants(pid_t root, pid_t *pids, size_t max)
+{
+	struct dirent *de;
+	size_t n = 0, before;
+	DIR *d;
+
+	if (!max || !proc_exists(root))
+		return 0;
+	pids[n++] = root;
+	do {	/* one pass per generation */
+		before = n;
+		if (!(d = opendir("/proc")))
+			break;
+		while ((de = readdir(d)) && n < max) {
+			pid_t pid;
+
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			pid = atoi(de->d_name);
+			if (!listed(pids, n, pid) &&
+			    listed(pids, n, proc_ppid(de->d_name)))
+				pids[n++] = pid;
+		}
+		closedir(d);
+	} while (n > before && n < max);
+	return n;
+}
+
 static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
 {
 	struct proc_map *grown;

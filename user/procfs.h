@@ -24,6 +24,9 @@ void proc_comm(pid_t pid, char *buf, size_t len);
 /* Processes running the binary at path (same inode). Returns the count. */
 size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max);
 
+/* pid and every process below it. Returns the count. */
+size_t proc_with_descendants(pid_t root, pid_t *pids, size_t max);
+
 int proc_maps_load(pid_t pid, struct proc_maps *out);
 const struct proc_map *proc_maps_find(const struct proc_maps *m,
 				      uint64_t addr);

@@ -95,6 +95,16 @@ static void name_in(const struct elf_symtab *tab, uint64_t vaddr,
 			 base_name(path));
 }
 
+int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
+		       int if_unknown)
+{
+	const struct proc_maps *maps = maps_of(z, pid);
+
+	if (!maps)
+		return if_unknown;
+	return proc_maps_find(maps, addr) != NULL;
+}
+
 void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
 	       char *out, size_t len)
 {

@@ -35,6 +35,10 @@ void symbolizer_remember(struct symbolizer *z, pid_t pid);
  * the probe itself (hit address - probed address), used when the process
  * is gone and its mappings were never read.
  */
+/* Whether addr lies in an executable mapping of pid; unknown when the
+ * mappings were never read: returns if_unknown. */
+int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
+		       int if_unknown);
 void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
 	       char *out, size_t len);
 
