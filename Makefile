@@ -14,7 +14,7 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 LDLIBS     := -lbpf -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
 
 USER_MODULES := elf_symbols disasm spec presets procfs symbolize attach \
-		anomalies alert_sinks metrics daemon
+		anomalies alert_sinks metrics preload_collector spawn daemon run
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
 SKEL       := $(OUT)/connwatch.skel.h

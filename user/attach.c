@@ -268,7 +268,8 @@ static void mark_running(struct cw_session *s)
 	for (i = 0; i < n; i++) {
 		__u32 tgid = pids[i];
 
-		bpf_map_update_elem(pre, &tgid, &one, BPF_ANY);
+		if (!s->spawned)
+			bpf_map_update_elem(pre, &tgid, &one, BPF_ANY);
 		bpf_map_update_elem(watched, &tgid, &one, BPF_ANY);
 	}
 }

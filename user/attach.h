@@ -42,6 +42,7 @@ struct bpf_link;
 struct cw_session {
 	char binary[PATH_MAX];
 	pid_t pid;		/* -1: every process running binary */
+	int spawned;		/* connwatch started pid: nothing was open */
 	struct elf_symtab symtab;
 	struct cw_target targets[CW_MAX_TARGET_SPECS];
 	int nr_targets;

@@ -13,10 +13,10 @@
 #include <bpf/libbpf.h>
 #include "daemon.h"
 #include "metrics.h"
+#include "cli.h"
 #include "presets.h"
 #include "procfs.h"
 
-#define DEFAULT_ALERT_LOG "/var/log/connwatch/alerts.jsonl"
 
 static const char usage_text[] =
 "usage: connwatch COMMAND [OPTIONS]\n"
@@ -30,6 +30,8 @@ static const char usage_text[] =
 "                       watch a running process (or every process of a binary)\n"
 "  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "                       resolve every probe, attach nothing\n"
+"  run [--preload] [--preset NAME | --spec FILE]... [--fail-on LEVEL] -- CMD...\n"
+"                       start CMD watched; exit with its status (3: alerted)\n"
 "  presets              list the presets and what each hooks\n"
 "  symbols (--pid PID | --exe PATH) [REGEX]\n"
 "                       list the functions of the binary\n"
@@ -64,20 +66,7 @@ static const char symbols_help[] =
 "Lists the binary's functions (address, size, name), those matching the\n"
 "extended regular expression REGEX if given.\n";
 
-struct cli {
-	pid_t pid;
-	const char *exe;
-	const char *specs[CW_MAX_TARGET_SPECS];
-	int nr_specs;
-	const struct preset *presets[CW_MAX_TARGET_SPECS];
-	int nr_presets;
-	const char *listen;
-	const char *alert_log;
-	int duration_s;
-	int json;
-};
-
-static void die_usage(const char *cmd, const char *fmt, ...)
+void die_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,8 +92,8 @@ static long parse_number(const char *cmd, const char *opt, const char *s,
 	return v;
 }
 
-static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
-		      const char *help)
+void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
+	       const char *help, int mode)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -115,6 +104,9 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "alert-log", required_argument, NULL, 'a' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "preload", no_argument, NULL, 'L' },
+		{ "preload-socket", required_argument, NULL, 'S' },
+		{ "fail-on", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -124,7 +116,9 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	c->listen = CW_DEFAULT_LISTEN;
 	c->alert_log = DEFAULT_ALERT_LOG;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":p:e:s:P:l:a:d:jh", opts, NULL)) != -1) {
+	optind = 1;
+	/* '+': stop at the first non-option, `run`'s command. */
+	while ((o = getopt_long(argc, argv, "+:p:e:s:P:l:a:d:jh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
 			c->pid = parse_number(cmd, "--pid", optarg, 1, INT_MAX);
@@ -161,6 +155,19 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		case 'j':
 			c->json = 1;
 			break;
+		case 'L':
+			c->preload = 1;
+			break;
+		case 'S':
+			c->preload_socket = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "warning") || !strcmp(optarg, "critical"))
+				c->fail_on = !strcmp(optarg, "critical") ? 2 : 1;
+			else
+				die_usage(cmd, "--fail-on: '%s' is not warning or "
+					  "critical", optarg);
+			break;
 		case 'h':
 			fputs(help, stdout);
 			exit(0);
@@ -171,12 +178,20 @@ static void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			die_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (mode == CLI_RUN) {
+		if (c->pid || c->exe)
+			die_usage(cmd, "the command is the target: no --pid or --exe");
+		return;
+	}
+	if (c->preload || c->preload_socket || c->fail_on)
+		die_usage(cmd, "--preload, --preload-socket and --fail-on are "
+			  "options of `connwatch run`");
 	if (!c->pid == !c->exe)
 		die_usage(cmd, "give exactly one of --pid PID or --exe PATH");
 }
 
 /* The binary to probe: the process' own, or --exe's. 0 or -1 + message. */
-static int resolve_binary(const struct cli *c, char *path, size_t len)
+int resolve_binary(const struct cli *c, char *path, size_t len)
 {
 	char err[512];
 
@@ -195,14 +210,14 @@ fail:
 	return -1;
 }
 
-static const char *base_name(const char *path)
+const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
 	return slash ? slash + 1 : path;
 }
 
-static void add_target(struct cw_session *s, struct spec *spec,
+void add_target(struct cw_session *s, struct spec *spec,
 		       const char *label)
 {
 	struct cw_target *t = &s->targets[s->nr_targets++];
@@ -211,7 +226,7 @@ static void add_target(struct cw_session *s, struct spec *spec,
 	snprintf(t->label, sizeof(t->label), "%s", label);
 }
 
-static int load_targets(const struct cli *c, struct spec *specs,
+int load_targets(const struct cli *c, struct spec *specs,
 			struct cw_session *s)
 {
 	char err[512];
@@ -240,7 +255,7 @@ static int load_targets(const struct cli *c, struct spec *specs,
 }
 
 /* Spec files, binary, symbols: everything short of the kernel. */
-static int prepare(const struct cli *c, struct spec *specs,
+int prepare(const struct cli *c, struct spec *specs,
 		   struct cw_session *s)
 {
 	char err[512];
@@ -284,7 +299,7 @@ static int cmd_check(int argc, char **argv)
 	struct cli c;
 	int i, ret;
 
-	parse_cli("check", argc, argv, &c, check_help);
+	parse_cli("check", argc, argv, &c, check_help, CLI_TARGET);
 	ret = prepare(&c, specs, &s) ? 1 : 0;
 	if (!ret) {
 		printf("%s: every probe resolves\n", s.binary);
@@ -308,7 +323,7 @@ static int cmd_symbols(int argc, char **argv)
 	struct cli c;
 	size_t i;
 
-	parse_cli("symbols", argc, argv, &c, symbols_help);
+	parse_cli("symbols", argc, argv, &c, symbols_help, CLI_TARGET);
 	if (optind < argc - 1)
 		die_usage("symbols", "at most one REGEX");
 	if (optind < argc && regcomp(&re, argv[optind], REG_EXTENDED | REG_NOSUB))
@@ -341,7 +356,7 @@ static void on_signal(int sig)
 	cw_stop = 1;
 }
 
-static void install_signals(void)
+void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
@@ -351,7 +366,7 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int report_attach(struct cw_session *s, int attached)
+int report_attach(struct cw_session *s, int attached)
 {
 	int i;
 
@@ -370,45 +385,75 @@ static int report_attach(struct cw_session *s, int attached)
 	return 0;
 }
 
+int outputs_open(struct cw_daemon *d, const struct cli *c)
+{
+	char err[512];
+
+	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	d->server = metrics_start(d, c->listen, err, sizeof(err));
+	if (!d->server) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		alert_sinks_close(&d->sinks);
+		return -1;
+	}
+	return 0;
+}
+
+void outputs_close(struct cw_daemon *d)
+{
+	metrics_stop(d->server);
+	d->server = NULL;
+	alert_sinks_close(&d->sinks);
+}
+
+int attach_all(struct cw_daemon *d)
+{
+	char err[512];
+	int attached = session_attach(&d->sess, err, sizeof(err));
+
+	if (attached < 0) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	return report_attach(&d->sess, attached);
+}
+
+/* The loop, until stopped; 0 or -1 (said on stderr). */
+int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
+{
+	char err[512];
+
+	fprintf(stderr, "connwatch: metrics on http://%s/metrics, alerts to %s%s\n",
+		c->listen, c->alert_log, until);
+	install_signals();
+	if (daemon_run(d, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int watch(struct cw_daemon *d, const struct cli *c)
 {
-	struct MHD_Daemon *server;
-	char err[512];
-	int attached, ret = 1;
+	int ret = 1;
 
-	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err)))
-		goto fail;
-	server = metrics_start(d, c->listen, err, sizeof(err));
-	if (!server)
-		goto fail_sinks;
-	attached = session_attach(&d->sess, err, sizeof(err));
-	if (attached < 0)
-		goto fail_server;
-	if (report_attach(&d->sess, attached))
+	if (outputs_open(d, c))
+		return 1;
+	if (attach_all(d))
 		goto out;
 	if (d->sess.pid > 0)
 		daemon_proc_seen(d, d->sess.pid);
-	fprintf(stderr, "connwatch: metrics on http://%s/metrics, alerts to %s%s\n",
-		c->listen, c->alert_log,
-		c->duration_s ? "" : "; Ctrl-C to detach");
-	install_signals();
-	if (daemon_run(d, err, sizeof(err)))
-		goto fail_server;
+	if (watch_loop(d, c, c->duration_s ? "" : "; Ctrl-C to detach"))
+		goto out;
 	fprintf(stderr, "connwatch: detached\n");
 	ret = 0;
-	goto out;
-fail_server:
-	fprintf(stderr, "connwatch: %s\n", err);
 out:
 	session_close(&d->sess);
-	metrics_stop(server);
-	alert_sinks_close(&d->sinks);
+	outputs_close(d);
 	return ret;
-fail_sinks:
-	alert_sinks_close(&d->sinks);
-fail:
-	fprintf(stderr, "connwatch: %s\n", err);
-	return 1;
 }
 
 static int cmd_attach(int argc, char **argv)
@@ -418,10 +463,11 @@ static int cmd_attach(int argc, char **argv)
 	struct cli c;
 	int i, ret = 1;
 
-	parse_cli("attach", argc, argv, &c, attach_help);
+	parse_cli("attach", argc, argv, &c, attach_help, CLI_TARGET);
 	if (optind < argc)
 		die_usage("attach", "unexpected argument '%s'", argv[optind]);
 	pthread_mutex_init(&d.lock, NULL);
+	d.preload_fd = -1;
 	if (!prepare(&c, specs, &d.sess)) {
 		symbolizer_init(&d.sym, &d.sess.symtab);
 		d.duration_s = c.duration_s;
@@ -461,6 +507,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "symbols"))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The event loop: ring buffer records, process exits, drift, the clock. */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -52,21 +54,27 @@ static void describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void proc_exited(struct cw_daemon *d, const struct cw_record *r)
+void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
+		      int status)
 {
 	struct proc_state *p;
-	char how[128];
+	char how[128] = "exited";
 
-	describe_status(r->exit_code, how, sizeof(how));
-	fprintf(stderr, "connwatch: pid %u (%.16s) %s; keeping its final counts\n",
-		r->tgid, r->comm, how);
 	pthread_mutex_lock(&d->lock);
-	p = proc_find(d, r->tgid);
-	if (p) {
-		p->up = 0;
-		p->status = r->exit_code;
+	p = proc_find(d, pid);
+	if (p && !p->up) {	/* told already (tracepoint, then waitpid) */
+		pthread_mutex_unlock(&d->lock);
+		return;
 	}
+	if (!p && d->nr_procs < CW_MAX_TARGETS)
+		p = &d->procs[d->nr_procs++];
+	if (p)
+		*p = (struct proc_state){ .pid = pid, .up = 0, .status = status };
 	pthread_mutex_unlock(&d->lock);
+	if (status >= 0)
+		describe_status(status, how, sizeof(how));
+	fprintf(stderr, "connwatch: pid %d (%.16s) %s; keeping its final counts\n",
+		pid, comm, how);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -77,14 +85,13 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*r))
 		return 0;
 	if (r->type == CW_REC_EXIT) {
-		proc_exited(d, r);
+		daemon_proc_down(d, r->tgid, r->comm, r->exit_code);
 		return 0;
 	}
 	daemon_proc_seen(d, r->tgid);
 	anomaly_report(d, r);
 	return 0;
 }
-
 /* Processes that hit a probe since the last look (--exe: new ones). */
 static void notice_new_procs(struct cw_daemon *d)
 {
@@ -98,39 +105,91 @@ static void notice_new_procs(struct cw_daemon *d)
 	}
 }
 
-int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
+/* Every second: new processes, drift, a child that exited. */
+static int periodic(struct cw_daemon *d, uint64_t now)
 {
-	uint64_t start = now_ns(), last_scan = 0;
-	struct ring_buffer *rb;
-	int n;
+	if (d->sess.skel) {
+		notice_new_procs(d);
+		drift_scan(d, now);
+	}
+	return d->child && spawn_reap(d->child);
+}
 
-	rb = ring_buffer__new(bpf_map__fd(d->sess.skel->maps.records),
-			      on_record, d, NULL);
-	if (!rb) {
+/* `run`: SIGINT/SIGTERM go to the command; connwatch waits for it. */
+static void forward_stop(struct cw_daemon *d)
+{
+	static int forwarded;
+
+	if (!forwarded && !d->child->exited)
+		kill(d->child->pid, SIGTERM);
+	forwarded = 1;
+	cw_stop = 0;
+}
+
+static int poll_once(struct cw_daemon *d, struct ring_buffer *rb,
+		     char *err, size_t errlen)
+{
+	struct pollfd fds[2];
+	int n = 0, ret;
+
+	if (rb)
+		fds[n++] = (struct pollfd){ .fd = ring_buffer__epoll_fd(rb),
+					    .events = POLLIN };
+	if (d->preload_fd >= 0)
+		fds[n++] = (struct pollfd){ .fd = d->preload_fd,
+					    .events = POLLIN };
+	ret = poll(fds, n, 100);
+	if (ret < 0 && errno != EINTR) {
+		snprintf(err, errlen, "poll: %s", strerror(errno));
+		return -1;
+	}
+	if (rb && ring_buffer__consume(rb) < 0 && errno != EINTR) {
 		snprintf(err, errlen, "ring buffer: %s", strerror(errno));
 		return -1;
 	}
-	while (!cw_stop) {
-		uint64_t now;
+	if (d->preload_fd >= 0)
+		preload_receive(d);
+	return 0;
+}
 
-		n = ring_buffer__poll(rb, 100);
-		if (n < 0 && n != -EINTR) {
-			snprintf(err, errlen, "ring buffer: %s", strerror(-n));
-			ring_buffer__free(rb);
+int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
+{
+	uint64_t start = now_ns(), last_scan = 0;
+	struct ring_buffer *rb = NULL;
+	int ret = 0;
+
+	if (d->sess.skel) {
+		rb = ring_buffer__new(bpf_map__fd(d->sess.skel->maps.records),
+				      on_record, d, NULL);
+		if (!rb) {
+			snprintf(err, errlen, "ring buffer: %s", strerror(errno));
 			return -1;
 		}
+	}
+	for (;;) {
+		uint64_t now;
+
+		if (cw_stop && d->child)
+			forward_stop(d);
+		if (cw_stop || (ret = poll_once(d, rb, err, errlen)))
+			break;
 		now = now_ns();
-		if (now - last_scan >= 1000000000ull) {
-			notice_new_procs(d);
-			drift_scan(d, now);
+		if (now - last_scan >= 1000000000ull ||
+		    (d->child && spawn_reap(d->child))) {
 			last_scan = now;
+			if (periodic(d, now))
+				break;
 		}
 		if (d->duration_s &&
 		    now - start >= (uint64_t)d->duration_s * 1000000000ull)
 			break;
 	}
-	/* Drain what is already in the ring: alerts are never dropped. */
-	ring_buffer__consume(rb);
-	ring_buffer__free(rb);
-	return 0;
+	/* Drain what is already queued: alerts are never dropped. */
+	if (rb) {
+		ring_buffer__consume(rb);
+		ring_buffer__free(rb);
+	}
+	if (d->preload_fd >= 0)
+		preload_receive(d);
+	return ret;
 }

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include "alert_sinks.h"
 #include "attach.h"
+#include "preload_collector.h"
+#include "spawn.h"
 #include "symbolize.h"
 
 struct proc_state {
@@ -37,12 +39,22 @@ struct cw_daemon {
 	struct drift_state drift[CW_MAX_DRIFT];
 	int nr_drift;
 	int worst_severity;	/* 0 none, 1 warning, 2 critical */
+	struct spawn *child;	/* `run`: the loop ends when it exits */
+	int preload_fd;		/* LD_PRELOAD shim reports, or -1 */
+	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
+	int nr_preload;
+	struct MHD_Daemon *server;	/* /metrics */
 };
+
+struct MHD_Daemon;
 
 extern volatile sig_atomic_t cw_stop;
 
 /* Records a process as watched (up). */
 void daemon_proc_seen(struct cw_daemon *d, pid_t pid);
+/* Records a process as gone; status is a wait status, or -1 unknown. */
+void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
+		      int status);
 /* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen);
 

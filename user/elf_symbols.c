@@ -46,6 +46,30 @@ int elf_is_elf(const char *path, char *err, size_t errlen)
 	return 1;
 }
 
+int elf_is_dynamic(const char *path, char *err, size_t errlen)
+{
+	size_t i, n;
+	int fd, ret = 0;
+	Elf *elf = elf_open(path, &fd, err, errlen);
+
+	if (!elf)
+		return -1;
+	if (elf_getphdrnum(elf, &n)) {
+		snprintf(err, errlen, "%s: no program headers", path);
+		ret = -1;
+		n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_INTERP)
+			ret = 1;
+	}
+	elf_end(elf);
+	close(fd);
+	return ret;
+}
+
 static int push_sym(struct elf_symtab *tab, size_t *cap, const char *name,
 		    uint64_t addr, uint64_t size)
 {

@@ -48,6 +48,10 @@ uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off);
 uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
 		       size_t size, char *err, size_t errlen);
 
+/* 1 when the ELF file at path asks for a dynamic loader (PT_INTERP),
+ * 0 when it is statically linked, -1 with err set when unreadable. */
+int elf_is_dynamic(const char *path, char *err, size_t errlen);
+
 /* 1 when path is a readable ELF file, else 0 with err set. */
 int elf_is_elf(const char *path, char *err, size_t errlen);
 

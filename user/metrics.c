@@ -86,13 +86,41 @@ static void collect_sockets(struct cw_daemon *d, struct row *rows, int *nr)
 	}
 }
 
+/* Sockets counted by the LD_PRELOAD shim: the same rows. */
+static void collect_preload(struct cw_daemon *d, struct row *rows, int *nr)
+{
+	struct row *r;
+	int i;
+
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nr_preload; i++) {
+		const struct cw_pl_snapshot *s = &d->preload[i].snap;
+
+		r = row_for(rows, nr, d->sess.sockets_target, d->preload[i].pid);
+		if (!r)
+			continue;
+		r->sum.opened = s->opened;
+		r->sum.closed = s->closed;
+		r->sum.live = s->opened - s->closed;
+		memcpy(r->sock.buckets, s->duration_buckets,
+		       sizeof(r->sock.buckets));
+		r->sock.duration_sum_ns = s->duration_sum_ns;
+		r->has_durations = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 static int collect_rows(struct cw_daemon *d, struct row *rows)
 {
-	int fd = bpf_map__fd(d->sess.skel->maps.acct), nr = 0;
 	struct cw_acct_key k, next, *prev = NULL;
 	struct cw_acct st;
 	struct row *r;
+	int fd, nr = 0;
 
+	collect_preload(d, rows, &nr);
+	if (!d->sess.skel)
+		return nr;
+	fd = bpf_map__fd(d->sess.skel->maps.acct);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
@@ -236,6 +264,21 @@ static void write_anomalies(FILE *f, struct cw_daemon *d)
 						__ATOMIC_RELAXED));
 }
 
+static uint64_t events_lost(struct cw_daemon *d)
+{
+	uint64_t lost = 0;
+	int i;
+
+	if (d->sess.skel)
+		lost = __atomic_load_n(&d->sess.skel->bss->records_lost,
+				       __ATOMIC_RELAXED);
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nr_preload; i++)
+		lost += d->preload[i].snap.dropped;
+	pthread_mutex_unlock(&d->lock);
+	return lost;
+}
+
 static uint64_t probe_hits(struct cw_daemon *d, uint32_t slot)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -299,10 +342,9 @@ char *metrics_render(struct cw_daemon *d, size_t *len)
 	write_anomalies(f, d);
 	write_probes(f, d);
 	help(f, "connwatch_events_lost_total", "counter",
-	     "Anomaly records dropped because the ring buffer was full.");
+	     "Records dropped: ring buffer full, or the preload shim could not send.");
 	fprintf(f, "connwatch_events_lost_total %llu\n",
-		(unsigned long long)__atomic_load_n(&d->sess.skel->bss->records_lost,
-						    __ATOMIC_RELAXED));
+		(unsigned long long)events_lost(d));
 	fclose(f);
 	free(rows);
 	return text;

@@ -95,21 +95,32 @@ static void name_in(const struct elf_symtab *tab, uint64_t vaddr,
 			 base_name(path));
 }
 
+/* A library mapped since we looked (dlopen, or read right after exec). */
+static const struct proc_map *find_or_reload(struct symbolizer *z, pid_t pid,
+					     uint64_t addr)
+{
+	struct proc_maps *maps = maps_of(z, pid), fresh;
+	const struct proc_map *m = maps ? proc_maps_find(maps, addr) : NULL;
+
+	if (m || !maps || proc_maps_load(pid, &fresh))
+		return m;
+	proc_maps_free(maps);
+	*maps = fresh;
+	return proc_maps_find(maps, addr);
+}
+
 int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
 		       int if_unknown)
 {
-	const struct proc_maps *maps = maps_of(z, pid);
-
-	if (!maps)
+	if (!maps_of(z, pid))
 		return if_unknown;
-	return proc_maps_find(maps, addr) != NULL;
+	return find_or_reload(z, pid, addr) != NULL;
 }
 
 void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
 	       char *out, size_t len)
 {
-	const struct proc_maps *maps = maps_of(z, pid);
-	const struct proc_map *m = maps ? proc_maps_find(maps, addr) : NULL;
+	const struct proc_map *m = find_or_reload(z, pid, addr);
 	const struct elf_symtab *tab;
 	uint64_t vaddr;
 

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What the subcommands share: options, target preparation, outputs. */
+#ifndef CW_CLI_H
+#define CW_CLI_H
+
+#include <sys/types.h>
+#include "daemon.h"
+#include "presets.h"
+
+#define DEFAULT_ALERT_LOG "/var/log/connwatch/alerts.jsonl"
+
+enum cli_mode {
+	CLI_TARGET,		/* attach, check, symbols: --pid or --exe */
+	CLI_RUN,		/* run: the command is the target */
+};
+
+struct cli {
+	pid_t pid;
+	const char *exe;
+	const char *specs[CW_MAX_TARGET_SPECS];
+	int nr_specs;
+	const struct preset *presets[CW_MAX_TARGET_SPECS];
+	int nr_presets;
+	const char *listen;
+	const char *alert_log;
+	int duration_s;
+	int json;
+	int preload;		/* run: LD_PRELOAD shim instead of eBPF */
+	const char *preload_socket;
+	int fail_on;		/* run: 1 warning, 2 critical, 0 never */
+};
+
+void die_usage(const char *cmd, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
+	       const char *help, int mode);
+int resolve_binary(const struct cli *c, char *path, size_t len);
+const char *base_name(const char *path);
+void add_target(struct cw_session *s, struct spec *spec, const char *label);
+int load_targets(const struct cli *c, struct spec *specs,
+		 struct cw_session *s);
+/* Spec files, binary, symbols: everything short of the kernel. */
+int prepare(const struct cli *c, struct spec *specs, struct cw_session *s);
+void install_signals(void);
+int report_attach(struct cw_session *s, int attached);
+/* Alert log and /metrics. 0, or -1 said on stderr. */
+int outputs_open(struct cw_daemon *d, const struct cli *c);
+void outputs_close(struct cw_daemon *d);
+/* Attaches every probe and reports them. 0, or -1 said on stderr. */
+int attach_all(struct cw_daemon *d);
+int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until);
+
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `connwatch run [options] -- CMD [ARG]...`: start CMD watched from its
+ * first instruction, with eBPF (presets, specs) or, with --preload, with
+ * the LD_PRELOAD shim where eBPF is not allowed. Exits with CMD's status,
+ * or 3 when --fail-on saw an alert of that severity.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "metrics.h"
+
+#define SHIM_NAME "libconnwatch-preload.so"
+#define EXIT_ALERTED 3
+
+static const char run_help[] =
+"usage: connwatch run [options] -- CMD [ARG]...\n"
+"\n"
+"Starts CMD and watches it from its first instruction until it exits;\n"
+"exits with CMD's status, or 3 when --fail-on saw such an alert.\n"
+"\n"
+"  -P, --preset NAME      a preset (default: sockets)\n"
+"  -s, --spec FILE        a spec file for CMD's binary; may be repeated\n"
+"      --preload          no eBPF: count CMD's sockets with the LD_PRELOAD\n"
+"                         shim (" SHIM_NAME ")\n"
+"      --preload-socket P where the shim reports (default\n"
+"                         /run/connwatch/preload-PID.sock, mode 0600)\n"
+"      --fail-on LEVEL    warning | critical: exit 3 if such an alert came\n"
+"  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
+"  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
+"  -j, --json             alerts on stderr as JSON lines\n"
+"\n"
+"CONNWATCH_PRELOAD_LIB overrides where the shim is looked for (next to\n"
+"the connwatch binary, then ../lib/connwatch/).\n";
+
+/* The shim: $CONNWATCH_PRELOAD_LIB, or beside this binary. */
+static int find_shim(char *path, size_t len)
+{
+	const char *env = getenv("CONNWATCH_PRELOAD_LIB");
+	static const char *const beside[] = { "", "../lib/connwatch/" };
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+	size_t i;
+
+	if (env) {
+		snprintf(path, len, "%s", env);
+		if (!access(path, R_OK))
+			return 0;
+		fprintf(stderr, "connwatch: LD_PRELOAD shim %s (CONNWATCH_PRELOAD_LIB): "
+			"not readable\n", env);
+		return -1;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		n = 0;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		slash[1] = '\0';
+	for (i = 0; i < sizeof(beside) / sizeof(beside[0]); i++) {
+		snprintf(path, len, "%s%s" SHIM_NAME, self, beside[i]);
+		if (!access(path, R_OK))
+			return 0;
+	}
+	fprintf(stderr, "connwatch: LD_PRELOAD shim not found: %s" SHIM_NAME
+		" (build it with make, or set CONNWATCH_PRELOAD_LIB)\n", self);
+	return -1;
+}
+
+static int exit_status(const struct cw_daemon *d, const struct cli *c,
+		       const struct spawn *child)
+{
+	static const char *const level[] = { "", "warning", "critical" };
+
+	if (c->fail_on && d->worst_severity >= c->fail_on) {
+		fprintf(stderr, "connwatch: a %s alert was seen (--fail-on %s): "
+			"exit %d\n", level[d->worst_severity],
+			level[c->fail_on], EXIT_ALERTED);
+		return EXIT_ALERTED;
+	}
+	return spawn_exit_code(child);
+}
+
+/* Lets the command exec and watches it until it exits. */
+static int release_and_watch(struct cw_daemon *d, const struct cli *c,
+			     struct spawn *child, const char *cmd)
+{
+	char err[512];
+
+	if (spawn_release(child, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s: %s\n", cmd, err);
+		spawn_kill(child);
+		return 127;
+	}
+	d->child = child;
+	if (watch_loop(d, c, "; runs until the command exits")) {
+		spawn_kill(child);
+		return 1;
+	}
+	spawn_reap(child);
+	daemon_proc_down(d, child->pid, base_name(cmd), child->status);
+	return exit_status(d, c, child);
+}
+
+static int run_ebpf(struct cw_daemon *d, struct cli *c, char **argv)
+{
+	struct spec specs[CW_MAX_TARGET_SPECS] = {};
+	struct spawn child;
+	char err[512];
+	int i, ret = 1;
+
+	if (!c->nr_specs && !c->nr_presets)
+		c->presets[c->nr_presets++] = preset_find("sockets");
+	if (prepare(c, specs, &d->sess))
+		goto out_specs;
+	symbolizer_init(&d->sym, &d->sess.symtab);
+	if (outputs_open(d, c))
+		goto out_session;
+	if (spawn_gated(&child, c->exe, argv, NULL, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		goto out_outputs;
+	}
+	/* Attached to the pid before it execs: it misses nothing. */
+	d->sess.pid = child.pid;
+	d->sess.spawned = 1;
+	if (attach_all(d)) {
+		spawn_kill(&child);
+		goto out_outputs;
+	}
+	ret = release_and_watch(d, c, &child, argv[0]);
+out_outputs:
+	outputs_close(d);
+out_session:
+	session_close(&d->sess);
+	symbolizer_free(&d->sym);
+out_specs:
+	for (i = 0; i < c->nr_specs; i++)
+		spec_free(&specs[i]);
+	return ret;
+}
+
+/* LD_PRELOAD can only enter a process that has a dynamic loader. */
+static int check_dynamic(const char *path)
+{
+	char err[512];
+	int dyn = elf_is_dynamic(path, err, sizeof(err));
+
+	if (dyn < 0)
+		fprintf(stderr, "connwatch: %s\n", err);
+	else if (!dyn)
+		fprintf(stderr, "connwatch: %s is statically linked: LD_PRELOAD "
+			"cannot see inside it; run it without --preload (eBPF)\n",
+			path);
+	return dyn == 1 ? 0 : -1;
+}
+
+static void preload_env(char **env, size_t n, const char *shim,
+			const char *sock)
+{
+	const char *prev = getenv("LD_PRELOAD");
+
+	if (asprintf(&env[0], "LD_PRELOAD=%s%s%s", shim, prev ? ":" : "",
+		     prev ? prev : "") < 0)
+		env[0] = NULL;
+	if (asprintf(&env[1], CW_PL_SOCKET_ENV "=%s", sock) < 0)
+		env[1] = NULL;
+	env[n - 1] = NULL;
+}
+
+static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
+{
+	char shim[PATH_MAX], sock[108], err[512], *env[3] = {};
+	struct spawn child;
+	int ret = 1;
+
+	if (c->nr_specs || c->nr_presets)
+		die_usage("run", "--preload counts sockets only: --spec and "
+			  "--preset need eBPF");
+	if (find_shim(shim, sizeof(shim)) || check_dynamic(c->exe))
+		return 1;
+	if (c->preload_socket)
+		snprintf(sock, sizeof(sock), "%s", c->preload_socket);
+	else
+		snprintf(sock, sizeof(sock), "/run/connwatch/preload-%d.sock",
+			 getpid());
+	d->preload_fd = preload_listen(sock, err, sizeof(err));
+	if (d->preload_fd < 0) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return 1;
+	}
+	snprintf(d->sess.binary, sizeof(d->sess.binary), "%s", c->exe);
+	d->sess.sockets_target = 0;
+	add_target(&d->sess, NULL, base_name(c->exe));
+	symbolizer_init(&d->sym, NULL);
+	if (outputs_open(d, c))
+		goto out_sock;
+	preload_env(env, 3, shim, sock);
+	if (!env[0] || !env[1] ||
+	    spawn_gated(&child, c->exe, argv, env, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", env[1] ? err : "out of memory");
+		goto out_outputs;
+	}
+	fprintf(stderr, "connwatch: %s runs with %s; reports on %s\n", argv[0],
+		shim, sock);
+	ret = release_and_watch(d, c, &child, argv[0]);
+out_outputs:
+	outputs_close(d);
+out_sock:
+	close(d->preload_fd);
+	unlink(sock);
+	symbolizer_free(&d->sym);
+	free(env[0]);
+	free(env[1]);
+	return ret;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static struct cw_daemon d;
+	char path[PATH_MAX], err[512];
+	struct cli c;
+
+	parse_cli("run", argc, argv, &c, run_help, CLI_RUN);
+	if (optind >= argc)
+		die_usage("run", "no command: connwatch run [options] -- CMD [ARG]...");
+	if (spawn_resolve(argv[optind], path, sizeof(path), err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return 127;
+	}
+	c.exe = path;
+	pthread_mutex_init(&d.lock, NULL);
+	d.preload_fd = -1;
+	if (c.preload)
+		return run_preload(&d, &c, argv + optind);
+	return run_ebpf(&d, &c, argv + optind);
+}
