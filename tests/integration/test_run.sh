@@ -1,0 +1,53 @@
+#!/bin/bash
+# connwatch run: the command's exit status, --fail-on, and a command
+# watched from its first instruction (eBPF, spec and sockets preset).
+. tests/lib.sh
+
+RUN="$CW run --alert-log $TMP/run.jsonl"
+$RUN --listen "127.0.0.1:$(free_port)" -- sh -c 'exit 7' 2>/dev/null
+check_eq "run exits with the command's status" "$?" 7
+$RUN --listen "127.0.0.1:$(free_port)" -- sh -c 'kill -TERM $$' 2>/dev/null
+check_eq "run: a command killed by SIGTERM gives 128+15" "$?" 143
+$RUN --listen "127.0.0.1:$(free_port)" -- /nonexistent/cmd 2>"$TMP/e"
+check_eq "run: a missing command gives 127" "$?" 127
+check "run: ... and says so in one line" \
+	test "$(wc -l <"$TMP/e")" -eq 1 -a -n "$(grep 'nonexistent/cmd' "$TMP/e")"
+$RUN -- 2>"$TMP/e"
+check_eq "run: no command is a usage error" "$?" 2
+$RUN --fail-on never -- true 2>"$TMP/e"
+check "run: bad --fail-on is named" grep -q "'never' is not warning or critical" "$TMP/e"
+
+# The buggy tracker under run, with its spec: from the first connection.
+run_tracker() {
+	local out=$TMP/run.$RANDOM
+	CW_PORT=$(free_port)
+	CW_LOG=$TMP/run.$RANDOM.jsonl
+	$CW run --spec "$SPEC" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
+		"$@" >"$out" 2>"$out.err" &
+	RUN_PID=$!
+	STARTED+=("$RUN_PID")
+	wait_for 10 grep -q listening "$out" || { cat "$out.err"; return 1; }
+	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+	SRV_PID=$(pgrep -P "$RUN_PID" -f tracker_server)
+}
+
+run_tracker --fail-on critical -- $FX/tracker_server --mode buggy || exit 1
+load --connections 10 --concurrency 10 --hold-ms 300
+load --connections 1 --hold-ms 500
+wait "$RUN_PID"
+check_eq "run --fail-on critical: exit 3 after the duplicate drain" "$?" 3
+check_eq "run: the drain_rearmed precursor is in the log" \
+	"$(alerts_of_kind drain_rearmed)" 1
+check_eq "run: duplicate_drain is in the log" "$(alerts_of_kind duplicate_drain)" 1
+
+run_tracker --fail-on warning -- $FX/tracker_server --mode fixed || exit 1
+load --connections 100 --concurrency 8
+P="pid=\"$SRV_PID\""
+wait_for 5 test "$(metric connwatch_counter_decrements_total "$P")" == 100
+check_eq "run: fixed server counted exactly from its start" \
+	"$(metric connwatch_counter_increments_total "$P")" 100
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+check_eq "run: SIGTERM reaches the command; a clean exit with no alert is 0" "$?" 0
+check "run: the command shut down gracefully" \
+	grep -q "exited with status 0" "$TMP"/run.*.err
