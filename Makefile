@@ -13,7 +13,7 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 	      -I$(OUT) -Ibpf
 LDLIBS     := -lbpf -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
 
-USER_MODULES := elf_symbols disasm spec presets procfs symbolize attach \
+USER_MODULES := elf_symbols gopclntab disasm spec presets procfs symbolize attach \
 		anomalies alert_sinks metrics preload_collector spawn daemon run
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
@@ -22,7 +22,7 @@ SKEL       := $(OUT)/connwatch.skel.h
 DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libcapstone-dev libmicrohttpd-dev libyaml-dev libcmocka-dev \
 	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
-	      redis-server redis-tools wrk
+	      redis-server redis-tools wrk golang-go prometheus
 
 .PHONY: all deps test unit integration bench demo install clean
 
@@ -63,10 +63,14 @@ $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
-	    $(OUT)/fixtures/double_close_server
+	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
+
+# Unstripped on purpose: its .symtab is the pclntab parser's ground truth.
+$(OUT)/fixtures/go_hello: tests/fixtures/go_hello/main.go | $(OUT)/fixtures
+	GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= go build -o $@ $<
 
 # --- tests ---
 include tests/unit/unit.mk

@@ -35,19 +35,7 @@ check_eq() {
 	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
 }
 
-# A TCP port nothing listens on (from /proc/net/tcp).
-free_port() {
-	local port
-	for _ in $(seq 1 200); do
-		port=$((20000 + RANDOM % 20000))
-		if ! grep -qi ":$(printf '%04X' "$port") 00000000:0000 0A" \
-			/proc/net/tcp 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-	echo 29877
-}
+. tests/port.sh
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s.
 wait_for() {

@@ -12,6 +12,7 @@
 enum cli_mode {
 	CLI_TARGET,		/* attach, check, symbols: --pid or --exe */
 	CLI_RUN,		/* run: the command is the target */
+	CLI_COLLECT,		/* collect: preload reports, no target */
 };
 
 struct cli {
@@ -28,6 +29,7 @@ struct cli {
 	int preload;		/* run: LD_PRELOAD shim instead of eBPF */
 	const char *preload_socket;
 	int fail_on;		/* run: 1 warning, 2 critical, 0 never */
+	const char *target;	/* collect: the label */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)
@@ -51,5 +53,6 @@ int attach_all(struct cw_daemon *d);
 int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until);
 
 int cmd_run(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 
 #endif

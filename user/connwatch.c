@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "metrics.h"
 #include "cli.h"
+#include "gopclntab.h"
 #include "presets.h"
 #include "procfs.h"
 
@@ -32,6 +33,8 @@ static const char usage_text[] =
 "                       resolve every probe, attach nothing\n"
 "  run [--preload] [--preset NAME | --spec FILE]... [--fail-on LEVEL] -- CMD...\n"
 "                       start CMD watched; exit with its status (3: alerted)\n"
+"  collect [--preload-socket PATH]\n"
+"                       serve what LD_PRELOAD'ed services report\n"
 "  presets              list the presets and what each hooks\n"
 "  symbols (--pid PID | --exe PATH) [REGEX]\n"
 "                       list the functions of the binary\n"
@@ -64,7 +67,8 @@ static const char symbols_help[] =
 "usage: connwatch symbols (--pid PID | --exe PATH) [REGEX]\n"
 "\n"
 "Lists the binary's functions (address, size, name), those matching the\n"
-"extended regular expression REGEX if given.\n";
+"extended regular expression REGEX if given. Go binaries, stripped or\n"
+"not, are read from their pclntab; others from their ELF symbols.\n";
 
 void die_usage(const char *cmd, const char *fmt, ...)
 {
@@ -107,6 +111,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "preload", no_argument, NULL, 'L' },
 		{ "preload-socket", required_argument, NULL, 'S' },
 		{ "fail-on", required_argument, NULL, 'f' },
+		{ "target", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -118,7 +123,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	opterr = 0;
 	optind = 1;
 	/* '+': stop at the first non-option, `run`'s command. */
-	while ((o = getopt_long(argc, argv, "+:p:e:s:P:l:a:d:jh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "+:p:e:s:P:l:a:d:t:jh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
 			c->pid = parse_number(cmd, "--pid", optarg, 1, INT_MAX);
@@ -158,6 +163,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		case 'L':
 			c->preload = 1;
 			break;
+		case 't':
+			c->target = optarg;
+			break;
 		case 'S':
 			c->preload_socket = optarg;
 			break;
@@ -178,6 +186,14 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			die_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (mode == CLI_COLLECT) {
+		if (c->pid || c->exe || c->nr_specs || c->nr_presets ||
+		    c->preload || c->fail_on)
+			die_usage(cmd, "collect takes no target, spec or preset");
+		return;
+	}
+	if (c->target)
+		die_usage(cmd, "--target is an option of `connwatch collect`");
 	if (mode == CLI_RUN) {
 		if (c->pid || c->exe)
 			die_usage(cmd, "the command is the target: no --pid or --exe");
@@ -315,22 +331,45 @@ static int cmd_check(int argc, char **argv)
 	return ret;
 }
 
-static int cmd_symbols(int argc, char **argv)
+static int name_matches(const regex_t *re, const char *name)
 {
-	struct elf_symtab tab;
-	char path[PATH_MAX], err[512];
-	regex_t re;
-	struct cli c;
+	return !re || !regexec(re, name, 0, NULL, 0);
+}
+
+static void print_symbol(uint64_t addr, uint64_t size, const char *name)
+{
+	printf("0x%-12llx %8llu %s\n", (unsigned long long)addr,
+	       (unsigned long long)size, name);
+}
+
+/* Go keeps its function table (.gopclntab) through any strip. */
+static int print_go_symbols(const char *path, const regex_t *re)
+{
+	struct go_pclntab go;
+	char err[512];
 	size_t i;
 
-	parse_cli("symbols", argc, argv, &c, symbols_help, CLI_TARGET);
-	if (optind < argc - 1)
-		die_usage("symbols", "at most one REGEX");
-	if (optind < argc && regcomp(&re, argv[optind], REG_EXTENDED | REG_NOSUB))
-		die_usage("symbols", "'%s' is not a valid regular expression",
-			  argv[optind]);
-	if (resolve_binary(&c, path, sizeof(path)))
-		return 1;
+	if (go_pclntab_load(&go, path, err, sizeof(err))) {
+		go_pclntab_free(&go);
+		return -1;
+	}
+	fprintf(stderr, "connwatch: %s: Go binary%s%s, %zu functions from its pclntab\n",
+		path, go.version[0] ? " built with " : "", go.version, go.nr);
+	for (i = 0; i < go.nr; i++)
+		if (name_matches(re, go.funcs[i].name))
+			print_symbol(go.funcs[i].entry,
+				     go.funcs[i].end - go.funcs[i].entry,
+				     go.funcs[i].name);
+	go_pclntab_free(&go);
+	return 0;
+}
+
+static int print_elf_symbols(const char *path, const regex_t *re)
+{
+	struct elf_symtab tab;
+	char err[512];
+	size_t i;
+
 	if (elf_symtab_load(&tab, path, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		return 1;
@@ -339,15 +378,36 @@ static int cmd_symbols(int argc, char **argv)
 		fprintf(stderr, "connwatch: %s has no function symbols (stripped?)\n",
 			path);
 	for (i = 0; i < tab.nr_syms; i++)
-		if (optind == argc || !regexec(&re, tab.syms[i].name, 0, NULL, 0))
-			printf("0x%-12llx %8llu %s\n",
-			       (unsigned long long)tab.syms[i].addr,
-			       (unsigned long long)tab.syms[i].size,
-			       tab.syms[i].name);
-	if (optind < argc)
-		regfree(&re);
+		if (name_matches(re, tab.syms[i].name))
+			print_symbol(tab.syms[i].addr, tab.syms[i].size,
+				     tab.syms[i].name);
 	elf_symtab_free(&tab);
 	return 0;
+}
+
+static int cmd_symbols(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	regex_t re, *rep = NULL;
+	struct cli c;
+	int ret = 0;
+
+	parse_cli("symbols", argc, argv, &c, symbols_help, CLI_TARGET);
+	if (optind < argc - 1)
+		die_usage("symbols", "at most one REGEX");
+	if (optind < argc) {
+		if (regcomp(&re, argv[optind], REG_EXTENDED | REG_NOSUB))
+			die_usage("symbols", "'%s' is not a valid regular expression",
+				  argv[optind]);
+		rep = &re;
+	}
+	if (resolve_binary(&c, path, sizeof(path)))
+		ret = 1;
+	else if (print_go_symbols(path, rep))
+		ret = print_elf_symbols(path, rep);
+	if (rep)
+		regfree(rep);
+	return ret;
 }
 
 static void on_signal(int sig)
@@ -509,6 +569,8 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "collect"))
+		return cmd_collect(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "symbols"))

@@ -170,6 +170,34 @@ static void preload_env(char **env, size_t n, const char *shim,
 	env[n - 1] = NULL;
 }
 
+static void preload_close(struct cw_daemon *d, const char *sock)
+{
+	close(d->preload_fd);
+	unlink(sock);
+	symbolizer_free(&d->sym);
+}
+
+/* The collecting end: socket, one target for every reporting process. */
+static int preload_open(struct cw_daemon *d, const struct cli *c,
+			const char *sock, const char *label)
+{
+	char err[512];
+
+	d->preload_fd = preload_listen(sock, err, sizeof(err));
+	if (d->preload_fd < 0) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	d->sess.sockets_target = 0;
+	add_target(&d->sess, NULL, label);
+	symbolizer_init(&d->sym, NULL);
+	if (outputs_open(d, c)) {
+		preload_close(d, sock);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 {
 	char shim[PATH_MAX], sock[108], err[512], *env[3] = {};
@@ -186,17 +214,8 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 	else
 		snprintf(sock, sizeof(sock), "/run/connwatch/preload-%d.sock",
 			 getpid());
-	d->preload_fd = preload_listen(sock, err, sizeof(err));
-	if (d->preload_fd < 0) {
-		fprintf(stderr, "connwatch: %s\n", err);
+	if (preload_open(d, c, sock, base_name(c->exe)))
 		return 1;
-	}
-	snprintf(d->sess.binary, sizeof(d->sess.binary), "%s", c->exe);
-	d->sess.sockets_target = 0;
-	add_target(&d->sess, NULL, base_name(c->exe));
-	symbolizer_init(&d->sym, NULL);
-	if (outputs_open(d, c))
-		goto out_sock;
 	preload_env(env, 3, shim, sock);
 	if (!env[0] || !env[1] ||
 	    spawn_gated(&child, c->exe, argv, env, err, sizeof(err))) {
@@ -208,10 +227,7 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 	ret = release_and_watch(d, c, &child, argv[0]);
 out_outputs:
 	outputs_close(d);
-out_sock:
-	close(d->preload_fd);
-	unlink(sock);
-	symbolizer_free(&d->sym);
+	preload_close(d, sock);
 	free(env[0]);
 	free(env[1]);
 	return ret;
@@ -236,4 +252,43 @@ int cmd_run(int argc, char **argv)
 	if (c.preload)
 		return run_preload(&d, &c, argv + optind);
 	return run_ebpf(&d, &c, argv + optind);
+}
+
+static const char collect_help[] =
+"usage: connwatch collect [--preload-socket PATH] [--target NAME] [options]\n"
+"\n"
+"Collects what processes started elsewhere with the LD_PRELOAD shim\n"
+"report (systemd: Environment=LD_PRELOAD=.../" SHIM_NAME "\n"
+"and Environment=" CW_PL_SOCKET_ENV "=PATH), and serves them as metrics\n"
+"and alerts until SIGINT/SIGTERM. The socket is created mode 0600: the\n"
+"services must run as the same user as connwatch (or as root).\n"
+"\n"
+"      --preload-socket P where the shims report\n"
+"                         (default /run/connwatch/preload.sock)\n"
+"  -t, --target NAME      target label (default: preload)\n"
+"  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
+"  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
+"  -d, --duration SECONDS stop after SECONDS\n"
+"  -j, --json             alerts on stderr as JSON lines\n";
+
+int cmd_collect(int argc, char **argv)
+{
+	static struct cw_daemon d;
+	const char *sock;
+	struct cli c;
+	int ret;
+
+	parse_cli("collect", argc, argv, &c, collect_help, CLI_COLLECT);
+	if (optind < argc)
+		die_usage("collect", "unexpected argument '%s'", argv[optind]);
+	sock = c.preload_socket ? c.preload_socket : "/run/connwatch/preload.sock";
+	pthread_mutex_init(&d.lock, NULL);
+	d.duration_s = c.duration_s;
+	if (preload_open(&d, &c, sock, c.target ? c.target : "preload"))
+		return 1;
+	fprintf(stderr, "connwatch: collecting LD_PRELOAD reports on %s\n", sock);
+	ret = watch_loop(&d, &c, c.duration_s ? "" : "; Ctrl-C to stop") ? 1 : 0;
+	outputs_close(&d);
+	preload_close(&d, sock);
+	return ret;
 }

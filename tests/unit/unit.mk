@@ -6,7 +6,7 @@
 # build/user/*.o, so that the sanitizer build instruments it too; none of
 # these modules needs the BPF skeleton.
 
-UNIT_TESTS	:= test_spec test_elf_symbols test_disasm
+UNIT_TESTS	:= test_spec test_elf_symbols test_disasm test_gopclntab
 UNIT_LDLIBS	:= -lcmocka -lelf -lz -lcapstone -lyaml
 UNIT_SAN_CC	?= clang
 UNIT_SAN_CFLAGS	= -O1 -g -fsanitize=address,undefined \
@@ -21,6 +21,8 @@ $(OUT)/unit/test_spec $(OUT)/unit-san/test_spec: user/spec.c
 $(OUT)/unit/test_elf_symbols $(OUT)/unit-san/test_elf_symbols: \
 	user/elf_symbols.c
 $(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
+$(OUT)/unit/test_gopclntab $(OUT)/unit-san/test_gopclntab: \
+	user/gopclntab.c user/elf_symbols.c
 
 .PHONY: unit-bins
 unit-bins: $(UNIT_BINS) fixtures

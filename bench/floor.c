@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * floor - the benchmark floor: attaches floor.bpf.c's counter bump as a
+ * plain uprobe on FUNC in BINARY, for every process (pid -1, so processes
+ * started later are covered too), and waits for SIGINT or SIGTERM. Prints
+ * "attached" on stderr once the probe is in, and "hits N" on stdout at
+ * exit.
+ *
+ * usage: floor BINARY FUNC
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "floor.skel.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	/* A background job of a script starts with SIGINT ignored: set both. */
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -errno;
+	return 0;
+}
+
+static int attach(struct floor_bpf *skel, const char *binary, const char *func)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
+	struct bpf_link *link;
+
+	/* libbpf finds FUNC's file offset in BINARY's symbol table. */
+	link = bpf_program__attach_uprobe_opts(skel->progs.count_hit, -1,
+					       binary, 0, &opts);
+	if (!link)
+		return -errno;
+	skel->links.count_hit = link;	/* destroyed with the skeleton */
+	return 0;
+}
+
+static unsigned long long total_hits(struct floor_bpf *skel)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long total = 0;
+	__u64 *per_cpu;
+	__u32 zero = 0;
+	int i;
+
+	if (ncpu <= 0 || !(per_cpu = calloc(ncpu, sizeof(*per_cpu))))
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.hits), &zero, per_cpu))
+		for (i = 0; i < ncpu; i++)
+			total += per_cpu[i];
+	free(per_cpu);
+	return total;
+}
+
+int main(int argc, char **argv)
+{
+	struct floor_bpf *skel;
+	int err;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: floor BINARY FUNC\n");
+		return 2;
+	}
+	err = catch_signals();
+	if (err) {
+		fprintf(stderr, "floor: sigaction: %s\n", strerror(-err));
+		return 1;
+	}
+	skel = floor_bpf__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "floor: load: %s\n", strerror(errno));
+		return 1;
+	}
+	err = attach(skel, argv[1], argv[2]);
+	if (err) {
+		fprintf(stderr, "floor: attach %s:%s: %s\n", argv[1], argv[2],
+			strerror(-err));
+		floor_bpf__destroy(skel);
+		return 1;
+	}
+	fprintf(stderr, "attached\n");
+	while (!stop)
+		pause();
+	printf("hits %llu\n", total_hits(skel));
+	floor_bpf__destroy(skel);
+	return 0;
+}

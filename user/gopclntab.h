@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Functions of a Go binary from its pclntab, which the Go runtime needs
+ * and so no strip removes: names and [entry, end) of every function of a
+ * stripped binary, and the Go version from .go.buildinfo. Go 1.16 and
+ * later (pcHeader magics 0xfffffffa, 0xfffffff0, 0xfffffff1); 64-bit
+ * little-endian ELF.
+ */
+#ifndef CW_GOPCLNTAB_H
+#define CW_GOPCLNTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct go_func {
+	const char *name;	/* into go_pclntab.names */
+	uint64_t entry;		/* [entry, end): virtual addresses */
+	uint64_t end;
+};
+
+struct go_pclntab {
+	struct go_func *funcs;	/* sorted by entry, non-overlapping */
+	size_t nr;
+	char version[64];	/* "go1.19.8"; "" without .go.buildinfo */
+	unsigned int layout;	/* pcHeader layout: 116, 118 or 120 */
+	/* private */
+	char *names;		/* every name, NUL-terminated, one block */
+	struct go_func **by_name;	/* funcs sorted by name */
+};
+
+/*
+ * Reads the function table of the Go binary at path. 0, or -1 with err
+ * set ("PATH: not a Go binary" when it has no pclntab). A failed load
+ * leaves an empty table, which go_pclntab_free() accepts.
+ */
+int go_pclntab_load(struct go_pclntab *t, const char *path,
+		    char *err, size_t errlen);
+void go_pclntab_free(struct go_pclntab *t);
+
+/*
+ * Exact name ("net/http.(*Server).trackConn"), or NULL. Names repeat: an
+ * assembly or cgo-called function has an ABI wrapper of the same name
+ * (ELF .symtab tells them apart with ".abi0"), and generic functions one
+ * instance per shape ("pkg.F[...]"). This returns the lowest entry,
+ * which is the body in every pair seen (Go emits a package's wrappers
+ * after its code); go_funcs_by_name() gives them all.
+ */
+const struct go_func *go_func_by_name(const struct go_pclntab *t,
+				      const char *name);
+/* Every function named name, by entry: *nr of them, NULL when none. */
+struct go_func *const *go_funcs_by_name(const struct go_pclntab *t,
+					const char *name, size_t *nr);
+/* The function whose [entry, end) holds addr, or NULL. */
+const struct go_func *go_func_by_addr(const struct go_pclntab *t,
+				      uint64_t addr);
+
+#endif
