@@ -11,9 +11,9 @@ WARN       := -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 	      -I$(OUT) -Ibpf
-LDLIBS     := -lbpf -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
+LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
 
-USER_MODULES := elf_symbols gopclntab disasm spec presets procfs symbolize attach \
+USER_MODULES := elf_symbols gopclntab go_offsets disasm spec presets procfs symbolize attach \
 		anomalies alert_sinks metrics preload_collector spawn daemon run
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
@@ -22,11 +22,16 @@ SKEL       := $(OUT)/connwatch.skel.h
 DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libcapstone-dev libmicrohttpd-dev libyaml-dev libcmocka-dev \
 	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
-	      redis-server redis-tools wrk golang-go prometheus
+	      redis-server redis-tools wrk golang-go prometheus \
+	      golang-github-lucas-clemente-quic-go-dev
 
 .PHONY: all deps test unit integration bench demo install clean
 
-all: $(OUT)/connwatch fixtures
+PRELOAD        := $(OUT)/libconnwatch-preload.so
+PRELOAD_CFLAGS := -O2 -g -fPIC -shared $(WARN) -std=gnu11 -D_GNU_SOURCE \
+		  -fvisibility=hidden
+
+all: $(OUT)/connwatch $(PRELOAD) fixtures
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -60,10 +65,19 @@ $(OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/connwatch.h $(SKEL) | $(OUT)/
 $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# The LD_PRELOAD shim, for hosts where eBPF is not allowed.
+$(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
+		bpf/connwatch.h | $(OUT)
+	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl -lpthread
+
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
+GO_FIXTURES := go_tracker h3_server h3_client
+GO_FIXTURE_BINS := $(foreach f,$(GO_FIXTURES),$(OUT)/fixtures/$(f) \
+		   $(OUT)/fixtures/$(f).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
-	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello
+	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
+	    $(GO_FIXTURE_BINS)
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
@@ -71,6 +85,18 @@ $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 # Unstripped on purpose: its .symtab is the pclntab parser's ground truth.
 $(OUT)/fixtures/go_hello: tests/fixtures/go_hello/main.go | $(OUT)/fixtures
 	GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= go build -o $@ $<
+
+# Go fixtures, each twice: with DWARF and .symtab, and stripped (-s -w:
+# names only in .gopclntab, like production Go). GOPATH mode, offline:
+# the h3 ones use quic-go 0.29 from golang-github-lucas-clemente-quic-go-dev.
+GO_FIXTURE_ENV := GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= \
+		  GOPATH=/usr/share/gocode GO111MODULE=off
+$(filter-out %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%: \
+		tests/fixtures/%/main.go | $(OUT)/fixtures
+	$(GO_FIXTURE_ENV) go build -o $@ $<
+$(filter %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%.stripped: \
+		tests/fixtures/%/main.go | $(OUT)/fixtures
+	$(GO_FIXTURE_ENV) go build -ldflags='-s -w' -o $@ $<
 
 # --- tests ---
 include tests/unit/unit.mk
@@ -87,6 +113,7 @@ demo: deps all
 
 install: all
 	install -D -m 0755 $(OUT)/connwatch /usr/local/bin/connwatch
+	install -D -m 0644 $(PRELOAD) /usr/local/lib/connwatch/libconnwatch-preload.so
 
 clean:
 	rm -rf $(OUT)

@@ -37,10 +37,15 @@ struct {
 	__type(value, struct cw_acct);
 } acct SEC(".maps");
 
-/* A thread between a probe's entry and exit: what the exit needs. */
+/*
+ * A thread between a probe's entry and exit: what the exit needs. The
+ * owner is the thread (C), or the goroutine (Go: it may move to another
+ * thread between entry and RET).
+ */
 struct inflight_key {
-	__u32 tid;
+	__u64 owner;
 	__u32 slot;
+	__u32 pad;
 };
 
 struct inflight_val {
@@ -83,23 +88,73 @@ struct {
 } records SEC(".maps");
 
 __u64 records_lost = 0;
+/* --on-critical stop: SIGSTOP the target at the critical event. */
+const volatile __u32 stop_on_critical = 0;
 
-static __always_inline __u64 arg_reg(struct pt_regs *ctx, __u32 n)
+#define SIGSTOP_NR 19
+
+/*
+ * One register of the probed context. The verifier allows only constant
+ * offsets into ctx, and clang merges plain loads of different fields
+ * into one load at a computed offset: an asm load per field keeps each
+ * offset a constant.
+ */
+#define CTX_REG(ctx, field) ({						\
+	__u64 __v;							\
+	asm volatile("%0 = *(u64 *)(%1 + %2)" : "=r"(__v)		\
+		     : "r"(ctx), "i"(__builtin_offsetof(struct pt_regs, field))); \
+	__v;								\
+})
+
+/* Go >= 1.17 register ABI: rax, rbx, rcx, rdi, rsi, r8, r9, r10, r11. */
+static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 n)
 {
-	/*
-	 * System V AMD64: rdi, rsi, rdx, rcx, r8, r9. The verifier only
-	 * allows constant offsets into ctx: load all six, then index.
-	 */
-	__u64 args[8] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8,
-			  ctx->r9 };
+	switch (n) {
+	case 0: return CTX_REG(ctx, ax);
+	case 1: return CTX_REG(ctx, bx);
+	case 2: return CTX_REG(ctx, cx);
+	case 3: return CTX_REG(ctx, di);
+	case 4: return CTX_REG(ctx, si);
+	case 5: return CTX_REG(ctx, r8);
+	case 6: return CTX_REG(ctx, r9);
+	case 7: return CTX_REG(ctx, r10);
+	default: return CTX_REG(ctx, r11);
+	}
+}
 
-	return args[n & 7];
+/* System V AMD64: rdi, rsi, rdx, rcx, r8, r9. */
+static __always_inline __u64 sysv_arg(struct pt_regs *ctx, __u32 n)
+{
+	switch (n) {
+	case 0: return CTX_REG(ctx, di);
+	case 1: return CTX_REG(ctx, si);
+	case 2: return CTX_REG(ctx, dx);
+	case 3: return CTX_REG(ctx, cx);
+	case 4: return CTX_REG(ctx, r8);
+	default: return CTX_REG(ctx, r9);
+	}
+}
+
+static __always_inline __u64 arg_reg(struct pt_regs *ctx,
+				     const struct cw_probe_cfg *cfg, __u32 n)
+{
+	return cfg->abi == CW_ABI_GO ? go_arg(ctx, n) : sysv_arg(ctx, n);
 }
 
 static __always_inline __u64 probe_key(struct pt_regs *ctx,
 				       const struct cw_probe_cfg *cfg)
 {
-	return cfg->key_source == CW_KEY_ARG ? arg_reg(ctx, cfg->key_arg) : 0;
+	return cfg->key_source == CW_KEY_ARG ?
+		arg_reg(ctx, cfg, cfg->key_arg) : 0;
+}
+
+/* Who is between entry and exit: the goroutine in Go, else the thread. */
+static __always_inline __u64 inflight_owner(struct pt_regs *ctx,
+					    const struct cw_probe_cfg *cfg)
+{
+	if (cfg->abi == CW_ABI_GO)
+		return CTX_REG(ctx, r14);
+	return (__u32)bpf_get_current_pid_tgid();
 }
 
 static __always_inline __u64 counter_base(struct pt_regs *ctx,
@@ -107,18 +162,23 @@ static __always_inline __u64 counter_base(struct pt_regs *ctx,
 {
 	if (cfg->counter_type == CW_CTR_NONE)
 		return 0;
-	return arg_reg(ctx, cfg->counter_arg);
+	return arg_reg(ctx, cfg, cfg->counter_arg);
 }
 
 /* One probe hit, as the helpers below see it. */
 struct hit {
 	struct pt_regs *ctx;
 	const struct cw_probe_cfg *cfg;
-	struct cw_acct *st;
+	struct cw_acct *st;	/* NULL for the preset checks */
 	__u64 key;
+	__u64 base;		/* of the counter read */
 	__u32 slot;
-	__u32 site;	/* enum cw_site */
+	__u32 site;		/* enum cw_site */
+	/* what a check (no st) reports */
+	__s64 shadow;
+	__s64 counter;
 };
+
 
 static struct cw_acct *acct_get(__u32 tgid, const struct cw_probe_cfg *cfg,
 				__u64 key)
@@ -139,27 +199,41 @@ static struct cw_acct *acct_get(__u32 tgid, const struct cw_probe_cfg *cfg,
 	return bpf_map_lookup_elem(&acct, &k);
 }
 
+/*
+ * Reads the counter at base + offset. 32-bit counters are sign-extended
+ * both ways: a wrapped unsigned count reads as negative, as it should.
+ */
+static int read_s64(const struct cw_probe_cfg *cfg, __u64 base, __s64 *val)
+{
+	void *addr = (void *)(base + cfg->counter_offset);
+	__s32 v32;
+
+	if (cfg->counter_type == CW_CTR_NONE || !base)
+		return -1;
+	if (cfg->counter_type == CW_CTR_S64 || cfg->counter_type == CW_CTR_U64)
+		return bpf_probe_read_user(val, sizeof(*val), addr);
+	if (bpf_probe_read_user(&v32, sizeof(v32), addr))
+		return -1;
+	*val = v32;
+	return 0;
+}
+
 /* Reads the real counter into st; returns 1 when it was read. */
 static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
 			struct cw_acct *st)
 {
-	void *addr = (void *)(base + cfg->counter_offset);
-	__s64 val = 0;
-	__s32 v32 = 0;
+	__s64 val;
 
-	if (cfg->counter_type == CW_CTR_NONE || !base)
+	if (read_s64(cfg, base, &val))
 		return 0;
-	if (cfg->counter_type == CW_CTR_S64 || cfg->counter_type == CW_CTR_U64) {
-		if (bpf_probe_read_user(&val, sizeof(val), addr))
-			return 0;
-	} else {
-		if (bpf_probe_read_user(&v32, sizeof(v32), addr))
-			return 0;
-		val = v32;	/* a wrapped u32 reads as negative too */
-	}
 	st->counter_value = val;
 	st->counter_read = 1;
 	return 1;
+}
+
+static int is_critical(__u32 kind)
+{
+	return kind <= CW_ANOM_DOUBLE_CLOSE_FD;
 }
 
 static void emit(const struct hit *h, __u32 kind)
@@ -181,9 +255,16 @@ static void emit(const struct hit *h, __u32 kind)
 	r->slot = h->slot;
 	r->target_id = h->cfg->target_id;
 	r->key = h->key;
-	r->shadow = h->cfg->shadow_from_counter ? h->st->count : h->st->live;
-	r->counter = h->st->counter_value;
-	r->counter_read = h->st->counter_read;
+	if (h->st) {
+		r->shadow = h->cfg->shadow_from_counter ? h->st->count :
+							  h->st->live;
+		r->counter = h->st->counter_value;
+		r->counter_read = h->st->counter_read;
+	} else {
+		r->shadow = h->shadow;
+		r->counter = h->counter;
+		r->counter_read = 1;
+	}
 	r->exit_code = 0;
 	r->ip = PT_REGS_IP(h->ctx);
 	/*
@@ -199,6 +280,9 @@ static void emit(const struct hit *h, __u32 kind)
 	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
+	/* Frozen before the panic, so it can be cored (gcore). */
+	if (stop_on_critical && is_critical(kind))
+		bpf_send_signal(SIGSTOP_NR);
 }
 
 /* An open/inc after the drain fired: the next zero drains twice. */
@@ -245,9 +329,10 @@ static void on_dec(const struct hit *h)
 	__sync_fetch_and_add(&st->dec, 1);
 	old = __sync_fetch_and_add(&st->count, -1);
 	if (h->cfg->track_inside) {
-		struct inflight_key ik = { .tid = (__u32)bpf_get_current_pid_tgid(),
+		struct inflight_key ik = { .owner = inflight_owner(h->ctx, h->cfg),
 					   .slot = h->slot };
-		struct inflight_val iv = { .key = h->key };
+		struct inflight_val iv = { .key = h->key,
+					   .counter_base = h->base };
 
 		/* Two threads inside dec near zero: a check-then-act window. */
 		if (__sync_fetch_and_add(&st->inside_dec, 1) >= 1 && old <= 2)
@@ -319,20 +404,60 @@ static void seed_shadow(const struct hit *h)
 	st->armed = 1;
 }
 
+/*
+ * The Go runtime checks: the panic is microseconds away, so they keep no
+ * state and cost one read per call. closechan: hchan.closed already set.
+ * WaitGroup.Add: counter + delta below zero.
+ */
+static void check_go_runtime(struct hit *h, __u64 base)
+{
+	__s64 val, delta;
+
+	if (read_s64(h->cfg, base, &val))
+		return;
+	h->counter = val;
+	if (h->cfg->role == CW_ROLE_CHAN_CLOSE) {
+		h->shadow = val;
+		if (val)
+			emit(h, CW_ANOM_CLOSE_OF_CLOSED_CHANNEL);
+		return;
+	}
+	delta = (__s64)arg_reg(h->ctx, h->cfg, 1);
+	h->shadow = val + delta;
+	if (val + delta < 0)
+		emit(h, CW_ANOM_NEGATIVE_WAITGROUP);
+}
+
+/* trackConn(c, add): the role is open or close by a bool argument. */
+static __u32 role_of(struct pt_regs *ctx, const struct cw_probe_cfg *cfg)
+{
+	if (cfg->switch_arg < 0)
+		return cfg->role;
+	return (arg_reg(ctx, cfg, cfg->switch_arg) & 0xff) ? CW_ROLE_OPEN :
+							      CW_ROLE_CLOSE;
+}
+
 static void apply_role(struct pt_regs *ctx, __u32 slot,
 		       const struct cw_probe_cfg *cfg, __u64 key, __u64 base)
 {
-	struct hit h = { .ctx = ctx, .cfg = cfg, .key = key, .slot = slot };
+	struct hit h = { .ctx = ctx, .cfg = cfg, .key = key, .base = base,
+			 .slot = slot };
 	int fresh_read;
+	__u32 role;
 
 	h.site = CW_COOKIE_SITE(bpf_get_attach_cookie(ctx));
+	if (cfg->role >= CW_ROLE__COUNT) {
+		check_go_runtime(&h, base);
+		return;
+	}
+	role = role_of(ctx, cfg);
 	h.st = acct_get(bpf_get_current_pid_tgid() >> 32, cfg, key);
 	if (!h.st)
 		return;
 	fresh_read = read_counter(cfg, base, h.st);
 	seed_shadow(&h);
 
-	switch (cfg->role) {
+	switch (role) {
 	case CW_ROLE_OPEN:
 		__sync_fetch_and_add(&h.st->opened, 1);
 		__sync_fetch_and_add(&h.st->live, 1);
@@ -372,7 +497,7 @@ static void count_hit(__u32 slot)
 static void save_args(struct pt_regs *ctx, __u32 slot,
 		      const struct cw_probe_cfg *cfg)
 {
-	struct inflight_key ik = { .tid = (__u32)bpf_get_current_pid_tgid(),
+	struct inflight_key ik = { .owner = inflight_owner(ctx, cfg),
 				   .slot = slot };
 	struct inflight_val iv = { .key = probe_key(ctx, cfg),
 				   .counter_base = counter_base(ctx, cfg) };
@@ -380,22 +505,28 @@ static void save_args(struct pt_regs *ctx, __u32 slot,
 	bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
 }
 
-/* A thread leaves dec: it no longer holds the race window open. */
-static void leave_dec(const struct cw_probe_cfg *cfg, __u64 key)
+/*
+ * A thread leaves dec: it no longer holds the race window open, and the
+ * counter now holds what dec made of it.
+ */
+static void leave_dec(const struct cw_probe_cfg *cfg,
+		      const struct inflight_val *iv)
 {
 	struct cw_acct_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				 .target_id = cfg->target_id, .key = key };
+				 .target_id = cfg->target_id, .key = iv->key };
 	struct cw_acct *st = bpf_map_lookup_elem(&acct, &k);
 
-	if (st)
-		__sync_fetch_and_add(&st->inside_dec, -1);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->inside_dec, -1);
+	read_counter(cfg, iv->counter_base, st);
 }
 
 /* A RET or tail call of the probed function. */
 static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 			 const struct cw_probe_cfg *cfg)
 {
-	struct inflight_key ik = { .tid = (__u32)bpf_get_current_pid_tgid(),
+	struct inflight_key ik = { .owner = inflight_owner(ctx, cfg),
 				   .slot = slot };
 	struct inflight_val *iv = bpf_map_lookup_elem(&inflight, &ik);
 
@@ -405,7 +536,7 @@ static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 		apply_role(ctx, slot, cfg, iv ? iv->key : 0,
 			   iv ? iv->counter_base : 0);
 	} else if (cfg->track_inside && iv) {
-		leave_dec(cfg, iv->key);
+		leave_dec(cfg, iv);
 	}
 	if (iv)
 		bpf_map_delete_elem(&inflight, &ik);
@@ -671,6 +802,8 @@ static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
+	if (stop_on_critical)
+		bpf_send_signal(SIGSTOP_NR);
 }
 
 SEC("tracepoint/syscalls/sys_exit_close")

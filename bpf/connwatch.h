@@ -31,7 +31,18 @@ enum cw_role {
 	CW_ROLE_DEC,
 	CW_ROLE_DRAIN,
 	CW_ROLE_SHUTDOWN,
-	CW_ROLE__COUNT,
+	CW_ROLE__COUNT,			/* the roles a spec file names */
+	/* Checks of presets: no accounting, an alert when the read fails it. */
+	CW_ROLE_CHAN_CLOSE = CW_ROLE__COUNT,	/* runtime.closechan: closed set */
+	CW_ROLE_WG_ADD,			/* WaitGroup.Add: counter + delta < 0 */
+	CW_ROLE__ALL,
+};
+
+/* Calling convention of the probed function. */
+enum cw_abi {
+	CW_ABI_SYSV = 0,	/* C: rdi, rsi, rdx, rcx, r8, r9 */
+	CW_ABI_GO,		/* Go >= 1.17 register ABI: rax, rbx, rcx, rdi,
+				 * rsi, r8, r9, r10, r11; r14 is the goroutine */
 };
 
 /* Where a probe takes the key of the object it accounts for. */
@@ -68,7 +79,7 @@ enum cw_site {
 struct cw_probe_cfg {
 	__u32 role;		/* enum cw_role */
 	__u32 key_source;	/* enum cw_key_source */
-	__u32 key_arg;		/* 0..5 when key_source == CW_KEY_ARG */
+	__u32 key_arg;		/* 0..8 when key_source == CW_KEY_ARG */
 	__u32 at_return;	/* the role acts at the function's exits */
 	__u32 track_inside;	/* count threads inside (dec at entry) */
 	__u32 counter_type;	/* enum cw_counter_type */
@@ -78,6 +89,8 @@ struct cw_probe_cfg {
 	__u32 shadow_from_counter; /* spec has inc/dec: shadow = inc - dec */
 	__u32 stash_args;	/* at_return: key/counter saved at entry */
 	__u32 late_entry;	/* entry site is after the first instruction */
+	__u32 abi;		/* enum cw_abi */
+	__s32 switch_arg;	/* >= 0: open if this (bool) arg, else close */
 	__u32 enabled;
 };
 

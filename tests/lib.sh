@@ -151,3 +151,23 @@ sum_by_pid() {
 	done
 	echo $total
 }
+
+# start_go_tracker BINARY MODE: like start_server, for the Go fixture.
+start_go_tracker() {
+	local out=$TMP/gotracker.$RANDOM
+	"$FX/$1" -mode "$2" >"$out" 2>"$out.err" &
+	SRV_PID=$!
+	STARTED+=("$SRV_PID")
+	wait_for 5 grep -q listening "$out" || { echo "go_tracker did not start"; return 1; }
+	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+	SRV_ERR=$out.err
+}
+
+# check_counts PREFIX PID N METRIC...: each connwatch_METRIC of PID == N.
+check_counts() {
+	local prefix=$1 pid=$2 n=$3 m
+	shift 3
+	for m; do
+		check_eq "$prefix$m == $n" "$(metric "connwatch_$m" "pid=\"$pid\"")" "$n"
+	done
+}

@@ -169,6 +169,13 @@ void anomaly_report(struct cw_daemon *d, const struct cw_record *r)
 	fill_stack(d, &a, r, p);
 	describe(&a, r, p ? p->sp->symbol : "close");
 	alert_raise(d, r->target_id, r->kind, &a);
+	/* The probe itself sent SIGSTOP (--on-critical stop). */
+	if (d->sess.stop_on_critical && d->sess.skel &&
+	    anomaly_is_critical(r->kind))
+		fprintf(stderr, "connwatch: pid %u is stopped (SIGSTOP) at the "
+			"critical event, before it can crash: core it with "
+			"`gcore %u`, resume it with `kill -CONT %u`\n",
+			r->tgid, r->tgid, r->tgid);
 }
 
 static struct drift_state *drift_slot(struct cw_daemon *d,

@@ -23,10 +23,17 @@ static int role_acts_at_entry(const struct spec_probe *sp)
 	return !sp->at_return;
 }
 
+/* The probe's own counter read, else the spec's. */
+static const struct spec_counter *probe_counter(const struct spec_probe *sp,
+						const struct spec *spec)
+{
+	return sp->counter.type != CW_CTR_NONE ? &sp->counter : &spec->counter;
+}
+
 static int needs_stash(const struct spec_probe *sp, const struct spec *spec)
 {
 	return sp->at_return && (sp->key_source == CW_KEY_ARG ||
-				 spec->counter.type != CW_CTR_NONE);
+				 probe_counter(sp, spec)->type != CW_CTR_NONE);
 }
 
 /* A dec at entry also needs its exits: threads inside dec at once. */
@@ -60,7 +67,11 @@ static int resolve_sites(struct cw_session *s, struct cw_probe *p)
 		snprintf(p->err, sizeof(p->err), "%s: %s", p->sp->symbol, err);
 		return -1;
 	}
-	if (p->entry_site >= 0 &&
+	if (p->entry_site >= 0 && p->abi == CW_ABI_GO &&
+	    find_go_entry_site(code, p->size, p->vaddr, &p->entry_vaddr, err,
+			       sizeof(err)))
+		goto fail;
+	if (p->entry_site >= 0 && p->abi == CW_ABI_SYSV &&
 	    find_entry_site(code, p->size, p->vaddr, &p->entry_vaddr,
 			    &p->entry_late, err, sizeof(err)))
 		goto fail;
@@ -107,24 +118,50 @@ static void merge_entry_exit(struct cw_probe *p)
 	p->entry_site = CW_SITE_ENTRY;
 }
 
+/* Go functions by their pclntab (stripped binaries too), C by ELF. */
+static int find_function(struct cw_session *s, struct cw_probe *p)
+{
+	const struct go_func *gf = s->is_go ?
+		go_func_by_name(&s->go, p->sp->symbol) : NULL;
+	const struct elf_sym *sym;
+
+	if (gf) {
+		p->vaddr = gf->entry;
+		p->size = gf->end - gf->entry;
+		p->abi = CW_ABI_GO;
+		return 0;
+	}
+	sym = elf_symtab_by_name(&s->symtab, p->sp->symbol);
+	if (!sym)
+		return -1;
+	p->vaddr = sym->addr;
+	p->size = sym->size;
+	p->abi = CW_ABI_SYSV;
+	return 0;
+}
+
 static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 {
 	const struct spec *spec = s->targets[p->target_id].spec;
-	const struct elf_sym *sym;
 
-	snprintf(p->name, sizeof(p->name), "%s:%s", role_name(p->sp->role),
+	snprintf(p->name, sizeof(p->name), "%s:%s",
+		 p->sp->switch_arg >= 0 ? "open|close" : role_name(p->sp->role),
 		 p->sp->symbol);
-	sym = elf_symtab_by_name(&s->symtab, p->sp->symbol);
-	if (!sym) {
+	if (find_function(s, p)) {
 		char msg[sizeof(p->err)];
 
 		snprintf(msg, sizeof(msg), "%s:%d: symbol '%s' not found in %s",
 			 spec->path, p->sp->line, p->sp->symbol, s->binary);
 		memcpy(p->err, msg, sizeof(msg));
+		p->absent = p->sp->optional;
+		return p->absent ? 0 : -1;
+	}
+	if (p->abi == CW_ABI_SYSV &&
+	    (p->sp->key_arg > 5 || probe_counter(p->sp, spec)->base_arg > 5)) {
+		snprintf(p->err, sizeof(p->err), "%s: a C function has 6 "
+			 "register arguments: arg0..arg5", p->sp->symbol);
 		return -1;
 	}
-	p->vaddr = sym->addr;
-	p->size = sym->size;
 	if (!p->size) {
 		snprintf(p->err, sizeof(p->err), "symbol '%s' has no size: "
 			 "cannot find its instructions", p->sp->symbol);
@@ -138,13 +175,37 @@ static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 	return 0;
 }
 
+/* A preset of optional probes must find at least one of them. */
+static int target_resolved(const struct cw_session *s, int t, char *err,
+			   size_t errlen)
+{
+	int i, any = 0;
+
+	for (i = 0; i < s->nr_probes; i++)
+		if (s->probes[i].target_id == t)
+			any |= s->probes[i].resolved || !s->probes[i].absent;
+	if (any || !s->targets[t].spec)
+		return 0;
+	snprintf(err, errlen, "%s: none of its functions are in %s",
+		 s->targets[t].spec->path, s->binary);
+	return -1;
+}
+
+int session_load_binary(struct cw_session *s, char *err, size_t errlen)
+{
+	char go_err[256];
+
+	if (elf_symtab_load(&s->symtab, s->binary, err, errlen))
+		return -1;
+	s->is_go = !go_pclntab_load(&s->go, s->binary, go_err, sizeof(go_err));
+	return 0;
+}
+
 int session_resolve(struct cw_session *s, char *err, size_t errlen)
 {
 	int t, failed = 0;
 	size_t i;
 
-	if (elf_symtab_load(&s->symtab, s->binary, err, errlen))
-		return -1;
 	s->nr_probes = 0;
 	for (t = 0; t < s->nr_targets; t++) {
 		const struct spec *spec = s->targets[t].spec;
@@ -164,6 +225,9 @@ int session_resolve(struct cw_session *s, char *err, size_t errlen)
 			failed += resolve_probe(s, p) != 0;
 		}
 	}
+	for (t = 0; t < s->nr_targets; t++)
+		if (target_resolved(s, t, err, errlen))
+			return -1;
 	return failed;
 }
 
@@ -171,6 +235,7 @@ static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
 				     const struct cw_probe *p)
 {
 	const struct spec *spec = s->targets[p->target_id].spec;
+	const struct spec_counter *ctr = probe_counter(p->sp, spec);
 	const struct spec_probe *sp = p->sp;
 
 	return (struct cw_probe_cfg){
@@ -179,14 +244,16 @@ static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
 		.key_arg = sp->key_arg,
 		.at_return = sp->at_return,
 		.track_inside = tracks_inside(sp) && p->wants_exits,
-		.counter_type = spec->counter.type,
-		.counter_arg = spec->counter.base_arg,
-		.counter_offset = spec->counter.offset,
+		.counter_type = ctr->type,
+		.counter_arg = ctr->base_arg,
+		.counter_offset = ctr->offset,
 		.target_id = p->target_id,
 		.shadow_from_counter = spec_has_role(spec, CW_ROLE_INC) ||
 				       spec_has_role(spec, CW_ROLE_DEC),
 		.stash_args = p->entry_site == CW_SITE_STASH,
 		.late_entry = p->entry_late,
+		.abi = p->abi,
+		.switch_arg = sp->switch_arg,
 		.enabled = 1,
 	};
 }
@@ -295,6 +362,7 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 		snprintf(err, errlen, "opening BPF object: %s", strerror(errno));
 		return -1;
 	}
+	s->skel->rodata->stop_on_critical = s->stop_on_critical;
 	if (connwatch_bpf__load(s->skel)) {
 		snprintf(err, errlen, "loading BPF programs: %s%s",
 			 strerror(errno), errno == EPERM || errno == EACCES ?
@@ -418,4 +486,5 @@ void session_close(struct cw_session *s)
 		connwatch_bpf__destroy(s->skel);
 	s->skel = NULL;
 	elf_symtab_free(&s->symtab);
+	go_pclntab_free(&s->go);
 }

@@ -9,6 +9,7 @@
 #include "../bpf/connwatch.h"
 #include "disasm.h"
 #include "elf_symbols.h"
+#include "gopclntab.h"
 #include "spec.h"
 
 #define CW_MAX_TARGET_SPECS 16
@@ -25,7 +26,9 @@ struct cw_probe {
 	int entry_late;		/* after a first instruction uprobes refuse */
 	int wants_exits;	/* uprobes on every RET / tail call */
 	struct exit_sites exits;
+	int abi;		/* enum cw_abi */
 	int resolved;
+	int absent;		/* optional, and not in this binary */
 	int links;		/* uprobes attached */
 	int link_errors;
 	char err[256];
@@ -44,6 +47,8 @@ struct cw_session {
 	pid_t pid;		/* -1: every process running binary */
 	int spawned;		/* connwatch started pid: nothing was open */
 	struct elf_symtab symtab;
+	struct go_pclntab go;	/* Go binaries: functions by name, stripped too */
+	int is_go;
 	struct cw_target targets[CW_MAX_TARGET_SPECS];
 	int nr_targets;
 	struct cw_probe probes[CW_MAX_PROBES];
@@ -52,11 +57,14 @@ struct cw_session {
 	struct bpf_link **links;
 	int nr_links;
 	int sockets_target;	/* target id of the sockets preset, or -1 */
+	int stop_on_critical;	/* --on-critical stop */
 };
 
-/* Loads the binary's symbols and resolves every probe of every target.
- * Returns the number of probes that did not resolve (each has err), or
- * -1 with err set when the binary itself is unusable. */
+/* Reads the binary's ELF symbols and, for Go, its function table. */
+int session_load_binary(struct cw_session *s, char *err, size_t errlen);
+/* Resolves every probe of every target in the loaded binary. Returns the
+ * number of probes that did not resolve (each has err), or -1 with err
+ * set when a whole target cannot be used. */
 int session_resolve(struct cw_session *s, char *err, size_t errlen);
 /* Loads the BPF object and attaches every resolved probe. Returns the
  * number of probes with at least one uprobe, or -1 with err set. */

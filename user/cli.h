@@ -30,6 +30,7 @@ struct cli {
 	const char *preload_socket;
 	int fail_on;		/* run: 1 warning, 2 critical, 0 never */
 	const char *target;	/* collect: the label */
+	int stop_on_critical;	/* --on-critical stop */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)
@@ -43,6 +44,7 @@ int load_targets(const struct cli *c, struct spec *specs,
 		 struct cw_session *s);
 /* Spec files, binary, symbols: everything short of the kernel. */
 int prepare(const struct cli *c, struct spec *specs, struct cw_session *s);
+void free_specs(const struct cli *c, struct spec *specs);
 void install_signals(void);
 int report_attach(struct cw_session *s, int attached);
 /* Alert log and /metrics. 0, or -1 said on stderr. */

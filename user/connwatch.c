@@ -28,6 +28,7 @@ static const char usage_text[] =
 "commands:\n"
 "  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
+"         [--on-critical stop]\n"
 "                       watch a running process (or every process of a binary)\n"
 "  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "                       resolve every probe, attach nothing\n"
@@ -54,6 +55,8 @@ static const char attach_help[] =
 "                         (default " DEFAULT_ALERT_LOG ")\n"
 "  -d, --duration SECONDS stop after SECONDS (default: SIGINT/SIGTERM)\n"
 "  -j, --json             alerts on stderr as JSON lines\n"
+"      --on-critical stop SIGSTOP the target at a critical event, from the\n"
+"                         probe, so it can be cored (gcore) before it panics\n"
 "  -h, --help             this text\n";
 
 static const char check_help[] =
@@ -112,6 +115,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "preload-socket", required_argument, NULL, 'S' },
 		{ "fail-on", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, 't' },
+		{ "on-critical", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -165,6 +169,12 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			break;
 		case 't':
 			c->target = optarg;
+			break;
+		case 'O':
+			if (strcmp(optarg, "stop"))
+				die_usage(cmd, "--on-critical: '%s' is not stop",
+					  optarg);
+			c->stop_on_critical = 1;
 			break;
 		case 'S':
 			c->preload_socket = optarg;
@@ -262,10 +272,20 @@ int load_targets(const struct cli *c, struct spec *specs,
 			   base_name(s->binary));
 	}
 	for (i = 0; i < c->nr_presets; i++) {
-		if (c->presets[i]->kind == PRESET_SOCKETS) {
+		const struct preset *p = c->presets[i];
+		struct spec *spec = &specs[c->nr_specs + i];
+
+		if (p->kind == PRESET_SOCKETS) {
 			s->sockets_target = s->nr_targets;
 			add_target(s, NULL, base_name(s->binary));
+			continue;
 		}
+		if (p->build(spec, s->binary, s->is_go ? s->go.version : "",
+			     err, sizeof(err))) {
+			fprintf(stderr, "connwatch: preset %s: %s\n", p->name, err);
+			return -1;
+		}
+		add_target(s, spec, p->name);
 	}
 	return 0;
 }
@@ -280,8 +300,14 @@ int prepare(const struct cli *c, struct spec *specs,
 	memset(s, 0, sizeof(*s));
 	s->pid = c->pid ? c->pid : -1;
 	s->sockets_target = -1;
-	if (resolve_binary(c, s->binary, sizeof(s->binary)) ||
-	    load_targets(c, specs, s))
+	s->stop_on_critical = c->stop_on_critical;
+	if (resolve_binary(c, s->binary, sizeof(s->binary)))
+		return -1;
+	if (session_load_binary(s, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	if (load_targets(c, specs, s))
 		return -1;
 	failed = session_resolve(s, err, sizeof(err));
 	if (failed < 0) {
@@ -289,16 +315,39 @@ int prepare(const struct cli *c, struct spec *specs,
 		return -1;
 	}
 	for (i = 0; i < s->nr_probes; i++)
-		if (!s->probes[i].resolved)
+		if (!s->probes[i].resolved && !s->probes[i].absent)
 			fprintf(stderr, "connwatch: %s\n", s->probes[i].err);
 	return failed ? -1 : 0;
 }
 
+static const char *entry_kind(const struct cw_probe *p)
+{
+	if (p->entry_site < 0)
+		return "no";
+	if (p->entry_late)
+		return "+1 insn";
+	if (p->abi == CW_ABI_GO && p->entry_vaddr != p->vaddr)
+		return "after stack check";
+	return "yes";
+}
+
+void free_specs(const struct cli *c, struct spec *specs)
+{
+	int i;
+
+	for (i = 0; i < c->nr_specs + c->nr_presets; i++)
+		spec_free(&specs[i]);
+}
+
 static void print_probe(FILE *f, const struct cw_probe *p, int attached)
 {
+	if (p->absent) {
+		fprintf(f, "  %-32s absent (optional: not in this binary)\n",
+			p->name);
+		return;
+	}
 	fprintf(f, "  %-32s 0x%-8llx entry:%s exits:%zu%s",
-		p->name, (unsigned long long)p->vaddr,
-		p->entry_site < 0 ? "no" : p->entry_late ? "+1 insn" : "yes",
+		p->name, (unsigned long long)p->vaddr, entry_kind(p),
 		p->wants_exits ? p->exits.nr : 0,
 		p->exits.nr_tail_calls && p->wants_exits ? " (tail calls)" : "");
 	if (attached)
@@ -326,8 +375,7 @@ static int cmd_check(int argc, char **argv)
 			       "sockets");
 	}
 	session_close(&s);
-	for (i = 0; i < c.nr_specs; i++)
-		spec_free(&specs[i]);
+	free_specs(&c, specs);
 	return ret;
 }
 
@@ -521,7 +569,7 @@ static int cmd_attach(int argc, char **argv)
 	static struct cw_daemon d;
 	struct spec specs[CW_MAX_TARGET_SPECS] = {};
 	struct cli c;
-	int i, ret = 1;
+	int ret = 1;
 
 	parse_cli("attach", argc, argv, &c, attach_help, CLI_TARGET);
 	if (optind < argc)
@@ -529,15 +577,14 @@ static int cmd_attach(int argc, char **argv)
 	pthread_mutex_init(&d.lock, NULL);
 	d.preload_fd = -1;
 	if (!prepare(&c, specs, &d.sess)) {
-		symbolizer_init(&d.sym, &d.sess.symtab);
+		symbolizer_init(&d.sym, &d.sess.symtab, &d.sess.go);
 		d.duration_s = c.duration_s;
 		ret = watch(&d, &c);
 		symbolizer_free(&d.sym);
 	} else {
 		session_close(&d.sess);
 	}
-	for (i = 0; i < c.nr_specs; i++)
-		spec_free(&specs[i]);
+	free_specs(&c, specs);
 	return ret;
 }
 

@@ -161,3 +161,49 @@ out:
 	cs_close(&cs);
 	return ret;
 }
+
+/* cmp REG, qword ptr [r14 + 0x10]: the goroutine's stack guard. */
+static int is_stack_guard_cmp(const cs_insn *insn)
+{
+	const cs_x86 *x86 = &insn->detail->x86;
+
+	return insn->id == X86_INS_CMP && x86->op_count == 2 &&
+	       x86->operands[1].type == X86_OP_MEM &&
+	       x86->operands[1].mem.base == X86_REG_R14 &&
+	       x86->operands[1].mem.disp == 0x10;
+}
+
+int find_go_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
+		       uint64_t *site, char *err, size_t errlen)
+{
+	const uint8_t *p = code;
+	uint64_t addr = vaddr;
+	size_t left = size;
+	int i, guarded = 0;
+	cs_insn *insn;
+	csh cs;
+
+	*site = vaddr;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		snprintf(err, errlen, "capstone: cannot open x86-64");
+		return -1;
+	}
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	insn = cs_malloc(cs);
+	/* The prologue is at most lea, cmp, jbe. */
+	for (i = 0; i < 3 && cs_disasm_iter(cs, &p, &left, &addr, insn); i++) {
+		if (is_stack_guard_cmp(insn)) {
+			guarded = 1;
+			continue;
+		}
+		if (guarded && insn->id == X86_INS_JBE) {
+			*site = addr;	/* the fall-through */
+			break;
+		}
+		if (insn->id != X86_INS_LEA)
+			break;
+	}
+	cs_free(insn, 1);
+	cs_close(&cs);
+	return 0;
+}

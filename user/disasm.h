@@ -34,4 +34,17 @@ int find_exit_sites(const uint8_t *code, size_t size, uint64_t vaddr,
 int find_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
 		    uint64_t *site, int *late, char *err, size_t errlen);
 
+/*
+ * A Go function's entry past its stack-check prologue
+ * (`cmp rsp, [r14+0x10]; jbe morestack`, possibly after `lea r12,
+ * [rsp-N]`): when the stack must grow, morestack copies it and jumps back
+ * to the entry, so a probe on the first instruction fires twice per
+ * call. The fall-through after the jbe runs once; the prologue writes no
+ * argument register and pushes nothing, so arguments and the return
+ * address at [sp] are intact there. *site = vaddr when there is no such
+ * prologue (nosplit functions). 0, or -1 with err set.
+ */
+int find_go_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
+		       uint64_t *site, char *err, size_t errlen);
+
 #endif

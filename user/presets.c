@@ -1,7 +1,96 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The preset table. */
+/*
+ * The preset table. Uprobe presets are built as specs, so they resolve,
+ * attach and report exactly like a spec file; Go runtime field offsets
+ * come from DWARF or the version table, never a guess.
+ */
+#include <stdlib.h>
 #include <string.h>
+#include <linux/types.h>
+#include "../bpf/connwatch.h"
+#include "go_offsets.h"
 #include "presets.h"
+
+static struct spec_probe *add_probe(struct spec *spec, int role,
+				    const char *symbol)
+{
+	struct spec_probe *p = &spec->probes[spec->nr_probes++];
+
+	memset(p, 0, sizeof(*p));
+	p->role = role;
+	p->symbol = strdup(symbol);
+	p->key_source = CW_KEY_ARG;	/* the receiver (arg0) */
+	p->switch_arg = -1;
+	return p;
+}
+
+static void start_spec(struct spec *spec, const char *name)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->path = strdup(name);
+	spec->drift.threshold = 8;
+	spec->drift.grace_s = 10;
+}
+
+static int add_go_check(struct spec *spec, int role, const char *symbol,
+			const char *path, const char *go, enum go_field field,
+			int type, char *err, size_t errlen)
+{
+	struct spec_probe *p;
+	const char *source;
+	int64_t off;
+
+	if (go_field_offset(path, go, field, &off, &source, err, errlen))
+		return -1;
+	p = add_probe(spec, role, symbol);
+	p->counter = (struct spec_counter){ .type = type, .base_arg = 0,
+					    .offset = off };
+	return 0;
+}
+
+/* Any Go program: the panics of the family, caught before they happen. */
+static int build_go_runtime(struct spec *spec, const char *path,
+			    const char *go, char *err, size_t errlen)
+{
+	start_spec(spec, "preset go-runtime");
+	if (add_go_check(spec, CW_ROLE_CHAN_CLOSE, "runtime.closechan", path,
+			 go, GO_HCHAN_CLOSED, CW_CTR_U32, err, errlen) ||
+	    add_go_check(spec, CW_ROLE_WG_ADD, "sync.(*WaitGroup).Add", path,
+			 go, GO_WAITGROUP_COUNTER, CW_CTR_S32, err, errlen))
+		return -1;
+	return 0;
+}
+
+/* net/http's trackConn(c *conn, add bool): every Go HTTP server. */
+static int build_go_net_http(struct spec *spec, const char *path,
+			     const char *go, char *err, size_t errlen)
+{
+	(void)path; (void)go; (void)err; (void)errlen;
+	start_spec(spec, "preset go-net-http");
+	add_probe(spec, CW_ROLE_OPEN, "net/http.(*Server).trackConn")
+		->switch_arg = 2;
+	return 0;
+}
+
+/* The seed's server: handleConn runs once per QUIC connection. */
+static int build_quic_go_http3(struct spec *spec, const char *path,
+			       const char *go, char *err, size_t errlen)
+{
+	static const char *const servers[] = {
+		"github.com/lucas-clemente/quic-go/http3.(*Server).handleConn",
+		"github.com/quic-go/quic-go/http3.(*Server).handleConn",
+	};
+	size_t i;
+
+	(void)path; (void)go; (void)err; (void)errlen;
+	start_spec(spec, "preset quic-go-http3");
+	for (i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		add_probe(spec, CW_ROLE_OPEN, servers[i])->optional = 1;
+		add_probe(spec, CW_ROLE_CLOSE, servers[i])->optional = 1;
+		spec->probes[spec->nr_probes - 1].at_return = 1;
+	}
+	return 0;
+}
 
 static const struct preset presets[] = {
 	{
@@ -11,6 +100,32 @@ static const struct preset presets[] = {
 			   "opened, closed, open, duration; double_close_fd",
 		.hooks = "tracepoints syscalls/sys_exit_accept, sys_exit_accept4, "
 			 "sys_enter_close, sys_exit_close",
+	},
+	{
+		.name = "go-runtime",
+		.kind = PRESET_SPEC,
+		.summary = "any Go program: close_of_closed_channel and "
+			   "negative_waitgroup, before the panic",
+		.hooks = "runtime.closechan (hchan.closed set), "
+			 "sync.(*WaitGroup).Add (counter + delta < 0)",
+		.build = build_go_runtime,
+	},
+	{
+		.name = "go-net-http",
+		.kind = PRESET_SPEC,
+		.summary = "live connections of any Go net/http server",
+		.hooks = "net/http.(*Server).trackConn (add: open, !add: close)",
+		.build = build_go_net_http,
+	},
+	{
+		.name = "quic-go-http3",
+		.kind = PRESET_SPEC,
+		.summary = "QUIC connections of a quic-go HTTP/3 server "
+			   "(github.com/lucas-clemente/quic-go and "
+			   "github.com/quic-go/quic-go)",
+		.hooks = "http3.(*Server).handleConn entry (open) and every RET "
+			 "(close)",
+		.build = build_quic_go_http3,
 	},
 };
 
@@ -29,6 +144,6 @@ void presets_print(FILE *f)
 	size_t i;
 
 	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
-		fprintf(f, "%-10s %s\n%-10s hooks: %s\n", presets[i].name,
+		fprintf(f, "%-14s %s\n%-14s hooks: %s\n", presets[i].name,
 			presets[i].summary, "", presets[i].hooks);
 }

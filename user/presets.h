@@ -3,10 +3,13 @@
 #ifndef CW_PRESETS_H
 #define CW_PRESETS_H
 
+#include <stddef.h>
 #include <stdio.h>
+#include "spec.h"
 
 enum preset_kind {
 	PRESET_SOCKETS,		/* syscall tracepoints, any process */
+	PRESET_SPEC,		/* uprobes, like a spec file */
 };
 
 struct preset {
@@ -14,6 +17,10 @@ struct preset {
 	enum preset_kind kind;
 	const char *summary;
 	const char *hooks;
+	/* PRESET_SPEC: fills spec for the binary at path (Go version go,
+	 * "" when unknown). 0, or -1 with err set. */
+	int (*build)(struct spec *spec, const char *path, const char *go,
+		     char *err, size_t errlen);
 };
 
 const struct preset *preset_find(const char *name);

@@ -32,6 +32,7 @@ static const char run_help[] =
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -j, --json             alerts on stderr as JSON lines\n"
+"      --on-critical stop SIGSTOP the command at a critical event (eBPF)\n"
 "\n"
 "CONNWATCH_PRELOAD_LIB overrides where the shim is looked for (next to\n"
 "the connwatch binary, then ../lib/connwatch/).\n";
@@ -110,13 +111,13 @@ static int run_ebpf(struct cw_daemon *d, struct cli *c, char **argv)
 	struct spec specs[CW_MAX_TARGET_SPECS] = {};
 	struct spawn child;
 	char err[512];
-	int i, ret = 1;
+	int ret = 1;
 
 	if (!c->nr_specs && !c->nr_presets)
 		c->presets[c->nr_presets++] = preset_find("sockets");
 	if (prepare(c, specs, &d->sess))
 		goto out_specs;
-	symbolizer_init(&d->sym, &d->sess.symtab);
+	symbolizer_init(&d->sym, &d->sess.symtab, &d->sess.go);
 	if (outputs_open(d, c))
 		goto out_session;
 	if (spawn_gated(&child, c->exe, argv, NULL, err, sizeof(err))) {
@@ -137,8 +138,7 @@ out_session:
 	session_close(&d->sess);
 	symbolizer_free(&d->sym);
 out_specs:
-	for (i = 0; i < c->nr_specs; i++)
-		spec_free(&specs[i]);
+	free_specs(c, specs);
 	return ret;
 }
 
@@ -190,7 +190,7 @@ static int preload_open(struct cw_daemon *d, const struct cli *c,
 	}
 	d->sess.sockets_target = 0;
 	add_target(&d->sess, NULL, label);
-	symbolizer_init(&d->sym, NULL);
+	symbolizer_init(&d->sym, NULL, NULL);
 	if (outputs_open(d, c)) {
 		preload_close(d, sock);
 		return -1;

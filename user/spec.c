@@ -10,10 +10,12 @@
 #include "../bpf/connwatch.h"
 #include "spec.h"
 
-static const char *const role_names[CW_ROLE__COUNT] = {
+/* A spec names the first CW_ROLE__COUNT; the rest are presets' checks. */
+static const char *const role_names[CW_ROLE__ALL] = {
 	[CW_ROLE_OPEN] = "open", [CW_ROLE_CLOSE] = "close",
 	[CW_ROLE_INC] = "inc", [CW_ROLE_DEC] = "dec",
 	[CW_ROLE_DRAIN] = "drain", [CW_ROLE_SHUTDOWN] = "shutdown",
+	[CW_ROLE_CHAN_CLOSE] = "chan_close", [CW_ROLE_WG_ADD] = "wg_add",
 };
 
 static const char *const counter_types[] = {
@@ -23,7 +25,7 @@ static const char *const counter_types[] = {
 
 const char *role_name(int role)
 {
-	return role >= 0 && role < CW_ROLE__COUNT ? role_names[role] : "?";
+	return role >= 0 && role < CW_ROLE__ALL ? role_names[role] : "?";
 }
 
 struct parse {
@@ -195,6 +197,7 @@ static int parse_probe(struct parse *p, const yaml_node_t *n)
 	pr = &spec->probes[spec->nr_probes++];
 	memset(pr, 0, sizeof(*pr));
 	pr->role = -1;
+	pr->switch_arg = -1;
 	pr->line = n->start_mark.line + 1;
 	if (each_field(p, n, "probe", probe_field, pr))
 		return -1;

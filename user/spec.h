@@ -8,6 +8,12 @@
 
 #define CW_SPEC_MAX_PROBES 64
 
+struct spec_counter {
+	int type;		/* enum cw_counter_type; CW_CTR_NONE if absent */
+	int base_arg;
+	int64_t offset;
+};
+
 struct spec_probe {
 	int role;		/* enum cw_role */
 	char *symbol;
@@ -15,12 +21,10 @@ struct spec_probe {
 	int key_arg;
 	int at_return;
 	int line;		/* in the spec file, for messages */
-};
-
-struct spec_counter {
-	int type;		/* enum cw_counter_type; CW_CTR_NONE if absent */
-	int base_arg;
-	int64_t offset;
+	/* set by presets */
+	int optional;		/* absent from the binary: skipped, not an error */
+	int switch_arg;		/* >= 0: open if this bool arg, else close */
+	struct spec_counter counter;	/* this probe's own read, if type */
 };
 
 struct spec_drift {

@@ -8,10 +8,12 @@
 #include <string.h>
 #include "symbolize.h"
 
-void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main)
+void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
+		     const struct go_pclntab *main_go)
 {
 	memset(z, 0, sizeof(*z));
 	z->main = main;
+	z->main_go = main_go && main_go->nr ? main_go : NULL;
 }
 
 void symbolizer_free(struct symbolizer *z)
@@ -81,8 +83,25 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static void name_in(const struct elf_symtab *tab, uint64_t vaddr,
-		    const char *path, uint64_t addr, char *out, size_t len)
+/* Go frames by their pclntab (stripped binaries have no .symtab). */
+static int name_go(const struct symbolizer *z, const struct elf_symtab *tab,
+		   uint64_t vaddr, const char *path, char *out, size_t len)
+{
+	const struct go_func *f;
+
+	if (!z->main_go || tab != z->main)
+		return 0;
+	f = go_func_by_addr(z->main_go, vaddr);
+	if (!f)
+		return 0;
+	snprintf(out, len, "%s+0x%llx (%s)", f->name,
+		 (unsigned long long)(vaddr - f->entry), base_name(path));
+	return 1;
+}
+
+static void name_in(const struct symbolizer *z, const struct elf_symtab *tab,
+		    uint64_t vaddr, const char *path, uint64_t addr, char *out,
+		    size_t len)
 {
 	const struct elf_sym *sym = tab ? elf_symtab_by_addr(tab, vaddr) : NULL;
 
@@ -90,7 +109,7 @@ static void name_in(const struct elf_symtab *tab, uint64_t vaddr,
 		snprintf(out, len, "%s+0x%llx (%s)", sym->name,
 			 (unsigned long long)(vaddr - sym->addr),
 			 base_name(path));
-	else
+	else if (!name_go(z, tab, vaddr, path, out, len))
 		snprintf(out, len, "0x%llx (%s)", (unsigned long long)addr,
 			 base_name(path));
 }
@@ -128,12 +147,13 @@ void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
 		tab = symtab_of(z, m->path);
 		vaddr = tab ? elf_offset_to_vaddr(tab, addr - m->start + m->offset)
 			    : 0;
-		name_in(tab, vaddr, m->path, addr, out, len);
+		name_in(z, tab, vaddr, m->path, addr, out, len);
 		return;
 	}
 	/* No mappings (the process died first): the probed binary only. */
-	if (z->main && elf_symtab_by_addr(z->main, addr - bias)) {
-		name_in(z->main, addr - bias, z->main->path, addr, out, len);
+	if (z->main && (elf_symtab_by_addr(z->main, addr - bias) ||
+			(z->main_go && go_func_by_addr(z->main_go, addr - bias)))) {
+		name_in(z, z->main, addr - bias, z->main->path, addr, out, len);
 		return;
 	}
 	snprintf(out, len, "0x%llx", (unsigned long long)addr);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "elf_symbols.h"
+#include "gopclntab.h"
 #include "procfs.h"
 
 #define CW_SYM_MAX_PIDS 64
@@ -14,6 +15,7 @@
 
 struct symbolizer {
 	const struct elf_symtab *main;	/* the probed binary, owned elsewhere */
+	const struct go_pclntab *main_go;	/* its Go functions, or NULL */
 	struct {
 		pid_t pid;
 		struct proc_maps maps;
@@ -26,7 +28,8 @@ struct symbolizer {
 	size_t nr_files;
 };
 
-void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main);
+void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
+		     const struct go_pclntab *main_go);
 void symbolizer_free(struct symbolizer *z);
 /* Reads pid's mappings now, while it is alive (a crash is coming). */
 void symbolizer_remember(struct symbolizer *z, pid_t pid);

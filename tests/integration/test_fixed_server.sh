@@ -12,10 +12,8 @@ check "load: $N connections, 16 at a time, all complete" \
 P="pid=\"$SRV_PID\""
 # The last connection's close runs after the client saw its reply.
 wait_for 5 test "$(metric connwatch_counter_decrements_total "$P")" == $N
-for m in connections_opened_total connections_closed_total \
-	counter_increments_total counter_decrements_total; do
-	check_eq "$m == $N" "$(metric connwatch_$m "$P")" $N
-done
+check_counts "" "$SRV_PID" $N connections_opened_total \
+	connections_closed_total counter_increments_total counter_decrements_total
 check_eq "connections_open == 0" "$(metric connwatch_connections_open "$P")" 0
 check_eq "counter_value (read from the server) == 0" \
 	"$(metric connwatch_counter_value "$P")" 0

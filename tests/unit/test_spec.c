@@ -39,13 +39,17 @@ static const char full_spec[] =
 	"  threshold: 3\n"			/* 28 */
 	"  grace: 30\n";			/* 29 */
 
+#define SPEC_PROBE(r, sym, ks, ka, ret, ln) { .role = r, .symbol = sym, \
+	.key_source = ks, .key_arg = ka, .at_return = ret, .line = ln, \
+	.switch_arg = -1 }
+
 static const struct spec_probe full_probes[] = {
-	{ CW_ROLE_OPEN, "conn_open", CW_KEY_ARG, 0, 0, 4 },
-	{ CW_ROLE_CLOSE, "conn_close", CW_KEY_ARG, 1, 1, 7 },
-	{ CW_ROLE_INC, "t_add", CW_KEY_ARG, 0, 0, 11 },	/* receiver */
-	{ CW_ROLE_DEC, "t_done", CW_KEY_ARG, 5, 0, 14 },
-	{ CW_ROLE_DRAIN, "t_drain", CW_KEY_PROCESS, 0, 0, 18 },
-	{ CW_ROLE_SHUTDOWN, "t_shutdown", CW_KEY_PROCESS, 0, 0, 21 },
+	SPEC_PROBE(CW_ROLE_OPEN, "conn_open", CW_KEY_ARG, 0, 0, 4),
+	SPEC_PROBE(CW_ROLE_CLOSE, "conn_close", CW_KEY_ARG, 1, 1, 7),
+	SPEC_PROBE(CW_ROLE_INC, "t_add", CW_KEY_ARG, 0, 0, 11),	/* receiver */
+	SPEC_PROBE(CW_ROLE_DEC, "t_done", CW_KEY_ARG, 5, 0, 14),
+	SPEC_PROBE(CW_ROLE_DRAIN, "t_drain", CW_KEY_PROCESS, 0, 0, 18),
+	SPEC_PROBE(CW_ROLE_SHUTDOWN, "t_shutdown", CW_KEY_PROCESS, 0, 0, 21),
 };
 
 /* A spec that must parse; the caller spec_free()s it. */
@@ -66,6 +70,9 @@ static void check_probe(const struct spec_probe *got,
 	assert_int_equal(got->key_arg, want->key_arg);
 	assert_int_equal(got->at_return, want->at_return);
 	assert_int_equal(got->line, want->line);
+	assert_int_equal(got->switch_arg, want->switch_arg);
+	assert_int_equal(got->optional, want->optional);
+	assert_int_equal(got->counter.type, want->counter.type);
 }
 
 static void check_full(const struct spec *spec)
@@ -147,7 +154,8 @@ static void test_role_name(void **state)
 	assert_string_equal(role_name(CW_ROLE_OPEN), "open");
 	assert_string_equal(role_name(CW_ROLE_SHUTDOWN), "shutdown");
 	assert_string_equal(role_name(-1), "?");
-	assert_string_equal(role_name(CW_ROLE__COUNT), "?");
+	assert_string_equal(role_name(CW_ROLE__COUNT), "chan_close");
+	assert_string_equal(role_name(CW_ROLE__ALL), "?");
 }
 
 /* One more probe than fits: refused at the probe that does not fit. */

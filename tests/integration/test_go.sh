@@ -1,0 +1,95 @@
+#!/bin/bash
+# Go targets, unstripped and stripped (-s -w): the v0.48.0 shape caught
+# before the panic with Go stacks, the fixed shape counted exactly, the
+# negative WaitGroup, and --on-critical stop.
+. tests/lib.sh
+
+GO_SPEC=tests/specs/go_tracker.yaml
+
+buggy() {
+	local bin=$1
+	start_go_tracker "$bin" buggy || return 1
+	start_connwatch --pid "$SRV_PID" --spec "$GO_SPEC" --preset go-runtime || return 1
+	load --connections 10 --concurrency 10 --hold-ms 300
+	wait_for 5 grep -q drain_without_shutdown "$CW_LOG"
+	load --connections 1 --hold-ms 2000 &
+	local last=$!
+	wait_for 5 grep -q drain_rearmed "$CW_LOG"
+	check "$bin: drain_rearmed on disk while the server still runs" \
+		kill -0 "$SRV_PID"
+	wait "$last"
+	{ wait "$SRV_PID"; } 2>/dev/null
+	check_eq "$bin: the server panicked (exit 2)" "$?" 2
+	check "$bin: ... with close of closed channel" \
+		grep -q "panic: close of closed channel" "$SRV_ERR"
+	wait_for 5 grep -q close_of_closed_channel "$CW_LOG"
+	local cc dd
+	cc=$(grep '"kind":"close_of_closed_channel"' "$CW_LOG")
+	dd=$(grep '"kind":"duplicate_drain"' "$CW_LOG")
+	check_eq "$bin: one close_of_closed_channel" "$(grep -c . <<<"$cc")" 1
+	check_eq "$bin: one duplicate_drain" "$(grep -c . <<<"$dd")" 1
+	check "$bin: its Go stack: closechan <- signalIdle <- decreaseConnCount" \
+		grep -q '"stack":\["runtime.closechan+0x[0-9a-f]* ([^)]*)","main.(\*Server).signalIdle+0x[0-9a-f]* ([^)]*)","main.(\*Server).decreaseConnCount+' <<<"$cc"
+	check "$bin: duplicate_drain names the function that drained twice" \
+		grep -q '"stack":\["main.(\*Server).signalIdle+0x[0-9a-f]* ([^)]*)","main.(\*Server).decreaseConnCount+' <<<"$dd"
+	check "$bin: drain_rearmed came before the panic (in the log first)" \
+		test "$(grep -n drain_rearmed "$CW_LOG" | cut -d: -f1)" -lt \
+		"$(grep -n close_of_closed_channel "$CW_LOG" | cut -d: -f1)"
+	wait_for 5 grep -q "exited with status 2" "$CW_ERR"
+	check "$bin: connwatch saw it exit with status 2" grep -q "exited with status 2" "$CW_ERR"
+	stop "$CW_PID"
+}
+
+fixed() {
+	local bin=$1 n=300 p
+	start_go_tracker "$bin" fixed || return 1
+	start_connwatch --pid "$SRV_PID" --spec "$GO_SPEC" --preset go-runtime || return 1
+	check "$bin: $n connections, 16 at a time" load --connections $n --concurrency 16
+	p="pid=\"$SRV_PID\""
+	wait_for 5 test "$(metric connwatch_connections_closed_total "$p")" == $n
+	check_counts "$bin: " "$SRV_PID" $n connections_opened_total \
+		connections_closed_total counter_increments_total \
+		counter_decrements_total
+	check_eq "$bin: counter_value (connCount) == 0" \
+		"$(metric connwatch_counter_value "$p")" 0
+	stop "$SRV_PID"
+	check_eq "$bin: graceful shutdown" "$?" 0
+	wait_for 5 test "$(metric connwatch_drain_signals_total "$p")" == 1
+	check_eq "$bin: one drain, at shutdown" "$(metric connwatch_drain_signals_total "$p")" 1
+	check_eq "$bin: no alert at all" "$(metric_sum connwatch_anomalies_total)" 0
+	stop "$CW_PID"
+}
+
+buggy go_tracker
+buggy go_tracker.stripped
+fixed go_tracker
+fixed go_tracker.stripped
+
+# sync: negative WaitGroup counter, reported before the panic.
+start_go_tracker go_tracker.stripped wg-negative || exit 1
+start_connwatch --pid "$SRV_PID" --preset go-runtime || exit 1
+load --connections 5 --concurrency 1
+{ wait "$SRV_PID"; } 2>/dev/null
+check_eq "wg-negative: the server panicked (exit 2)" "$?" 2
+wait_for 5 grep -q negative_waitgroup "$CW_LOG"
+check_eq "wg-negative: one negative_waitgroup" "$(alerts_of_kind negative_waitgroup)" 1
+check "wg-negative: the stack names WaitGroup.Add and its caller" \
+	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","main.(\*Server).handleConn+' "$CW_LOG"
+check "wg-negative: the record says counter 0 and would-be -1" \
+	grep -q '"shadow":-1,"counter":0' "$CW_LOG"
+stop "$CW_PID"
+
+# --on-critical stop: frozen at the critical event, before the panic.
+start_go_tracker go_tracker buggy || exit 1
+start_connwatch --pid "$SRV_PID" --preset go-runtime --on-critical stop || exit 1
+load --connections 3 --concurrency 3 --hold-ms 300
+load --connections 1 --hold-ms 100
+wait_for 5 grep -q close_of_closed_channel "$CW_LOG"
+wait_for 5 grep -q '^State:.*T' /proc/$SRV_PID/status
+check "stop: the target is stopped (state T) before it panics" \
+	grep -q '^State:.*T (stopped)' /proc/$SRV_PID/status
+check "stop: connwatch says how to resume" grep -q "kill -CONT $SRV_PID" "$CW_ERR"
+check "stop: it has not panicked yet" test ! -s "$SRV_ERR"
+kill -CONT "$SRV_PID"
+{ wait "$SRV_PID"; } 2>/dev/null
+check_eq "stop: resumed, it goes on (here: to its panic, exit 2)" "$?" 2

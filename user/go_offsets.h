@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Where the Go runtime keeps the fields connwatch reads. */
+#ifndef CW_GO_OFFSETS_H
+#define CW_GO_OFFSETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum go_field {
+	GO_HCHAN_CLOSED,	/* runtime.hchan.closed (uint32) */
+	GO_WAITGROUP_COUNTER,	/* sync.WaitGroup counter (int32) */
+};
+
+/*
+ * The field's byte offset: from the binary's DWARF when it has it, else
+ * from the table connwatch ships, keyed by Go version ("go1.19.8").
+ * Never a guess: -1 with err set when neither knows. *source says which.
+ */
+int go_field_offset(const char *path, const char *go_version,
+		    enum go_field field, int64_t *offset, const char **source,
+		    char *err, size_t errlen);
+
+#endif
