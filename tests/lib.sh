@@ -171,3 +171,37 @@ check_counts() {
 		check_eq "$prefix$m == $n" "$(metric "connwatch_$m" "pid=\"$pid\"")" "$n"
 	done
 }
+
+# start_prometheus: Debian's stripped Go Prometheus on a free port, no
+# scrape jobs (only our requests reach it). Sets PROM_PID, PROM_PORT.
+start_prometheus() {
+	PROM_PORT=$(free_port)
+	mkdir -p "$TMP/prom"
+	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' \
+		>"$TMP/prom/prometheus.yml"
+	/usr/bin/prometheus --config.file="$TMP/prom/prometheus.yml" \
+		--storage.tsdb.path="$TMP/prom/data" \
+		--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom/log" 2>&1 &
+	PROM_PID=$!
+	STARTED+=("$PROM_PID")
+	wait_for 20 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null
+}
+
+# start_h3_server BINARY: quic-go 0.29's HTTP/3 server. Sets H3_PID, H3_PORT.
+start_h3_server() {
+	local out=$TMP/h3.$RANDOM
+	"$FX/$1" >"$out" 2>"$out.err" &
+	H3_PID=$!
+	STARTED+=("$H3_PID")
+	wait_for 5 grep -q listening "$out" || { echo "h3_server did not start"; return 1; }
+	H3_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+}
+
+# wait_eq SECONDS WANT CMD...: poll every 0.1 s until CMD prints WANT.
+# (`wait_for N test "$(CMD)" == WANT` runs CMD once, then waits N s.)
+wait_eq() {
+	local secs=$1 want=$2
+	shift 2
+	wait_for "$secs" output_is "$want" "$@"
+}
+output_is() { local want=$1; shift; [ "$("$@")" == "$want" ]; }

@@ -5,6 +5,7 @@
  * naming the probe slot and the site kind. Never a uretprobe.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,12 +474,35 @@ int session_attach(struct cw_session *s, char *err, size_t errlen)
 	return attached;
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/*
+ * Closing a uprobe waits for an RCU grace period (~0.1 s here), one link
+ * after another: 200 ms per probe site. Closed in parallel, detaching
+ * takes one grace period.
+ */
+static void destroy_links(struct bpf_link **links, int n)
+{
+	pthread_t *tids = calloc(n, sizeof(*tids));
+	int i, started = 0;
+
+	for (i = 0; tids && i < n; i++, started++)
+		if (pthread_create(&tids[i], NULL, destroy_link, links[i]))
+			break;
+	for (i = started; i < n; i++)	/* no thread: in line */
+		bpf_link__destroy(links[i]);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+}
+
 void session_close(struct cw_session *s)
 {
-	int i;
-
-	for (i = 0; i < s->nr_links; i++)
-		bpf_link__destroy(s->links[i]);
+	destroy_links(s->links, s->nr_links);
 	free(s->links);
 	s->links = NULL;
 	s->nr_links = 0;
