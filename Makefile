@@ -13,7 +13,7 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 	      -I$(OUT) -Ibpf
 LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
 
-USER_MODULES := elf_symbols gopclntab go_offsets disasm spec presets procfs symbolize attach \
+USER_MODULES := elf_symbols gopclntab go_offsets dwarf_inline disasm spec presets procfs symbolize attach \
 		anomalies alert_sinks metrics preload_collector spawn daemon run
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o

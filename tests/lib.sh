@@ -53,7 +53,7 @@ start_server() {
 	$FX/tracker_server --mode "$@" >"$out" 2>"$out.err" &
 	SRV_PID=$!
 	STARTED+=("$SRV_PID")
-	wait_for 5 grep -q listening "$out" || { echo "server did not start"; return 1; }
+	wait_for 5 grep -qs listening "$out" || { echo "server did not start"; return 1; }
 	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
 	SRV_ERR=$out.err
 }
@@ -67,7 +67,7 @@ start_connwatch() {
 		2>"$CW_ERR" &
 	CW_PID=$!
 	STARTED+=("$CW_PID")
-	wait_for 10 grep -q "metrics on" "$CW_ERR" || {
+	wait_for 10 grep -qs "metrics on" "$CW_ERR" || {
 		echo "connwatch did not attach:"; cat "$CW_ERR"; return 1; }
 }
 
@@ -158,7 +158,7 @@ start_go_tracker() {
 	"$FX/$1" -mode "$2" >"$out" 2>"$out.err" &
 	SRV_PID=$!
 	STARTED+=("$SRV_PID")
-	wait_for 5 grep -q listening "$out" || { echo "go_tracker did not start"; return 1; }
+	wait_for 5 grep -qs listening "$out" || { echo "go_tracker did not start"; return 1; }
 	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
 	SRV_ERR=$out.err
 }
@@ -193,7 +193,7 @@ start_h3_server() {
 	"$FX/$1" >"$out" 2>"$out.err" &
 	H3_PID=$!
 	STARTED+=("$H3_PID")
-	wait_for 5 grep -q listening "$out" || { echo "h3_server did not start"; return 1; }
+	wait_for 5 grep -qs listening "$out" || { echo "h3_server did not start"; return 1; }
 	H3_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
 }
 

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
 #include "attach.h"
+#include "dwarf_inline.h"
 #include "procfs.h"
 
 static int role_acts_at_entry(const struct spec_probe *sp)
@@ -141,6 +142,62 @@ static int find_function(struct cw_session *s, struct cw_probe *p)
 	return 0;
 }
 
+/*
+ * An inlined copy has no arguments in registers and no RET of its own:
+ * only a probe that acts at entry and needs neither can count there.
+ */
+static int inline_countable(const struct cw_probe *p, const struct spec *spec)
+{
+	const struct spec_probe *sp = p->sp;
+
+	return p->entry_site == CW_SITE_ENTRY && !p->wants_exits &&
+	       sp->role < CW_ROLE__COUNT && sp->switch_arg < 0 &&
+	       sp->key_source == CW_KEY_PROCESS &&
+	       probe_counter(sp, spec)->type == CW_CTR_NONE;
+}
+
+/* Copies the compiler inlined into callers (DWARF): probed too. */
+static void resolve_inlined(struct cw_session *s, struct cw_probe *p,
+			    const struct spec *spec)
+{
+	uint64_t copies[CW_MAX_INLINED];
+	char err[200];
+	int i, n;
+
+	n = dwarf_inlined_copies(s->binary, p->sp->symbol, copies,
+				 CW_MAX_INLINED);
+	p->nr_inlined_found = n;
+	if (n <= 0 || !inline_countable(p, spec))
+		return;
+	for (i = 0; i < n && i < CW_MAX_INLINED; i++) {
+		uint8_t *code = elf_read_code(&s->symtab, copies[i], 32, err,
+					      sizeof(err));
+
+		if (code && !find_inline_site(code, 32, copies[i],
+					      &p->inlined[p->nr_inlined], err,
+					      sizeof(err)))
+			p->nr_inlined++;
+		free(code);
+	}
+}
+
+/*
+ * No out-of-line copy at all (the linker dropped it): the function lives
+ * only inlined into its callers. DWARF still finds it. 0 when probed.
+ */
+static int resolve_inline_only(struct cw_session *s, struct cw_probe *p,
+			       const struct spec *spec)
+{
+	p->abi = s->is_go ? CW_ABI_GO : CW_ABI_SYSV;
+	plan_sites(p, spec);
+	resolve_inlined(s, p, spec);
+	if (!p->nr_inlined)
+		return -1;
+	p->entry_site = -1;	/* only the inlined copies */
+	p->resolved = 1;
+	return 0;
+}
+
 static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 {
 	const struct spec *spec = s->targets[p->target_id].spec;
@@ -148,11 +205,18 @@ static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 	snprintf(p->name, sizeof(p->name), "%s:%s",
 		 p->sp->switch_arg >= 0 ? "open|close" : role_name(p->sp->role),
 		 p->sp->symbol);
-	if (find_function(s, p)) {
+	if (find_function(s, p) && !resolve_inline_only(s, p, spec))
+		return 0;
+	if (!p->vaddr) {
 		char msg[sizeof(p->err)];
 
-		snprintf(msg, sizeof(msg), "%s:%d: symbol '%s' not found in %s",
-			 spec->path, p->sp->line, p->sp->symbol, s->binary);
+		snprintf(msg, sizeof(msg), "%s:%d: symbol '%s' not found in %s%s",
+			 spec->path, p->sp->line, p->sp->symbol, s->binary,
+			 p->nr_inlined_found < 0 ? " (it has no DWARF, which "
+			 "would show copies inlined into callers)" :
+			 p->nr_inlined_found > 0 ? " (only inlined into callers, "
+			 "where only an entry probe with key: process and no "
+			 "counter can count it)" : "");
 		memcpy(p->err, msg, sizeof(msg));
 		p->absent = p->sp->optional;
 		return p->absent ? 0 : -1;
@@ -172,6 +236,7 @@ static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 	if (resolve_sites(s, p))
 		return -1;
 	merge_entry_exit(p);
+	resolve_inlined(s, p, spec);
 	p->resolved = 1;
 	return 0;
 }
@@ -314,6 +379,8 @@ static void attach_probe(struct cw_session *s, struct cw_probe *p, int slot)
 	}
 	if (p->entry_site >= 0)
 		attach_site(s, p, slot, p->entry_vaddr, p->entry_site);
+	for (i = 0; i < (size_t)p->nr_inlined; i++)
+		attach_site(s, p, slot, p->inlined[i], CW_SITE_ENTRY);
 	for (i = 0; p->wants_exits && i < p->exits.nr; i++)
 		attach_site(s, p, slot, p->exits.addr[i], CW_SITE_EXIT);
 }

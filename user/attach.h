@@ -13,6 +13,7 @@
 #include "spec.h"
 
 #define CW_MAX_TARGET_SPECS 16
+#define CW_MAX_INLINED 32
 
 /* One spec probe, resolved in the binary. */
 struct cw_probe {
@@ -26,6 +27,9 @@ struct cw_probe {
 	int entry_late;		/* after a first instruction uprobes refuse */
 	int wants_exits;	/* uprobes on every RET / tail call */
 	struct exit_sites exits;
+	int nr_inlined_found;	/* copies DWARF knows of; -1: no DWARF */
+	uint64_t inlined[CW_MAX_INLINED];	/* probed ones: entry sites */
+	int nr_inlined;
 	int abi;		/* enum cw_abi */
 	int resolved;
 	int absent;		/* optional, and not in this binary */

@@ -346,10 +346,19 @@ static void print_probe(FILE *f, const struct cw_probe *p, int attached)
 			p->name);
 		return;
 	}
-	fprintf(f, "  %-32s 0x%-8llx entry:%s exits:%zu%s",
-		p->name, (unsigned long long)p->vaddr, entry_kind(p),
-		p->wants_exits ? p->exits.nr : 0,
-		p->exits.nr_tail_calls && p->wants_exits ? " (tail calls)" : "");
+	if (!p->vaddr)
+		fprintf(f, "  %-32s only inlined, into its callers:",
+			p->name);
+	else
+		fprintf(f, "  %-32s 0x%-8llx entry:%s exits:%zu%s", p->name,
+			(unsigned long long)p->vaddr, entry_kind(p),
+			p->wants_exits ? p->exits.nr : 0,
+			p->exits.nr_tail_calls && p->wants_exits ?
+			" (tail calls)" : "");
+	if (p->nr_inlined_found > 0)
+		fprintf(f, " inlined:%d%s", p->nr_inlined_found,
+			p->nr_inlined ? "" : " (not probed: no arguments "
+			"there; key: process counts them)");
 	if (attached)
 		fprintf(f, "  %s", p->link_errors ? "FAILED: " : "attached");
 	if (attached && p->link_errors)
@@ -373,6 +382,10 @@ static int cmd_check(int argc, char **argv)
 		if (s.sockets_target >= 0)
 			printf("  %-32s accept/accept4/close tracepoints\n",
 			       "sockets");
+		if (s.nr_probes && s.probes[0].nr_inlined_found < 0)
+			printf("no DWARF: copies the compiler inlined into callers "
+			       "cannot be found; a probe that never fires shows 0 "
+			       "in connwatch_probe_hits_total\n");
 	}
 	session_close(&s);
 	free_specs(&c, specs);

@@ -87,7 +87,14 @@ out:
 	return ret;
 }
 
-static int keeps_args(csh cs, const cs_insn *insn)
+static int is_branch(csh cs, const cs_insn *insn)
+{
+	return cs_insn_group(cs, insn, CS_GRP_JUMP) ||
+	       cs_insn_group(cs, insn, CS_GRP_CALL) ||
+	       cs_insn_group(cs, insn, CS_GRP_RET);
+}
+
+static int writes_args(csh cs, const cs_insn *insn)
 {
 	static const x86_reg args[] = { X86_REG_RDI, X86_REG_RSI, X86_REG_RDX,
 					X86_REG_RCX, X86_REG_R8, X86_REG_R9,
@@ -97,20 +104,18 @@ static int keeps_args(csh cs, const cs_insn *insn)
 	cs_regs rd, wr;
 	uint8_t nr_rd, nr_wr, i, j;
 
-	if (cs_insn_group(cs, insn, CS_GRP_JUMP) ||
-	    cs_insn_group(cs, insn, CS_GRP_CALL) ||
-	    cs_insn_group(cs, insn, CS_GRP_RET) ||
-	    cs_regs_access(cs, insn, rd, &nr_rd, wr, &nr_wr))
-		return 0;
+	if (cs_regs_access(cs, insn, rd, &nr_rd, wr, &nr_wr))
+		return 1;
 	for (i = 0; i < nr_wr; i++)
 		for (j = 0; j < sizeof(args) / sizeof(args[0]); j++)
 			if (wr[i] == args[j])
-				return 0;
-	return 1;
+				return 1;
+	return 0;
 }
 
-int find_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
-		    uint64_t *site, int *late, char *err, size_t errlen)
+static int probe_site(const uint8_t *code, size_t size, uint64_t vaddr,
+		      uint64_t *site, int *late, int need_args, char *err,
+		      size_t errlen)
 {
 	const uint8_t *p = code;
 	uint64_t addr = vaddr;
@@ -135,7 +140,8 @@ int find_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
 	if (probeable(insn))
 		goto out;
 	ret = -1;
-	if (!left || !keeps_args(cs, insn)) {
+	if (!left || is_branch(cs, insn) ||
+	    (need_args && writes_args(cs, insn))) {
 		snprintf(err, errlen, "the first instruction (%s %s) cannot take "
 			 "a uprobe and the next one is not equivalent",
 			 insn->mnemonic, insn->op_str);
@@ -160,6 +166,20 @@ out:
 	cs_free(insn, 1);
 	cs_close(&cs);
 	return ret;
+}
+
+int find_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
+		    uint64_t *site, int *late, char *err, size_t errlen)
+{
+	return probe_site(code, size, vaddr, site, late, 1, err, errlen);
+}
+
+int find_inline_site(const uint8_t *code, size_t size, uint64_t vaddr,
+		     uint64_t *site, char *err, size_t errlen)
+{
+	int late;
+
+	return probe_site(code, size, vaddr, site, &late, 0, err, errlen);
 }
 
 /* cmp REG, qword ptr [r14 + 0x10]: the goroutine's stack guard. */

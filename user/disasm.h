@@ -35,6 +35,14 @@ int find_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
 		    uint64_t *site, int *late, char *err, size_t errlen);
 
 /*
+ * Where a probe on an inlined copy starting at vaddr can go: there, or
+ * past a first instruction uprobes refuse when it does not branch. The
+ * arguments do not matter: an inlined copy has none in registers.
+ */
+int find_inline_site(const uint8_t *code, size_t size, uint64_t vaddr,
+		     uint64_t *site, char *err, size_t errlen);
+
+/*
  * A Go function's entry past its stack-check prologue
  * (`cmp rsp, [r14+0x10]; jbe morestack`, possibly after `lea r12,
  * [rsp-N]`): when the stack must grow, morestack copies it and jumps back

@@ -10,14 +10,14 @@ start_connwatch --pid "$SRV_PID" --spec "$SPEC" || exit 1
 
 # A burst whose connections overlap, then idle: the first drain.
 load --connections 20 --concurrency 20 --hold-ms 300
-wait_for 5 grep -q drain_without_shutdown "$CW_LOG"
+wait_for 5 grep -qs drain_without_shutdown "$CW_LOG"
 check_eq "first idle drain reported as drain_without_shutdown" \
 	"$(alerts_of_kind drain_without_shutdown)" 1
 
 # One connection after the idle, held 3 s: the precursor, while alive.
 load --connections 1 --hold-ms 3000 &
 LOAD=$!
-wait_for 5 grep -q drain_rearmed "$CW_LOG"
+wait_for 5 grep -qs drain_rearmed "$CW_LOG"
 check "drain_rearmed on disk while the server still runs" \
 	kill -0 "$SRV_PID"
 check_eq "exactly one drain_rearmed" "$(alerts_of_kind drain_rearmed)" 1
@@ -28,7 +28,7 @@ wait "$LOAD"
 STATUS=$?
 check_eq "the buggy server crashed (SIGABRT)" "$STATUS" 134
 check "the server said why" grep -q "close of closed channel" "$SRV_ERR"
-wait_for 5 grep -q duplicate_drain "$CW_LOG"
+wait_for 5 grep -qs duplicate_drain "$CW_LOG"
 check_eq "duplicate_drain is in the alert log" \
 	"$(alerts_of_kind duplicate_drain)" 1
 
@@ -51,7 +51,7 @@ check "drain_rearmed names the accept path" \
 	grep -q '"stack":\["conn_accepted+0x[0-9a-f]* (tracker_server)","main+' <<<"$REARM"
 
 # The scrape after the crash is the one that matters most.
-wait_for 5 grep -q "killed by signal 6" "$CW_ERR"
+wait_for 5 grep -qs "killed by signal 6" "$CW_ERR"
 check "connwatch logged how the target died" grep -q "killed by signal 6 (Aborted)" "$CW_ERR"
 check_eq "target_up is 0 after the crash" \
 	"$(metric connwatch_target_up "pid=\"$SRV_PID\"")" 0

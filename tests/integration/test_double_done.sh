@@ -30,7 +30,7 @@ check_eq "no drain anomaly on this server" \
 	"$(( $(alerts_of_kind duplicate_drain) + $(alerts_of_kind drain_rearmed) ))" 0
 
 # open - closed is 0, inc - dec is -10: drift beyond 5 for over 2 s.
-wait_for 6 grep -q accounting_drift "$CW_LOG"
+wait_for 6 grep -qs accounting_drift "$CW_LOG"
 check_eq "accounting_drift reported once" "$(alerts_of_kind accounting_drift)" 1
 check "drift message gives both views" \
 	grep -q 'open connections (0) and the counter (-10)' "$CW_LOG"

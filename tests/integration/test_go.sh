@@ -11,10 +11,10 @@ buggy() {
 	start_go_tracker "$bin" buggy || return 1
 	start_connwatch --pid "$SRV_PID" --spec "$GO_SPEC" --preset go-runtime || return 1
 	load --connections 10 --concurrency 10 --hold-ms 300
-	wait_for 5 grep -q drain_without_shutdown "$CW_LOG"
+	wait_for 5 grep -qs drain_without_shutdown "$CW_LOG"
 	load --connections 1 --hold-ms 2000 &
 	local last=$!
-	wait_for 5 grep -q drain_rearmed "$CW_LOG"
+	wait_for 5 grep -qs drain_rearmed "$CW_LOG"
 	check "$bin: drain_rearmed on disk while the server still runs" \
 		kill -0 "$SRV_PID"
 	wait "$last"
@@ -22,7 +22,7 @@ buggy() {
 	check_eq "$bin: the server panicked (exit 2)" "$?" 2
 	check "$bin: ... with close of closed channel" \
 		grep -q "panic: close of closed channel" "$SRV_ERR"
-	wait_for 5 grep -q close_of_closed_channel "$CW_LOG"
+	wait_for 5 grep -qs close_of_closed_channel "$CW_LOG"
 	local cc dd
 	cc=$(grep '"kind":"close_of_closed_channel"' "$CW_LOG")
 	dd=$(grep '"kind":"duplicate_drain"' "$CW_LOG")
@@ -35,7 +35,7 @@ buggy() {
 	check "$bin: drain_rearmed came before the panic (in the log first)" \
 		test "$(grep -n drain_rearmed "$CW_LOG" | cut -d: -f1)" -lt \
 		"$(grep -n close_of_closed_channel "$CW_LOG" | cut -d: -f1)"
-	wait_for 5 grep -q "exited with status 2" "$CW_ERR"
+	wait_for 5 grep -qs "exited with status 2" "$CW_ERR"
 	check "$bin: connwatch saw it exit with status 2" grep -q "exited with status 2" "$CW_ERR"
 	stop "$CW_PID"
 }
@@ -71,7 +71,7 @@ start_connwatch --pid "$SRV_PID" --preset go-runtime || exit 1
 load --connections 5 --concurrency 1
 { wait "$SRV_PID"; } 2>/dev/null
 check_eq "wg-negative: the server panicked (exit 2)" "$?" 2
-wait_for 5 grep -q negative_waitgroup "$CW_LOG"
+wait_for 5 grep -qs negative_waitgroup "$CW_LOG"
 check_eq "wg-negative: one negative_waitgroup" "$(alerts_of_kind negative_waitgroup)" 1
 check "wg-negative: the stack names WaitGroup.Add and its caller" \
 	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","main.(\*Server).handleConn+' "$CW_LOG"
@@ -84,8 +84,8 @@ start_go_tracker go_tracker buggy || exit 1
 start_connwatch --pid "$SRV_PID" --preset go-runtime --on-critical stop || exit 1
 load --connections 3 --concurrency 3 --hold-ms 300
 load --connections 1 --hold-ms 100
-wait_for 5 grep -q close_of_closed_channel "$CW_LOG"
-wait_for 5 grep -q '^State:.*T' /proc/$SRV_PID/status
+wait_for 5 grep -qs close_of_closed_channel "$CW_LOG"
+wait_for 5 grep -qs '^State:.*T' /proc/$SRV_PID/status
 check "stop: the target is stopped (state T) before it panics" \
 	grep -q '^State:.*T (stopped)' /proc/$SRV_PID/status
 check "stop: connwatch says how to resume" grep -q "kill -CONT $SRV_PID" "$CW_ERR"
@@ -93,3 +93,19 @@ check "stop: it has not panicked yet" test ! -s "$SRV_ERR"
 kill -CONT "$SRV_PID"
 { wait "$SRV_PID"; } 2>/dev/null
 check_eq "stop: resumed, it goes on (here: to its panic, exit 2)" "$?" 2
+
+# A function inlined into its only caller: found and probed via DWARF.
+CHECK=$($CW check --exe $FX/go_tracker --spec tests/specs/go_inlined.yaml)
+check "inlined: check shows the copy inlined into the caller" \
+	grep -q 'noteServed *only inlined, into its callers: inlined:1' <<<"$CHECK"
+$CW check --exe $FX/go_tracker.stripped --spec tests/specs/go_inlined.yaml 2>"$TMP/e"
+check "inlined: without DWARF it says why it cannot find it" \
+	grep -q "has no DWARF, which would show copies inlined" "$TMP/e"
+start_go_tracker go_tracker fixed || exit 1
+start_connwatch --pid "$SRV_PID" --spec tests/specs/go_inlined.yaml || exit 1
+load --connections 40 --concurrency 4
+wait_for 5 test "$(metric connwatch_probe_hits_total noteServed)" == 40
+check_eq "inlined: every call of the inlined copy counted" \
+	"$(metric connwatch_probe_hits_total noteServed)" 40
+check_eq "inlined: ... as connections opened" \
+	"$(metric connwatch_connections_opened_total "pid=\"$SRV_PID\"")" 40

@@ -26,7 +26,7 @@ run_tracker() {
 		"$@" >"$out" 2>"$out.err" &
 	RUN_PID=$!
 	STARTED+=("$RUN_PID")
-	wait_for 10 grep -q listening "$out" || { cat "$out.err"; return 1; }
+	wait_for 10 grep -qs listening "$out" || { cat "$out.err"; return 1; }
 	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
 	SRV_PID=$(pgrep -P "$RUN_PID" -f tracker_server)
 }

@@ -9,7 +9,7 @@
 $FX/double_close_server 5 >"$TMP/dc.out" 2>&1 &
 DC=$!
 STARTED+=("$DC")
-wait_for 5 grep -q listening "$TMP/dc.out" || exit 1
+wait_for 5 grep -qs listening "$TMP/dc.out" || exit 1
 SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/dc.out")
 start_connwatch --pid "$DC" --preset sockets || exit 1
 check "double close: 50 connections served" load --connections 50 --concurrency 1
