@@ -11,10 +11,12 @@ WARN       := -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 	      -I$(OUT) -Ibpf
-LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lpthread
+LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
+	      -lpthread
 
-USER_MODULES := elf_symbols gopclntab go_offsets dwarf_inline disasm spec presets procfs symbolize attach \
-		anomalies alert_sinks metrics preload_collector spawn daemon run
+USER_MODULES := elf_symbols gopclntab go_offsets dwarf_inline disasm spec \
+		presets procfs symbolize attach anomalies json alert_sinks \
+		alert_push metrics preload_collector spawn daemon run
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
 SKEL       := $(OUT)/connwatch.skel.h
@@ -23,7 +25,8 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libcapstone-dev libmicrohttpd-dev libyaml-dev libcmocka-dev \
 	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
 	      redis-server redis-tools wrk golang-go prometheus \
-	      golang-github-lucas-clemente-quic-go-dev
+	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
+	      prometheus-alertmanager
 
 .PHONY: all deps test unit integration bench demo install clean
 

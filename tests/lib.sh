@@ -36,6 +36,7 @@ check_eq() {
 }
 
 . tests/port.sh
+. tests/servers.sh
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s.
 wait_for() {
@@ -98,23 +99,7 @@ load() { $FX/load_client --port "$SRV_PORT" "$@" >/dev/null; }
 # Sets NGX_PID (the master) and NGX_PORT. Extra env (LD_PRELOAD...) passes.
 start_nginx() {
 	NGX_PORT=$(free_port)
-	mkdir -p "$TMP/nginx"
-	cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 2;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $TMP/nginx;
-	server {
-		listen 127.0.0.1:$NGX_PORT;
-		location / { return 200 "ok\n"; }
-	}
-}
-CONF
+	nginx_conf "$TMP/nginx" "$NGX_PORT"
 	"$@" /usr/sbin/nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
 	NGX_PID=$!
 	STARTED+=("$NGX_PID")
@@ -177,11 +162,7 @@ check_counts() {
 start_prometheus() {
 	PROM_PORT=$(free_port)
 	mkdir -p "$TMP/prom"
-	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' \
-		>"$TMP/prom/prometheus.yml"
-	/usr/bin/prometheus --config.file="$TMP/prom/prometheus.yml" \
-		--storage.tsdb.path="$TMP/prom/data" \
-		--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom/log" 2>&1 &
+	exec_prometheus "$TMP/prom" "$PROM_PORT" >"$TMP/prom/log" 2>&1 &
 	PROM_PID=$!
 	STARTED+=("$PROM_PID")
 	wait_for 20 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null
@@ -205,3 +186,20 @@ wait_eq() {
 	wait_for "$secs" output_is "$want" "$@"
 }
 output_is() { local want=$1; shift; [ "$("$@")" == "$want" ]; }
+
+# start_alertmanager: Debian's real Alertmanager on loopback, no cluster.
+# Sets AM_PID, AM_PORT.
+start_alertmanager() {
+	AM_PORT=$(free_port)
+	mkdir -p "$TMP/am"
+	printf 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n' \
+		>"$TMP/am/alertmanager.yml"
+	/usr/bin/prometheus-alertmanager --config.file="$TMP/am/alertmanager.yml" \
+		--storage.path="$TMP/am" --cluster.listen-address= \
+		--web.listen-address="127.0.0.1:$AM_PORT" >"$TMP/am/log" 2>&1 &
+	AM_PID=$!
+	STARTED+=("$AM_PID")
+	wait_for 15 curl -sf "http://127.0.0.1:$AM_PORT/-/ready" -o /dev/null
+}
+
+am_alerts() { curl -sf "http://127.0.0.1:$AM_PORT/api/v2/alerts"; }

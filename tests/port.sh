@@ -1,6 +1,6 @@
 # free_port: a TCP port no socket uses, below the kernel's range for
 # outgoing connections (32768-60999), so a client cannot take it first.
-# Sourced by tests/lib.sh and bench/run.sh.
+# Sourced by tests/lib.sh and bench/lib.sh.
 free_port() {
 	local port
 	for _ in $(seq 1 200); do

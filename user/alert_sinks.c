@@ -6,54 +6,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "alert_sinks.h"
-
-struct jbuf {
-	char *p;
-	size_t len, used;
-};
-
-static void jputf(struct jbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->used >= b->len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->used += (size_t)n;
-}
-
-static void jstr(struct jbuf *b, const char *s)
-{
-	jputf(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			jputf(b, "\\%c", c);
-		else if (c < 0x20)
-			jputf(b, "\\u%04x", c);
-		else
-			jputf(b, "%c", c);
-	}
-	jputf(b, "\"");
-}
-
-static void jfield(struct jbuf *b, const char *name, const char *val)
-{
-	jputf(b, ",\"%s\":", name);
-	jstr(b, val);
-}
+#include "json.h"
 
 size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 {

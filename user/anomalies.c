@@ -142,6 +142,7 @@ void alert_raise(struct cw_daemon *d, int target_id, int kind,
 	__atomic_fetch_add(&d->anomalies[target_id][kind], 1, __ATOMIC_RELAXED);
 	if (d->worst_severity < level)
 		d->worst_severity = level;
+	alert_push_offer(&d->push, a);
 }
 
 void anomaly_report(struct cw_daemon *d, const struct cw_record *r)

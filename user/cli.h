@@ -31,6 +31,8 @@ struct cli {
 	int fail_on;		/* run: 1 warning, 2 critical, 0 never */
 	const char *target;	/* collect: the label */
 	int stop_on_critical;	/* --on-critical stop */
+	const char *alertmanager;	/* --alertmanager URL */
+	const char *on_alert;	/* --on-alert CMD */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)

@@ -28,7 +28,7 @@ static const char usage_text[] =
 "commands:\n"
 "  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
-"         [--on-critical stop]\n"
+"         [--on-critical stop] [--alertmanager URL] [--on-alert CMD]\n"
 "                       watch a running process (or every process of a binary)\n"
 "  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "                       resolve every probe, attach nothing\n"
@@ -57,6 +57,8 @@ static const char attach_help[] =
 "  -j, --json             alerts on stderr as JSON lines\n"
 "      --on-critical stop SIGSTOP the target at a critical event, from the\n"
 "                         probe, so it can be cored (gcore) before it panics\n"
+"      --alertmanager URL push every alert to Alertmanager (URL/api/v2/alerts)\n"
+"      --on-alert CMD     run CMD (sh -c) with the alert's JSON on stdin\n"
 "  -h, --help             this text\n";
 
 static const char check_help[] =
@@ -116,6 +118,8 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "fail-on", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, 't' },
 		{ "on-critical", required_argument, NULL, 'O' },
+		{ "alertmanager", required_argument, NULL, 'M' },
+		{ "on-alert", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -169,6 +173,12 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			break;
 		case 't':
 			c->target = optarg;
+			break;
+		case 'M':
+			c->alertmanager = optarg;
+			break;
+		case 'H':
+			c->on_alert = optarg;
 			break;
 		case 'O':
 			if (strcmp(optarg, "stop"))
@@ -510,23 +520,29 @@ int outputs_open(struct cw_daemon *d, const struct cli *c)
 {
 	char err[512];
 
-	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err))) {
-		fprintf(stderr, "connwatch: %s\n", err);
-		return -1;
-	}
+	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err)))
+		goto fail;
+	if (alert_push_start(&d->push, c->alertmanager, c->on_alert, err,
+			     sizeof(err)))
+		goto fail_sinks;
 	d->server = metrics_start(d, c->listen, err, sizeof(err));
-	if (!d->server) {
-		fprintf(stderr, "connwatch: %s\n", err);
-		alert_sinks_close(&d->sinks);
-		return -1;
-	}
+	if (!d->server)
+		goto fail_push;
 	return 0;
+fail_push:
+	alert_push_stop(&d->push);
+fail_sinks:
+	alert_sinks_close(&d->sinks);
+fail:
+	fprintf(stderr, "connwatch: %s\n", err);
+	return -1;
 }
 
 void outputs_close(struct cw_daemon *d)
 {
 	metrics_stop(d->server);
 	d->server = NULL;
+	alert_push_stop(&d->push);
 	alert_sinks_close(&d->sinks);
 }
 

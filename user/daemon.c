@@ -62,7 +62,8 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 
 	pthread_mutex_lock(&d->lock);
 	p = proc_find(d, pid);
-	if (p && !p->up) {	/* told already (tracepoint, then waitpid) */
+	/* Told already (tracepoint, then waitpid), unless now with a status. */
+	if (p && !p->up && (p->status >= 0 || status < 0)) {
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}

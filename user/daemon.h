@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include "alert_push.h"
 #include "alert_sinks.h"
 #include "attach.h"
 #include "preload_collector.h"
@@ -30,6 +31,7 @@ struct cw_daemon {
 	struct cw_session sess;
 	struct symbolizer sym;
 	struct alert_sinks sinks;
+	struct alert_push push;	/* Alertmanager, hook: after the log */
 	int duration_s;		/* 0: until SIGINT/SIGTERM */
 	pthread_mutex_t lock;	/* procs, read by the metrics thread */
 	struct proc_state procs[CW_MAX_TARGETS];

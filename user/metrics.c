@@ -249,19 +249,61 @@ static void write_targets(FILE *f, struct cw_daemon *d, const struct row *rows,
 	pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * Double closes the LD_PRELOAD shims saw: their snapshots count every
+ * one, even those whose alert datagram was dropped in a burst.
+ */
+static unsigned long preload_double_closes(struct cw_daemon *d)
+{
+	unsigned long n = 0;
+	int i;
+
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nr_preload; i++)
+		n += d->preload[i].snap.double_closes;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
 static void write_anomalies(FILE *f, struct cw_daemon *d)
 {
+	unsigned long n, shim = preload_double_closes(d);
 	int t, k;
 
 	help(f, "connwatch_anomalies_total", "counter",
 	     "Anomalies reported, by kind and severity.");
 	for (t = 0; t < d->sess.nr_targets; t++)
-		for (k = 0; k < CW_ANOM__COUNT; k++)
+		for (k = 0; k < CW_ANOM__COUNT; k++) {
+			n = __atomic_load_n(&d->anomalies[t][k], __ATOMIC_RELAXED);
+			if (k == CW_ANOM_DOUBLE_CLOSE_FD &&
+			    t == d->sess.sockets_target && shim > n)
+				n = shim;
 			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %lu\n",
 				d->sess.targets[t].label, anomaly_kind_name(k),
-				anomaly_severity(k),
-				__atomic_load_n(&d->anomalies[t][k],
-						__ATOMIC_RELAXED));
+				anomaly_severity(k), n);
+		}
+}
+
+static void write_push(FILE *f, struct cw_daemon *d)
+{
+	const struct outbox *sinks[] = { d->push.alertmanager, d->push.hook };
+	const char *names[] = { "alertmanager", "hook" };
+	size_t i;
+
+	help(f, "connwatch_alerts_pushed_total", "counter",
+	     "Alerts delivered to Alertmanager or the --on-alert hook.");
+	for (i = 0; i < 2; i++)
+		if (sinks[i])
+			fprintf(f, "connwatch_alerts_pushed_total{sink=\"%s\"} %llu\n",
+				names[i],
+				(unsigned long long)alert_push_sent(sinks[i]));
+	help(f, "connwatch_alert_push_failures_total", "counter",
+	     "Alerts a sink gave up on after retries, or dropped (queue full).");
+	for (i = 0; i < 2; i++)
+		if (sinks[i])
+			fprintf(f, "connwatch_alert_push_failures_total{sink=\"%s\"} %llu\n",
+				names[i],
+				(unsigned long long)alert_push_failed(sinks[i]));
 }
 
 static uint64_t events_lost(struct cw_daemon *d)
@@ -340,6 +382,7 @@ char *metrics_render(struct cw_daemon *d, size_t *len)
 	write_rows(f, d, rows, nr);
 	write_durations(f, d, rows, nr);
 	write_anomalies(f, d);
+	write_push(f, d);
 	write_probes(f, d);
 	help(f, "connwatch_events_lost_total", "counter",
 	     "Records dropped: ring buffer full, or the preload shim could not send.");

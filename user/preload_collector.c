@@ -29,6 +29,40 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
+/*
+ * Only a stale socket of an earlier run may go: never a file of another
+ * kind (--preload-socket /etc/passwd as root must not delete it), never
+ * a socket something still listens on (a running collector would lose
+ * its path, and its unlink at exit would then remove ours).
+ */
+static int remove_stale(const char *path, const struct sockaddr_un *sa,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st))
+		return 0;	/* nothing there; bind() says the rest */
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "preload socket %s: exists and is not a "
+			 "socket; not replacing it", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (ret == 0 || errno == EPROTOTYPE) {
+		close(fd);
+		snprintf(err, errlen, "preload socket %s: in use by a running "
+			 "process (another collector?)", path);
+		return -1;
+	}
+	close(fd);
+	unlink(path);	/* ECONNREFUSED: nobody behind it */
+	return 0;
+}
+
 int preload_listen(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -50,7 +84,10 @@ int preload_listen(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "preload socket: %s", strerror(errno));
 		return -1;
 	}
-	unlink(path);	/* a stale socket of an earlier run */
+	if (remove_stale(path, &sa, err, errlen)) {
+		close(fd);
+		return -1;
+	}
 	/* Created 0600 from the start: no window where others may connect. */
 	old_mask = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));

@@ -33,6 +33,8 @@ static const char run_help[] =
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -j, --json             alerts on stderr as JSON lines\n"
 "      --on-critical stop SIGSTOP the command at a critical event (eBPF)\n"
+"      --alertmanager URL push every alert to Alertmanager\n"
+"      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
 "\n"
 "CONNWATCH_PRELOAD_LIB overrides where the shim is looked for (next to\n"
 "the connwatch binary, then ../lib/connwatch/).\n";
@@ -97,6 +99,14 @@ static int release_and_watch(struct cw_daemon *d, const struct cli *c,
 		return 127;
 	}
 	d->child = child;
+	/*
+	 * With the shim, a process shows up when it first reports, i.e. at
+	 * its first accept: the command itself (nginx's master never
+	 * accepts) would only appear once dead, as target_up 0. It runs
+	 * now (exec done): say so.
+	 */
+	if (d->preload_fd >= 0)
+		daemon_proc_seen(d, child->pid);
 	if (watch_loop(d, c, "; runs until the command exits")) {
 		spawn_kill(child);
 		return 1;
@@ -209,9 +219,15 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 			  "--preset need eBPF");
 	if (find_shim(shim, sizeof(shim)) || check_dynamic(c->exe))
 		return 1;
-	if (c->preload_socket)
-		snprintf(sock, sizeof(sock), "%s", c->preload_socket);
-	else
+	if (c->preload_socket) {
+		/* never a silently truncated path: the shim would not find it */
+		if (snprintf(sock, sizeof(sock), "%s", c->preload_socket) >=
+		    (int)sizeof(sock)) {
+			fprintf(stderr, "connwatch: preload socket %s: path too "
+				"long\n", c->preload_socket);
+			return 1;
+		}
+	} else
 		snprintf(sock, sizeof(sock), "/run/connwatch/preload-%d.sock",
 			 getpid());
 	if (preload_open(d, c, sock, base_name(c->exe)))
@@ -269,7 +285,9 @@ static const char collect_help[] =
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -d, --duration SECONDS stop after SECONDS\n"
-"  -j, --json             alerts on stderr as JSON lines\n";
+"  -j, --json             alerts on stderr as JSON lines\n"
+"      --alertmanager URL push every alert to Alertmanager\n"
+"      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n";
 
 int cmd_collect(int argc, char **argv)
 {
