@@ -12,11 +12,12 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 	      -I$(OUT) -Ibpf
 LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
-	      -lpthread
+	      -lcrypt -lpthread
 
 USER_MODULES := elf_symbols gopclntab go_offsets dwarf_inline disasm spec \
 		presets procfs symbolize attach anomalies json alert_sinks \
-		alert_push metrics preload_collector spawn daemon run
+		alert_push metrics summary preload_collector spawn daemon run \
+		yaml_doc web_config
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
 SKEL       := $(OUT)/connwatch.skel.h
@@ -26,7 +27,7 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
 	      redis-server redis-tools wrk golang-go prometheus \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
-	      prometheus-alertmanager
+	      prometheus-alertmanager libcrypt-dev openssl python3
 
 .PHONY: all deps test unit integration bench demo install clean
 
@@ -117,6 +118,15 @@ demo: deps all
 install: all
 	install -D -m 0755 $(OUT)/connwatch /usr/local/bin/connwatch
 	install -D -m 0644 $(PRELOAD) /usr/local/lib/connwatch/libconnwatch-preload.so
+	install -D -m 0644 deploy/connwatch.8 /usr/local/share/man/man8/connwatch.8
+	install -D -m 0644 deploy/connwatch@.service \
+		/usr/local/lib/systemd/system/connwatch@.service
+	install -D -m 0644 deploy/connwatch-collect.service \
+		/usr/local/lib/systemd/system/connwatch-collect.service
+	install -D -m 0644 -t /usr/local/share/doc/connwatch \
+		deploy/connwatch.env.example deploy/connwatch-preload.conf \
+		deploy/web.yml.example
+	-[ -d /run/systemd/system ] && systemctl daemon-reload
 
 clean:
 	rm -rf $(OUT)

@@ -30,6 +30,20 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
 }
 
+# expect_error NAME PATTERN CMD...: exit != 0, one stderr line matching.
+expect_error() {
+	local name=$1 pattern=$2 out=$TMP/err.$RANDOM status
+	shift 2
+	"$@" >/dev/null 2>"$out"
+	status=$?
+	if [ $status -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] &&
+		grep -qE -- "$pattern" "$out"; then
+		pass "$name"
+	else
+		fail "$name" "status $status, stderr: $(head -c 300 "$out")"
+	fi
+}
+
 # check_eq NAME GOT WANT
 check_eq() {
 	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
@@ -162,7 +176,7 @@ check_counts() {
 start_prometheus() {
 	PROM_PORT=$(free_port)
 	mkdir -p "$TMP/prom"
-	exec_prometheus "$TMP/prom" "$PROM_PORT" >"$TMP/prom/log" 2>&1 &
+	exec_prometheus "$TMP/prom" "$PROM_PORT" "${1:-}" >"$TMP/prom/log" 2>&1 &
 	PROM_PID=$!
 	STARTED+=("$PROM_PID")
 	wait_for 20 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null

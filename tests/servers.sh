@@ -25,14 +25,17 @@ http {
 CONF
 }
 
-# exec_prometheus DIR PORT: exec Prometheus with no scrape jobs (only our
-# requests reach it), its data in DIR. Start it with `exec_prometheus ... &`:
-# the background subshell becomes Prometheus, so $! is its pid.
+# exec_prometheus DIR PORT [CONFIG]: exec Prometheus with CONFIG, or with
+# no scrape jobs (only our requests reach it), its data in DIR. Start it
+# with `exec_prometheus ... &`: the background subshell becomes
+# Prometheus, so $! is its pid.
 exec_prometheus() {
+	local config=${3:-$1/prometheus.yml}
+
 	mkdir -p "$1"
-	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' \
-		>"$1/prometheus.yml"
-	exec /usr/bin/prometheus --config.file="$1/prometheus.yml" \
+	[ -n "$3" ] || printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' \
+		>"$config"
+	exec /usr/bin/prometheus --config.file="$config" \
 		--storage.tsdb.path="$1/data" \
 		--web.listen-address="127.0.0.1:$2"
 }

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
 #include "daemon.h"
+#include "summary.h"
 
 static const struct {
 	const char *name;
@@ -143,6 +144,7 @@ void alert_raise(struct cw_daemon *d, int target_id, int kind,
 	if (d->worst_severity < level)
 		d->worst_severity = level;
 	alert_push_offer(&d->push, a);
+	summary_note_alert(d, a);
 }
 
 void anomaly_report(struct cw_daemon *d, const struct cw_record *r)

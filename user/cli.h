@@ -33,6 +33,7 @@ struct cli {
 	int stop_on_critical;	/* --on-critical stop */
 	const char *alertmanager;	/* --alertmanager URL */
 	const char *on_alert;	/* --on-alert CMD */
+	const char *web_config;	/* --web.config.file FILE */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)

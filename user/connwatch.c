@@ -17,6 +17,8 @@
 #include "gopclntab.h"
 #include "presets.h"
 #include "procfs.h"
+#include "summary.h"
+#include "web_config.h"
 
 
 static const char usage_text[] =
@@ -29,6 +31,7 @@ static const char usage_text[] =
 "  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
 "         [--on-critical stop] [--alertmanager URL] [--on-alert CMD]\n"
+"         [--web.config.file FILE]\n"
 "                       watch a running process (or every process of a binary)\n"
 "  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "                       resolve every probe, attach nothing\n"
@@ -59,6 +62,9 @@ static const char attach_help[] =
 "                         probe, so it can be cored (gcore) before it panics\n"
 "      --alertmanager URL push every alert to Alertmanager (URL/api/v2/alerts)\n"
 "      --on-alert CMD     run CMD (sh -c) with the alert's JSON on stdin\n"
+"      --web.config.file FILE\n"
+"                         TLS and basic auth (bcrypt) for /metrics, in the\n"
+"                         Prometheus exporter-toolkit format\n"
 "  -h, --help             this text\n";
 
 static const char check_help[] =
@@ -120,6 +126,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "on-critical", required_argument, NULL, 'O' },
 		{ "alertmanager", required_argument, NULL, 'M' },
 		{ "on-alert", required_argument, NULL, 'H' },
+		{ "web.config.file", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -179,6 +186,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			break;
 		case 'H':
 			c->on_alert = optarg;
+			break;
+		case 'W':
+			c->web_config = optarg;
 			break;
 		case 'O':
 			if (strcmp(optarg, "stop"))
@@ -518,14 +528,19 @@ int report_attach(struct cw_session *s, int attached)
 
 int outputs_open(struct cw_daemon *d, const struct cli *c)
 {
+	struct web_config *web = NULL;
 	char err[512];
 
-	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err)))
+	/* first: a bad file stops connwatch before it opens anything */
+	if (c->web_config &&
+	    !(web = web_config_load(c->web_config, err, sizeof(err))))
 		goto fail;
+	if (alert_sinks_open(&d->sinks, c->alert_log, c->json, err, sizeof(err)))
+		goto fail_web;
 	if (alert_push_start(&d->push, c->alertmanager, c->on_alert, err,
 			     sizeof(err)))
 		goto fail_sinks;
-	d->server = metrics_start(d, c->listen, err, sizeof(err));
+	d->server = metrics_start(d, c->listen, web, err, sizeof(err));
 	if (!d->server)
 		goto fail_push;
 	return 0;
@@ -533,6 +548,8 @@ fail_push:
 	alert_push_stop(&d->push);
 fail_sinks:
 	alert_sinks_close(&d->sinks);
+fail_web:
+	web_config_free(web);
 fail:
 	fprintf(stderr, "connwatch: %s\n", err);
 	return -1;
@@ -563,8 +580,10 @@ int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 {
 	char err[512];
 
-	fprintf(stderr, "connwatch: metrics on http://%s/metrics, alerts to %s%s\n",
-		c->listen, c->alert_log, until);
+	fprintf(stderr, "connwatch: metrics on %s://%s/metrics%s, alerts to %s%s\n",
+		metrics_scheme(d->server), c->listen,
+		metrics_auth(d->server) ? " (basic auth)" : "", c->alert_log,
+		until);
 	install_signals();
 	if (daemon_run(d, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
@@ -583,6 +602,7 @@ static int watch(struct cw_daemon *d, const struct cli *c)
 		goto out;
 	if (d->sess.pid > 0)
 		daemon_proc_seen(d, d->sess.pid);
+	d->live_summary = summary_wanted(c->json);
 	if (watch_loop(d, c, c->duration_s ? "" : "; Ctrl-C to detach"))
 		goto out;
 	fprintf(stderr, "connwatch: detached\n");
@@ -652,7 +672,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "symbols"))
 		return cmd_symbols(argc - 1, argv + 1);
 	if (!strcmp(cmd, "presets")) {
-		presets_print(stdout);
+		if (argc > 2 && strcmp(argv[2], "--help") && strcmp(argv[2], "-h"))
+			die_usage("presets", "takes no argument");
+		if (argc > 2)
+			printf("usage: connwatch presets\n\nLists the built-in "
+			       "presets (--preset NAME) and what each hooks.\n");
+		else
+			presets_print(stdout);
 		return 0;
 	}
 	fprintf(stderr, "connwatch: unknown command '%s' (see `connwatch --help`)\n",

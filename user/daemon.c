@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
 #include "daemon.h"
+#include "summary.h"
 
 volatile sig_atomic_t cw_stop;
 
@@ -113,6 +114,8 @@ static int periodic(struct cw_daemon *d, uint64_t now)
 		notice_new_procs(d);
 		drift_scan(d, now);
 	}
+	if (d->live_summary)
+		summary_draw(d);
 	return d->child && spawn_reap(d->child);
 }
 

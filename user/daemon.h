@@ -26,6 +26,7 @@ struct drift_state {
 };
 
 #define CW_MAX_DRIFT 256
+#define CW_RECENT_ALERTS 8
 
 struct cw_daemon {
 	struct cw_session sess;
@@ -45,10 +46,13 @@ struct cw_daemon {
 	int preload_fd;		/* LD_PRELOAD shim reports, or -1 */
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
-	struct MHD_Daemon *server;	/* /metrics */
+	struct metrics_server *server;	/* /metrics */
+	int live_summary;	/* a terminal: redraw a summary each second */
+	char recent[CW_RECENT_ALERTS][160];	/* for the summary */
+	unsigned long nr_alerts;
 };
 
-struct MHD_Daemon;
+struct metrics_server;
 
 extern volatile sig_atomic_t cw_stop;
 

@@ -16,19 +16,10 @@
 #include "daemon.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "web_config.h"
 
-struct row {
-	uint32_t target_id;
-	uint32_t tgid;
-	struct cw_acct sum;
-	int counter_read;
-	int has_durations;
-	struct cw_sock_stats sock;	/* the duration histogram */
-};
 
-#define MAX_ROWS 1024
-
-static struct row *row_for(struct row *rows, int *nr, uint32_t target_id,
+static struct metrics_row *row_for(struct metrics_row *rows, int *nr, uint32_t target_id,
 			   uint32_t tgid)
 {
 	int i;
@@ -36,7 +27,7 @@ static struct row *row_for(struct row *rows, int *nr, uint32_t target_id,
 	for (i = 0; i < *nr; i++)
 		if (rows[i].target_id == target_id && rows[i].tgid == tgid)
 			return &rows[i];
-	if (*nr == MAX_ROWS)
+	if (*nr == METRICS_MAX_ROWS)
 		return NULL;
 	memset(&rows[*nr], 0, sizeof(rows[0]));
 	rows[*nr].target_id = target_id;
@@ -44,7 +35,7 @@ static struct row *row_for(struct row *rows, int *nr, uint32_t target_id,
 	return &rows[(*nr)++];
 }
 
-static void add_acct(struct row *r, const struct cw_acct *st)
+static void add_acct(struct metrics_row *r, const struct cw_acct *st)
 {
 	r->sum.opened += st->opened;
 	r->sum.closed += st->closed;
@@ -61,12 +52,12 @@ static void add_acct(struct row *r, const struct cw_acct *st)
 }
 
 /* The sockets preset: its own per-process map. */
-static void collect_sockets(struct cw_daemon *d, struct row *rows, int *nr)
+static void collect_sockets(struct cw_daemon *d, struct metrics_row *rows, int *nr)
 {
 	int fd = bpf_map__fd(d->sess.skel->maps.sock_stats);
 	__u32 k, next, *prev = NULL;
 	struct cw_sock_stats st;
-	struct row *r;
+	struct metrics_row *r;
 
 	if (d->sess.sockets_target < 0)
 		return;
@@ -87,9 +78,9 @@ static void collect_sockets(struct cw_daemon *d, struct row *rows, int *nr)
 }
 
 /* Sockets counted by the LD_PRELOAD shim: the same rows. */
-static void collect_preload(struct cw_daemon *d, struct row *rows, int *nr)
+static void collect_preload(struct cw_daemon *d, struct metrics_row *rows, int *nr)
 {
-	struct row *r;
+	struct metrics_row *r;
 	int i;
 
 	pthread_mutex_lock(&d->lock);
@@ -110,11 +101,11 @@ static void collect_preload(struct cw_daemon *d, struct row *rows, int *nr)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static int collect_rows(struct cw_daemon *d, struct row *rows)
+int metrics_collect(struct cw_daemon *d, struct metrics_row *rows)
 {
 	struct cw_acct_key k, next, *prev = NULL;
 	struct cw_acct st;
-	struct row *r;
+	struct metrics_row *r;
 	int fd, nr = 0;
 
 	collect_preload(d, rows, &nr);
@@ -159,7 +150,7 @@ static void help(FILE *f, const char *name, const char *type,
 	X(connwatch_preattach_closes_total, counter, preattach_closes, \
 	  "Decrements of connections that began before connwatch attached.")
 
-static void write_rows(FILE *f, struct cw_daemon *d, const struct row *rows,
+static void write_rows(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 		       int nr)
 {
 	int i;
@@ -193,7 +184,7 @@ static int proc_up(struct cw_daemon *d, pid_t pid)
 }
 
 static void write_durations(FILE *f, struct cw_daemon *d,
-			    const struct row *rows, int nr)
+			    const struct metrics_row *rows, int nr)
 {
 	static const uint64_t bounds[] = CW_DURATION_BOUNDS_NS;
 	int i, b;
@@ -201,7 +192,7 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 	help(f, "connwatch_connection_duration_seconds", "histogram",
 	     "How long accepted sockets stayed open (sockets preset).");
 	for (i = 0; i < nr; i++) {
-		const struct row *r = &rows[i];
+		const struct metrics_row *r = &rows[i];
 		const char *label = d->sess.targets[r->target_id].label;
 		uint64_t cumulative = 0;
 
@@ -226,7 +217,7 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 	}
 }
 
-static void write_targets(FILE *f, struct cw_daemon *d, const struct row *rows,
+static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 			  int nr)
 {
 	int t, i, up;
@@ -346,6 +337,8 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 	for (i = 0; i < d->sess.nr_probes; i++) {
 		const struct cw_probe *p = &d->sess.probes[i];
 
+		if (p->absent)	/* optional, not in this binary: not a probe */
+			continue;
 		fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
 			d->sess.targets[p->target_id].label, p->name,
 			p->links > 0 && !p->link_errors);
@@ -355,6 +348,8 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 	for (i = 0; i < d->sess.nr_probes; i++) {
 		const struct cw_probe *p = &d->sess.probes[i];
 
+		if (p->absent)
+			continue;
 		fprintf(f, "connwatch_probe_hits_total{target=\"%s\",probe=\"%s\"} %llu\n",
 			d->sess.targets[p->target_id].label, p->name,
 			(unsigned long long)probe_hits(d, i));
@@ -363,7 +358,7 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 
 char *metrics_render(struct cw_daemon *d, size_t *len)
 {
-	struct row *rows = calloc(MAX_ROWS, sizeof(*rows));
+	struct metrics_row *rows = calloc(METRICS_MAX_ROWS, sizeof(*rows));
 	char *text = NULL;
 	FILE *f;
 	int nr;
@@ -375,7 +370,7 @@ char *metrics_render(struct cw_daemon *d, size_t *len)
 		free(rows);
 		return NULL;
 	}
-	nr = collect_rows(d, rows);
+	nr = metrics_collect(d, rows);
 	help(f, "connwatch_build_info", "gauge", "connwatch version.");
 	fprintf(f, "connwatch_build_info{version=\"%s\"} 1\n", CW_VERSION);
 	write_targets(f, d, rows, nr);
@@ -408,16 +403,59 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned code,
 	return ret;
 }
 
+struct metrics_server {
+	struct MHD_Daemon *mhd;
+	struct cw_daemon *d;
+	struct web_config *web;	/* --web.config.file, or NULL */
+};
+
+/* Basic credentials that match basic_auth_users. */
+static int authorized(const struct metrics_server *s,
+		      struct MHD_Connection *conn)
+{
+	char *password = NULL;
+	char *user = MHD_basic_auth_get_username_password(conn, &password);
+	int ok = user && web_config_check_user(s->web, user,
+					       password ? password : "");
+
+	if (password) {
+		explicit_bzero(password, strlen(password));
+		MHD_free(password);
+	}
+	MHD_free(user);
+	return ok;
+}
+
+/* 401 with WWW-Authenticate: Basic realm="connwatch". */
+static enum MHD_Result deny(struct MHD_Connection *conn)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/plain");
+	ret = MHD_queue_basic_auth_fail_response(conn, "connwatch", resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *upload,
 			      size_t *upload_len, void **con_cls)
 {
-	struct cw_daemon *d = cls;
+	struct metrics_server *s = cls;
+	struct cw_daemon *d = s->d;
 	size_t len = 0;
 	char *body;
 
 	(void)version; (void)upload; (void)upload_len; (void)con_cls;
+	if (metrics_auth(s) && !authorized(s, conn))
+		return deny(conn);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return respond(conn, 405, strdup("method not allowed\n"), 19,
 			       "text/plain");
@@ -469,27 +507,83 @@ static int listen_socket(const char *listen_addr, char *err, size_t errlen)
 	return fd;
 }
 
-struct MHD_Daemon *metrics_start(struct cw_daemon *d, const char *listen_addr,
-				 char *err, size_t errlen)
-{
-	struct MHD_Daemon *server;
-	int fd = listen_socket(listen_addr, err, errlen);
+/* TLS 1.2 and 1.3 only, as exporter-toolkit's default min_version. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-	if (fd < 0)
+struct metrics_server *metrics_start(struct cw_daemon *d,
+				     const char *listen_addr,
+				     struct web_config *web, char *err,
+				     size_t errlen)
+{
+	int tls = web && web->cert_pem;
+	struct MHD_OptionItem opts[6] = {
+		{ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL },
+	};
+	struct metrics_server *s;
+	int fd, n = 1;
+
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "%s: this libmicrohttpd cannot serve TLS",
+			 web->path);
 		return NULL;
-	server = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-				  handle, d, MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				  MHD_OPTION_END);
-	if (!server) {
-		snprintf(err, errlen, "cannot serve metrics on %s", listen_addr);
-		close(fd);
 	}
-	return server;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	fd = listen_socket(listen_addr, err, errlen);
+	if (fd < 0) {
+		free(s);
+		return NULL;
+	}
+	s->d = d;
+	s->web = web;
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
+	if (tls) {
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						     web->key_pem };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						     web->cert_pem };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+						     0, TLS_PRIORITIES };
+	}
+	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+				  (tls ? MHD_USE_TLS : 0), 0, NULL, NULL,
+				  handle, s, MHD_OPTION_ARRAY, opts,
+				  MHD_OPTION_END);
+	if (!s->mhd) {
+		if (tls)
+			snprintf(err, errlen, "cannot serve metrics on %s with "
+				 "TLS: %s or %s rejected (not PEM, or a key that "
+				 "is not the certificate's)", listen_addr,
+				 web->cert_file, web->key_file);
+		else
+			snprintf(err, errlen, "cannot serve metrics on %s",
+				 listen_addr);
+		close(fd);
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
-void metrics_stop(struct MHD_Daemon *server)
+void metrics_stop(struct metrics_server *s)
 {
-	if (server)
-		MHD_stop_daemon(server);
+	if (!s)
+		return;
+	MHD_stop_daemon(s->mhd);
+	web_config_free(s->web);
+	free(s);
+}
+
+const char *metrics_scheme(const struct metrics_server *s)
+{
+	return s && s->web && s->web->cert_pem ? "https" : "http";
+}
+
+int metrics_auth(const struct metrics_server *s)
+{
+	return s && s->web && s->web->nr_users;
 }

@@ -4,16 +4,45 @@
 #define CW_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "../bpf/connwatch.h"
 
 struct cw_daemon;
-struct MHD_Daemon;
+
+/* What is exported for one (target, process). */
+struct metrics_row {
+	uint32_t target_id;
+	uint32_t tgid;
+	struct cw_acct sum;
+	int counter_read;
+	int has_durations;
+	struct cw_sock_stats sock;	/* the duration histogram */
+};
+
+#define METRICS_MAX_ROWS 1024
+
+/* Sums the maps (and preload reports) per (target, pid) into rows, which
+ * hold METRICS_MAX_ROWS. Returns how many. */
+int metrics_collect(struct cw_daemon *d, struct metrics_row *rows);
+struct metrics_server;
+struct web_config;
 
 #define CW_DEFAULT_LISTEN "127.0.0.1:9877"
 
-/* Listens on "ADDR:PORT" and serves /metrics. NULL + err on failure. */
-struct MHD_Daemon *metrics_start(struct cw_daemon *d, const char *listen,
-				 char *err, size_t errlen);
-void metrics_stop(struct MHD_Daemon *server);
+/*
+ * Listens on "ADDR:PORT" and serves /metrics: plain HTTP to anyone, or as
+ * web (--web.config.file) says: TLS, basic auth. Once started the server
+ * owns web (metrics_stop frees it); on failure, NULL + err, and web is
+ * still the caller's.
+ */
+struct metrics_server *metrics_start(struct cw_daemon *d, const char *listen,
+				     struct web_config *web, char *err,
+				     size_t errlen);
+void metrics_stop(struct metrics_server *server);
+/* For messages: "https" or "http"; whether it asks for a password. */
+const char *metrics_scheme(const struct metrics_server *server);
+int metrics_auth(const struct metrics_server *server);
 /* The exposition text, malloc'ed. */
 char *metrics_render(struct cw_daemon *d, size_t *len);
 

@@ -35,6 +35,8 @@ static const char run_help[] =
 "      --on-critical stop SIGSTOP the command at a critical event (eBPF)\n"
 "      --alertmanager URL push every alert to Alertmanager\n"
 "      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
+"      --web.config.file FILE\n"
+"                         TLS and basic auth for /metrics (exporter-toolkit)\n"
 "\n"
 "CONNWATCH_PRELOAD_LIB overrides where the shim is looked for (next to\n"
 "the connwatch binary, then ../lib/connwatch/).\n";
@@ -287,7 +289,9 @@ static const char collect_help[] =
 "  -d, --duration SECONDS stop after SECONDS\n"
 "  -j, --json             alerts on stderr as JSON lines\n"
 "      --alertmanager URL push every alert to Alertmanager\n"
-"      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n";
+"      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
+"      --web.config.file FILE\n"
+"                         TLS and basic auth for /metrics (exporter-toolkit)\n";
 
 int cmd_collect(int argc, char **argv)
 {

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 #include <linux/types.h>
 #include "../bpf/connwatch.h"
 #include "spec.h"
+#include "yaml_doc.h"
 
 /* A spec names the first CW_ROLE__COUNT; the rest are presets' checks. */
 static const char *const role_names[CW_ROLE__ALL] = {
@@ -39,29 +39,18 @@ struct parse {
 
 static int fail(struct parse *p, const yaml_node_t *at, const char *fmt, ...)
 {
-	size_t n;
 	va_list ap;
 
-	n = snprintf(p->err, p->errlen, "%s:%lu: ", p->name,
-		     at ? (unsigned long)at->start_mark.line + 1 : 1UL);
-	if (n >= p->errlen)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	ydoc_verror(p->err, p->errlen, p->name, at, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ?
-		(const char *)n->data.scalar.value : NULL;
 }
 
 static int parse_int(struct parse *p, const yaml_node_t *n, const char *what,
 		     int64_t min, int64_t max, int64_t *out)
 {
-	const char *s = scalar(n);
+	const char *s = ydoc_scalar(n);
 	char *end;
 	long long v;
 
@@ -80,7 +69,7 @@ static int parse_int(struct parse *p, const yaml_node_t *n, const char *what,
 static int parse_arg(struct parse *p, const yaml_node_t *n, const char *what,
 		     int *out)
 {
-	const char *s = scalar(n);
+	const char *s = ydoc_scalar(n);
 
 	if (s && !strcmp(s, "receiver")) {
 		*out = 0;
@@ -98,7 +87,7 @@ static int parse_choice(struct parse *p, const yaml_node_t *n,
 			const char *what, const char *const *names,
 			int first, int count, const char *expected, int *out)
 {
-	const char *s = scalar(n);
+	const char *s = ydoc_scalar(n);
 	int i;
 
 	for (i = first; s && i < count; i++) {
@@ -114,7 +103,7 @@ static int parse_choice(struct parse *p, const yaml_node_t *n,
 static int parse_key(struct parse *p, const yaml_node_t *n,
 		     struct spec_probe *pr)
 {
-	const char *s = scalar(n);
+	const char *s = ydoc_scalar(n);
 
 	if (s && !strcmp(s, "process")) {
 		pr->key_source = CW_KEY_PROCESS;
@@ -127,7 +116,7 @@ static int parse_key(struct parse *p, const yaml_node_t *n,
 static int parse_at(struct parse *p, const yaml_node_t *n,
 		    struct spec_probe *pr)
 {
-	const char *s = scalar(n);
+	const char *s = ydoc_scalar(n);
 
 	if (s && (!strcmp(s, "entry") || !strcmp(s, "return"))) {
 		pr->at_return = !strcmp(s, "return");
@@ -152,7 +141,7 @@ static int each_field(struct parse *p, const yaml_node_t *map,
 	     pair < map->data.mapping.pairs.top; pair++) {
 		const yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
 		const yaml_node_t *v = yaml_document_get_node(&p->doc, pair->value);
-		const char *name = scalar(k);
+		const char *name = ydoc_scalar(k);
 
 		if (!name)
 			return fail(p, k, "%s: keys must be plain words", what);
@@ -173,10 +162,10 @@ static int probe_field(struct parse *p, const char *key,
 				    "open, close, inc, dec, drain, shutdown",
 				    &pr->role);
 	if (!strcmp(key, "symbol")) {
-		if (!scalar(v) || !*scalar(v))
+		if (!ydoc_scalar(v) || !*ydoc_scalar(v))
 			return fail(p, v, "symbol: expected a function name");
 		free(pr->symbol);
-		pr->symbol = strdup(scalar(v));
+		pr->symbol = strdup(ydoc_scalar(v));
 		return pr->symbol ? 0 : fail(p, v, "out of memory");
 	}
 	if (!strcmp(key, "key"))
@@ -267,10 +256,10 @@ static int top_field(struct parse *p, const char *key, const yaml_node_t *v,
 	struct spec *spec = obj;
 
 	if (!strcmp(key, "target")) {
-		if (!scalar(v) || !*scalar(v))
+		if (!ydoc_scalar(v) || !*ydoc_scalar(v))
 			return fail(p, v, "target: expected a name");
 		free(spec->target);
-		spec->target = strdup(scalar(v));
+		spec->target = strdup(ydoc_scalar(v));
 		return spec->target ? 0 : fail(p, v, "out of memory");
 	}
 	if (!strcmp(key, "probes"))
@@ -303,29 +292,16 @@ int spec_parse_string(struct spec *spec, const char *name, const char *text,
 {
 	struct parse p = { .spec = spec, .name = name, .err = err,
 			   .errlen = errlen };
-	yaml_parser_t parser;
 	int ret = -1;
 
 	memset(spec, 0, sizeof(*spec));
 	spec->drift.threshold = 8;
 	spec->drift.grace_s = 10;
 	spec->path = strdup(name);
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-				     strlen(text));
-	if (!yaml_parser_load(&parser, &p.doc)) {
-		snprintf(err, errlen, "%s:%lu: %s%s%s (line %lu)", name,
-			 (unsigned long)parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "malformed YAML",
-			 parser.context ? ", " : "",
-			 parser.context ? parser.context : "",
-			 (unsigned long)parser.context_mark.line + 1);
-		goto out_parser;
+	if (!ydoc_load(&p.doc, name, text, err, errlen)) {
+		ret = parse_document(&p);
+		yaml_document_delete(&p.doc);
 	}
-	ret = parse_document(&p);
-	yaml_document_delete(&p.doc);
-out_parser:
-	yaml_parser_delete(&parser);
 	if (ret)
 		spec_free(spec);
 	return ret;
@@ -334,28 +310,13 @@ out_parser:
 int spec_parse_file(struct spec *spec, const char *path, char *err,
 		    size_t errlen)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f, *mem;
-	char buf[4096];
-	size_t n;
+	char *text;
 	int ret;
 
 	memset(spec, 0, sizeof(*spec));
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	text = read_text_file(path, err, errlen);
+	if (!text)
 		return -1;
-	}
-	mem = open_memstream(&text, &len);
-	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, mem);
-	fclose(f);
-	if (!mem || fclose(mem)) {
-		snprintf(err, errlen, "%s: cannot read", path);
-		free(text);
-		return -1;
-	}
 	ret = spec_parse_string(spec, path, text, err, errlen);
 	free(text);
 	return ret;

@@ -3,7 +3,18 @@
 # --duration detach cleanly and leave no probe behind.
 . tests/lib.sh
 
-uprobes_on_fixture() { bpftool perf show 2>/dev/null | grep -c "uprobe.*tracker_server"; }
+# Uprobes on the fixture held by a connwatch this test started, plus any
+# tracefs uprobe event on it (those would outlive the process). Other
+# tests on the machine may probe the same binary with their own pids.
+uprobes_on_fixture() {
+	local pid n=0
+	for pid in "${STARTED[@]}"; do
+		n=$((n + $(bpftool perf show 2>/dev/null |
+			grep -c "^pid $pid .*uprobe.*tracker_server")))
+	done
+	n=$((n + $(grep -cs tracker_server /sys/kernel/tracing/uprobe_events)))
+	echo $n
+}
 check_eq "no connwatch uprobe before the test" "$(uprobes_on_fixture)" 0
 
 # --exe before any server runs, then two servers: both counted by pid.
@@ -24,7 +35,7 @@ check_eq "--exe: server B counted alone" \
 check_eq "--exe: a process started after attach is armed from the start" \
 	"$(metric connwatch_preattach_closes_total "pid=\"$PID_A\"")" 0
 check_eq "--exe: both are up" \
-	"$(scrape | grep -c '^connwatch_target_up{.*} 1$')" 2
+	"$(metric connwatch_target_up "pid=\"$PID_A\"")$(metric connwatch_target_up "pid=\"$PID_B\"")" 11
 kill -INT "$CW_PID"
 wait "$CW_PID"
 check_eq "SIGINT: exit 0" "$?" 0
@@ -55,3 +66,19 @@ check_eq "mid-flight attach: no false underflow" \
 stop "$CW_PID"
 check_eq "SIGTERM: exit 0" "$?" 0
 check_eq "SIGTERM: no uprobe left" "$(uprobes_on_fixture)" 0
+
+# On a terminal: a one-screen live summary each second; not otherwise.
+check_eq "no terminal: plain lines, no screen control" \
+	"$(grep -c $'\033\\[2J' "$CW_ERR")" 0
+start_server fixed || exit 1
+TTY_PORT=$(free_port)
+TERM=xterm timeout 20 script -qfec "$CW attach --pid $SRV_PID --spec $SPEC \
+	--listen 127.0.0.1:$TTY_PORT --alert-log $TMP/tty.jsonl --duration 3" \
+	/dev/null >"$TMP/tty.out" &
+TTY=$!
+sleep 1.5
+load --connections 7 --concurrency 1
+wait "$TTY"
+check "terminal: the summary is drawn in place" grep -q $'\033\\[2J' "$TMP/tty.out"
+check "terminal: it lists the process with its counts" \
+	grep -qE "^tracker +$SRV_PID +7 +7 +0 +0 +0 +0" <(tr -d '\r' <"$TMP/tty.out")

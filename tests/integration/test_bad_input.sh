@@ -5,20 +5,6 @@
 
 start_server fixed || exit 1
 
-# expect_error NAME PATTERN CMD...: exit != 0, one stderr line matching.
-expect_error() {
-	local name=$1 pattern=$2 out=$TMP/err.$RANDOM status
-	shift 2
-	"$@" >/dev/null 2>"$out"
-	status=$?
-	if [ $status -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] &&
-		grep -qE -- "$pattern" "$out"; then
-		pass "$name"
-	else
-		fail "$name" "status $status, stderr: $(head -c 300 "$out")"
-	fi
-}
-
 ATTACH="$CW attach --alert-log $TMP/a.jsonl --listen 127.0.0.1:$(free_port) --duration 2"
 expect_error "unknown pid" "no process with pid 999999" \
 	$ATTACH --pid 999999 --spec "$SPEC"

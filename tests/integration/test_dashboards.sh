@@ -86,7 +86,6 @@ start_server buggy || exit 1
 # The sockets preset too, so the connection duration histogram has data.
 start_connwatch --pid "$SRV_PID" --spec "$SPEC" --preset sockets || exit 1
 
-PROM_PORT=$(free_port)
 mkdir -p "$TMP/prom"
 cat >"$TMP/prom/prometheus.yml" <<YML
 global:
@@ -99,14 +98,9 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$CW_PORT"]
 YML
-/usr/bin/prometheus --config.file="$TMP/prom/prometheus.yml" \
-	--storage.tsdb.path="$TMP/prom/data" \
-	--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom/log" 2>&1 &
-PROM_PID=$!
-STARTED+=("$PROM_PID")
-API=http://127.0.0.1:$PROM_PORT/api/v1
-wait_for 20 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null ||
+start_prometheus "$TMP/prom/prometheus.yml" ||
 	{ fail "prometheus did not start" "$(tail -3 "$TMP/prom/log")"; exit 1; }
+API=http://127.0.0.1:$PROM_PORT/api/v1
 
 # q EXPR: the instant query's values, one per line.
 q() {

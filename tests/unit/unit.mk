@@ -17,7 +17,7 @@ UNIT_DEPS	:= $(wildcard user/*.h tests/unit/*.h) bpf/connwatch.h
 UNIT_BINS	:= $(foreach t,$(UNIT_TESTS),$(OUT)/unit/$(t) $(OUT)/unit-san/$(t))
 
 # The module each test covers (added to the pattern rules' sources).
-$(OUT)/unit/test_spec $(OUT)/unit-san/test_spec: user/spec.c
+$(OUT)/unit/test_spec $(OUT)/unit-san/test_spec: user/spec.c user/yaml_doc.c
 $(OUT)/unit/test_elf_symbols $(OUT)/unit-san/test_elf_symbols: \
 	user/elf_symbols.c
 $(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
