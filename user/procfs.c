@@ -18,8 +18,27 @@ int proc_exists(pid_t pid)
 	return pid > 0 && access(path, F_OK) == 0;
 }
 
+/*
+ * A path as the target sees it, made openable from here: connwatch may
+ * run in another mount namespace (a container, a DaemonSet pod), where
+ * the same path is another file or none. Then /proc/PID/root/PATH is the
+ * target's file.
+ */
+static void path_from_here(pid_t pid, ino_t ino, char *path, size_t len)
+{
+	char theirs[4096];
+	struct stat st;
+
+	if (!stat(path, &st) && st.st_ino == ino)
+		return;
+	snprintf(theirs, sizeof(theirs), "/proc/%d/root%s", pid, path);
+	if (!stat(theirs, &st) && st.st_ino == ino)
+		snprintf(path, len, "%s", theirs);
+}
+
 int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen)
 {
+	struct stat exe;
 	char link[64];
 	ssize_t n;
 
@@ -36,6 +55,8 @@ int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen)
 		return -1;
 	}
 	buf[n] = '\0';
+	if (!stat(link, &exe))
+		path_from_here(pid, exe.st_ino, buf, len);
 	return 0;
 }
 
@@ -151,7 +172,7 @@ static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
 int proc_maps_load(pid_t pid, struct proc_maps *out)
 {
 	char path[64], line[4096], perms[8], file[4096];
-	unsigned long long start, end, off;
+	unsigned long long start, end, off, ino;
 	size_t cap = 0;
 	FILE *f;
 
@@ -164,10 +185,11 @@ int proc_maps_load(pid_t pid, struct proc_maps *out)
 		struct proc_map pm;
 
 		file[0] = '\0';
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]",
-			   &start, &end, perms, &off, file) < 4 ||
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %4095[^\n]",
+			   &start, &end, perms, &off, &ino, file) < 5 ||
 		    perms[2] != 'x' || file[0] != '/')
 			continue;
+		path_from_here(pid, ino, file, sizeof(file));
 		pm = (struct proc_map){ .start = start, .end = end,
 					.offset = off, .path = file };
 		if (push_map(out, &cap, &pm))
