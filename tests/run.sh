@@ -27,7 +27,7 @@ run_unit() {
 	local status=$?
 	count "$log" '^ok ' '^not ok '
 	if [ $status -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-		echo "  $bin exited $status without a failed test:"; tail -20 "$log"
+		echo "  $bin exited $status without a failed test:"; tail -n 20 "$log"
 		FAILED=$((FAILED + 1))
 	fi
 	grep '^not ok ' "$log" | sed 's/^/  /'
@@ -36,12 +36,12 @@ run_unit() {
 run_integration() {
 	local t=$1 log=$LOG_DIR/$(basename "$1" .sh).log
 	printf '%-40s ' "$t"
-	timeout 300 bash "$t" >"$log" 2>"$log.err"
+	timeout 900 bash "$t" >"$log" 2>"$log.err"
 	local status=$?
 	count "$log" '^PASS: ' '^FAIL: '
 	grep '^FAIL: ' "$log" | sed 's/^/  /'
 	if [ $status -ne 0 ] && ! grep -q '^FAIL: ' "$log"; then
-		echo "  $t exited $status:"; tail -20 "$log" "$log.err"
+		echo "  $t exited $status:"; tail -n 20 "$log" "$log.err"
 		FAILED=$((FAILED + 1))
 	fi
 }

@@ -138,6 +138,8 @@ check_eq "nginx (preload): open == 0 after the load" \
 	"$(sum_by_pid connwatch_connections_open $WORKERS)" 0
 check_eq "nginx (preload): nothing counted outside the workers" \
 	"$(metric_sum connwatch_connections_opened_total)" "$OPENED"
+check_eq "nginx (preload): no worker died and was replaced (error.log)" \
+	"$(grep -c 'exited on signal' "$TMP/nginx/error.log")" 0
 USERS=$(ps -o user= -p "$(echo $WORKERS | tr ' ' ,)" | sort -u | tr '\n' ' ')
 check_eq "nginx (preload): both workers (running as ${USERS% }) reported" \
 	"$(for w in $WORKERS; do metric connwatch_connections_opened_total "pid=\"$w\""; done | grep -c '^[1-9]')" 2
