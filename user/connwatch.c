@@ -18,6 +18,7 @@
 #include "presets.h"
 #include "procfs.h"
 #include "summary.h"
+#include "supervise.h"
 #include "web_config.h"
 
 
@@ -40,6 +41,8 @@ static const char usage_text[] =
 "  collect [--preload-socket PATH]\n"
 "                       serve what LD_PRELOAD'ed services report\n"
 "  presets              list the presets and what each hooks\n"
+"  --config FILE        daemon mode: the targets of FILE, one /metrics;\n"
+"                       SIGHUP reloads, keeping unchanged targets' counts\n"
 "  symbols (--pid PID | --exe PATH) [REGEX]\n"
 "                       list the functions of the binary\n"
 "\n"
@@ -540,7 +543,8 @@ int outputs_open(struct cw_daemon *d, const struct cli *c)
 	if (alert_push_start(&d->push, c->alertmanager, c->on_alert, err,
 			     sizeof(err)))
 		goto fail_sinks;
-	d->server = metrics_start(d, c->listen, web, err, sizeof(err));
+	d->server = metrics_start(metrics_render, d, c->listen, web, err,
+				  sizeof(err));
 	if (!d->server)
 		goto fail_push;
 	return 0;
@@ -581,7 +585,7 @@ int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 	char err[512];
 
 	fprintf(stderr, "connwatch: metrics on %s://%s/metrics%s, alerts to %s%s\n",
-		metrics_scheme(d->server), c->listen,
+		metrics_scheme(d->server), metrics_address(d->server),
 		metrics_auth(d->server) ? " (basic auth)" : "", c->alert_log,
 		until);
 	install_signals();
@@ -663,6 +667,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "--config"))
+		return cmd_config(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "collect"))

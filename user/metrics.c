@@ -356,8 +356,9 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 	}
 }
 
-char *metrics_render(struct cw_daemon *d, size_t *len)
+char *metrics_render(void *daemon, size_t *len)
 {
+	struct cw_daemon *d = daemon;
 	struct metrics_row *rows = calloc(METRICS_MAX_ROWS, sizeof(*rows));
 	char *text = NULL;
 	FILE *f;
@@ -405,8 +406,10 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned code,
 
 struct metrics_server {
 	struct MHD_Daemon *mhd;
-	struct cw_daemon *d;
+	metrics_render_fn render;
+	void *ctx;
 	struct web_config *web;	/* --web.config.file, or NULL */
+	char address[64];	/* as bound */
 };
 
 /* Basic credentials that match basic_auth_users. */
@@ -449,7 +452,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      size_t *upload_len, void **con_cls)
 {
 	struct metrics_server *s = cls;
-	struct cw_daemon *d = s->d;
 	size_t len = 0;
 	char *body;
 
@@ -464,7 +466,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return respond(conn, strcmp(url, "/") ? 404 : 200, body,
 			       body ? strlen(body) : 0, "text/plain");
 	}
-	body = metrics_render(d, &len);
+	body = s->render(s->ctx, &len);
 	if (!body)
 		return MHD_NO;
 	return respond(conn, 200, body, len,
@@ -510,7 +512,20 @@ static int listen_socket(const char *listen_addr, char *err, size_t errlen)
 /* TLS 1.2 and 1.3 only, as exporter-toolkit's default min_version. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-struct metrics_server *metrics_start(struct cw_daemon *d,
+/* Where fd is bound, for messages (a port 0 was picked by the kernel). */
+static void bound_address(int fd, char *buf, size_t len)
+{
+	struct sockaddr_in sa;
+	socklen_t n = sizeof(sa);
+	char host[INET_ADDRSTRLEN] = "?";
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &n))
+		return;
+	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+	snprintf(buf, len, "%s:%d", host, ntohs(sa.sin_port));
+}
+
+struct metrics_server *metrics_start(metrics_render_fn render, void *ctx,
 				     const char *listen_addr,
 				     struct web_config *web, char *err,
 				     size_t errlen)
@@ -537,8 +552,10 @@ struct metrics_server *metrics_start(struct cw_daemon *d,
 		free(s);
 		return NULL;
 	}
-	s->d = d;
+	s->render = render;
+	s->ctx = ctx;
 	s->web = web;
+	bound_address(fd, s->address, sizeof(s->address));
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
 	if (tls) {
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
@@ -581,6 +598,11 @@ void metrics_stop(struct metrics_server *s)
 const char *metrics_scheme(const struct metrics_server *s)
 {
 	return s && s->web && s->web->cert_pem ? "https" : "http";
+}
+
+const char *metrics_address(const struct metrics_server *s)
+{
+	return s->address;
 }
 
 int metrics_auth(const struct metrics_server *s)

@@ -36,14 +36,20 @@ struct web_config;
  * owns web (metrics_stop frees it); on failure, NULL + err, and web is
  * still the caller's.
  */
-struct metrics_server *metrics_start(struct cw_daemon *d, const char *listen,
+/* What /metrics answers: the exposition text, malloc'ed. */
+typedef char *(*metrics_render_fn)(void *ctx, size_t *len);
+
+struct metrics_server *metrics_start(metrics_render_fn render, void *ctx,
+				     const char *listen,
 				     struct web_config *web, char *err,
 				     size_t errlen);
 void metrics_stop(struct metrics_server *server);
 /* For messages: "https" or "http"; whether it asks for a password. */
 const char *metrics_scheme(const struct metrics_server *server);
 int metrics_auth(const struct metrics_server *server);
-/* The exposition text, malloc'ed. */
-char *metrics_render(struct cw_daemon *d, size_t *len);
+/* The address really bound ("127.0.0.1:PORT": PORT 0 picks one). */
+const char *metrics_address(const struct metrics_server *server);
+/* The daemon's exposition text (a metrics_render_fn on a cw_daemon). */
+char *metrics_render(void *daemon, size_t *len);
 
 #endif

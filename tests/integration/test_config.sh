@@ -1,0 +1,94 @@
+#!/bin/bash
+# Daemon mode: `connwatch --config FILE` watches several targets behind
+# one /metrics; SIGHUP reloads, keeping unchanged targets (and counts).
+. tests/lib.sh
+
+start_server fixed || exit 1
+A=$SRV_PID PORT_A=$SRV_PORT
+$FX/double_close_server 5 >"$TMP/dc.out" 2>&1 &
+DC=$!
+STARTED+=("$DC")
+wait_for 5 grep -qs listening "$TMP/dc.out" || exit 1
+PORT_DC=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/dc.out")
+
+CW_PORT=$(free_port)
+CW_LOG=$TMP/alerts.jsonl
+write_config() {	# write_config TARGET-YAML...
+	{
+		printf 'listen: 127.0.0.1:%s\nalert_log: %s\ntargets:\n' "$CW_PORT" "$CW_LOG"
+		printf '%s\n' "$@"
+	} >"$TMP/connwatch.yaml"
+}
+TARGET_A="  - pid: $A
+    specs: [$PWD/$SPEC]"
+TARGET_DC="  - pid: $DC
+    presets: [sockets]"
+write_config "$TARGET_A" "$TARGET_DC"
+$CW --config "$TMP/connwatch.yaml" 2>"$TMP/daemon.err" &
+DAEMON=$!
+STARTED+=("$DAEMON")
+ready() { scrape | grep -q "pid=\"$1\""; }
+wait_for 15 ready "$A" && wait_for 15 ready "$DC"
+check "one endpoint serves both targets" ready "$A"
+
+SRV_PORT=$PORT_A load --connections 30 --concurrency 4
+SRV_PORT=$PORT_DC load --connections 10 --concurrency 1
+wait_eq 5 30 metric connwatch_counter_decrements_total "pid=\"$A\""
+check_eq "target 1 (spec, by pid): exact counts" \
+	"$(metric connwatch_counter_increments_total "pid=\"$A\"")" 30
+check_eq "target 2 (sockets preset): exact counts" \
+	"$(metric connwatch_connections_closed_total "pid=\"$DC\"")" 10
+check_eq "target 2: its double closes (every 5th)" \
+	"$(metric connwatch_anomalies_total 'target="double_close_server",kind="double_close_fd"')" 2
+check "alerts of every target go to the one alert log" \
+	grep -q '"kind":"double_close_fd"' "$CW_LOG"
+scrape >"$TMP/m.txt"
+check_eq "each metric family is declared once" \
+	"$(grep -c '^# TYPE connwatch_connections_opened_total ' "$TMP/m.txt")" 1
+check_eq "no series twice (same series from two targets are merged)" \
+	"$(grep -v '^#' "$TMP/m.txt" | awk '{print $1}' | sort | uniq -d | wc -l)" 0
+check_eq "build_info once, 1" "$(metric connwatch_build_info version)" 1
+
+# SIGHUP: a third target added, the sockets one removed, the first kept.
+CHILD_A=$(pgrep -P "$DAEMON" -f "attach --listen .* --pid $A ")
+start_server fixed || exit 1
+B=$SRV_PID PORT_B=$SRV_PORT
+TARGET_B="  - pid: $B
+    presets: [sockets]"
+write_config "$TARGET_A" "$TARGET_B"
+kill -HUP "$DAEMON"
+wait_for 15 ready "$B"
+check "reload: the new target is served" ready "$B"
+check_eq "reload: the unchanged target kept its child" \
+	"$(pgrep -P "$DAEMON" -f "attach --listen .* --pid $A ")" "$CHILD_A"
+check_eq "reload: ... and its counts" \
+	"$(metric connwatch_counter_increments_total "pid=\"$A\"")" 30
+wait_for 5 sh -c "! curl -sf http://127.0.0.1:$CW_PORT/metrics | grep -q 'pid=\"$DC\"'"
+check "reload: the removed target is gone" sh -c "! curl -sf http://127.0.0.1:$CW_PORT/metrics | grep -q 'pid=\"$DC\"'"
+SRV_PORT=$PORT_B load --connections 12 --concurrency 4
+wait_eq 5 12 metric connwatch_connections_closed_total "pid=\"$B\""
+check_eq "reload: the new target counts" \
+	"$(metric connwatch_connections_closed_total "pid=\"$B\"")" 12
+
+printf 'targets:\n  - pid: 1\n    presetz: [x]\n' >"$TMP/connwatch.yaml"
+kill -HUP "$DAEMON"
+wait_for 5 grep -qs "reload: .*keeping the running configuration" "$TMP/daemon.err"
+check "a bad reload keeps the running configuration" \
+	grep -q "connwatch.yaml:3: target: unknown key 'presetz'" "$TMP/daemon.err"
+check "... and goes on serving" ready "$A"
+
+stop "$DAEMON"
+check_eq "SIGTERM: the daemon stops its children and exits 0" "$?" 0
+check_eq "no child left" "$(pgrep -P "$DAEMON" | wc -l)" 0
+
+# Bad config files: one line, non-zero exit.
+printf 'targets:\n  - exe: /bin/true\n' >"$TMP/bad1.yaml"
+expect_error "a target with no preset or spec" "bad1.yaml:2: target: give presets or specs" \
+	$CW --config "$TMP/bad1.yaml"
+printf 'targets:\n  - pid: 1\n    exe: /bin/true\n    presets: [sockets]\n' >"$TMP/bad2.yaml"
+expect_error "both pid and exe" "bad2.yaml:2: target: give exactly one of exe or pid" \
+	$CW --config "$TMP/bad2.yaml"
+printf 'targets:\n  - exe: /bin/true\n    presets: [socket]\n' >"$TMP/bad3.yaml"
+expect_error "an unknown preset, with line" "bad3.yaml:3: unknown preset 'socket'" \
+	$CW --config "$TMP/bad3.yaml"
+expect_error "a missing file" "nope.yaml: No such file" $CW --config "$TMP/nope.yaml"
