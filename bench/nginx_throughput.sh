@@ -15,11 +15,12 @@
 # Goals: shim/plain >= 0.97, ebpf/plain >= 0.95.
 #
 # Run as root: part of `make bench` (bench/run.sh), or alone.
-# BENCH_NGINX_ROUNDS (default 3) and BENCH_NGINX_SECONDS (default 5) override.
+# BENCH_NGINX_ROUNDS (default 5: fewer rounds do not average out this
+# VM's noise) and BENCH_NGINX_SECONDS (default 5) override.
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
-ROUNDS=${BENCH_NGINX_ROUNDS:-3}
+ROUNDS=${BENCH_NGINX_ROUNDS:-5}
 DURATION=${BENCH_NGINX_SECONDS:-5}
 WRK_OPTS=(-t2 -c32 "-d${DURATION}s")
 WRK_HEADER='Connection: close'	# a new connection per request

@@ -637,7 +637,7 @@ struct {
 struct sock_closing {
 	struct cw_sock_fd was;
 	__s32 fd;
-	__u32 pad;
+	__u32 target_id;
 };
 
 struct {
@@ -682,14 +682,22 @@ static int parent_watched(__u32 *target_id)
 	return 1;
 }
 
-static struct cw_sock_stats *sock_target(__u32 tgid, int may_join)
+/*
+ * The stats of a watched process; a new process of the --exe binary, or
+ * a child of a watched one, joins here at its first accept. The common
+ * case is one lookup: accept and close are hot in a busy server.
+ */
+static struct cw_sock_stats *sock_target(__u32 tgid)
 {
 	static const struct cw_sock_stats zero_stats;
+	struct cw_sock_stats *stats;
 	__u32 target_id, one = 1;
 
+	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
+	if (stats)
+		return stats;
 	if (!bpf_map_lookup_elem(&sock_targets, &tgid)) {
-		if (!may_join ||
-		    (!exe_matches(&target_id) && !parent_watched(&target_id)))
+		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
 		bpf_map_update_elem(&sock_targets, &tgid, &target_id, BPF_NOEXIST);
 		bpf_map_update_elem(&watched, &tgid, &one, BPF_NOEXIST);
@@ -707,8 +715,7 @@ static int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if (ctx->ret < 0)
 		return 0;
-	/* A new process (--exe binary, or a child) joins at its first accept. */
-	stats = sock_target(tgid, 1);
+	stats = sock_target(tgid);
 	if (!stats)
 		return 0;
 	k.tgid = tgid;
@@ -742,13 +749,16 @@ int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
 	struct sock_closing c = { .fd = (__s32)ctx->args[0] };
 	struct cw_sock_key k = { .tgid = pid_tgid >> 32, .fd = c.fd };
 	struct cw_sock_fd *fd;
-	__u32 tid = (__u32)pid_tgid;
+	__u32 tid = (__u32)pid_tgid, *target_id;
 
-	if (!bpf_map_lookup_elem(&sock_targets, &k.tgid))
+	/* Every close on the machine comes here: one lookup for the rest. */
+	target_id = bpf_map_lookup_elem(&sock_targets, &k.tgid);
+	if (!target_id)
 		return 0;
 	fd = bpf_map_lookup_elem(&sock_fds, &k);
 	if (!fd)
 		return 0;	/* never accepted: not a connection */
+	c.target_id = *target_id;
 	c.was = *fd;
 	fd->state = CW_FD_CLOSED;
 	bpf_map_update_elem(&sock_closing, &tid, &c, BPF_ANY);
@@ -813,21 +823,20 @@ int handle_close_exit(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct cw_sock_stats *stats;
 	struct sock_closing *c;
-	__u32 *target_id;
 
 	c = bpf_map_lookup_elem(&sock_closing, &tid);
 	if (!c)
 		return 0;
-	stats = sock_target(tgid, 0);
-	target_id = bpf_map_lookup_elem(&sock_targets, &tgid);
-	if (!stats || !target_id)
+	/* The accept that made it open made the stats too. */
+	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
+	if (!stats)
 		goto out;
 	/* Linux frees the fd even when close fails (EINTR, EIO). */
 	if (c->was.state == CW_FD_OPEN)
 		count_closed(stats, c->was.open_ns);
 	else if (c->was.state == CW_FD_CLOSED && ctx->ret == -EBADF_ERRNO) {
 		__sync_fetch_and_add(&stats->double_closes, 1);
-		emit_double_close(ctx, c->fd, *target_id);
+		emit_double_close(ctx, c->fd, c->target_id);
 	}
 out:
 	bpf_map_delete_elem(&sock_closing, &tid);
