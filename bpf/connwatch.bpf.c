@@ -409,11 +409,11 @@ static void seed_shadow(const struct hit *h)
  * state and cost one read per call. closechan: hchan.closed already set.
  * WaitGroup.Add: counter + delta below zero.
  */
-static void check_go_runtime(struct hit *h, __u64 base)
+static void check_go_runtime(struct hit *h)
 {
 	__s64 val, delta;
 
-	if (read_s64(h->cfg, base, &val))
+	if (read_s64(h->cfg, h->base, &val))
 		return;
 	h->counter = val;
 	if (h->cfg->role == CW_ROLE_CHAN_CLOSE) {
@@ -437,53 +437,51 @@ static __u32 role_of(struct pt_regs *ctx, const struct cw_probe_cfg *cfg)
 							      CW_ROLE_CLOSE;
 }
 
-static void apply_role(struct pt_regs *ctx, __u32 slot,
-		       const struct cw_probe_cfg *cfg, __u64 key, __u64 base)
+/* h: ctx, cfg, slot, site, key and base filled by the caller. */
+static void apply_role(struct hit *h)
 {
-	struct hit h = { .ctx = ctx, .cfg = cfg, .key = key, .base = base,
-			 .slot = slot };
+	const struct cw_probe_cfg *cfg = h->cfg;
 	int fresh_read;
 	__u32 role;
 
-	h.site = CW_COOKIE_SITE(bpf_get_attach_cookie(ctx));
 	if (cfg->role >= CW_ROLE__COUNT) {
-		check_go_runtime(&h, base);
+		check_go_runtime(h);
 		return;
 	}
-	role = role_of(ctx, cfg);
-	h.st = acct_get(bpf_get_current_pid_tgid() >> 32, cfg, key);
-	if (!h.st)
+	role = role_of(h->ctx, cfg);
+	h->st = acct_get(bpf_get_current_pid_tgid() >> 32, cfg, h->key);
+	if (!h->st)
 		return;
-	fresh_read = read_counter(cfg, base, h.st);
-	seed_shadow(&h);
+	fresh_read = read_counter(cfg, h->base, h->st);
+	seed_shadow(h);
 
 	switch (role) {
 	case CW_ROLE_OPEN:
-		__sync_fetch_and_add(&h.st->opened, 1);
-		__sync_fetch_and_add(&h.st->live, 1);
-		check_rearm(&h);
+		__sync_fetch_and_add(&h->st->opened, 1);
+		__sync_fetch_and_add(&h->st->live, 1);
+		check_rearm(h);
 		break;
 	case CW_ROLE_CLOSE:
-		on_close(&h);
+		on_close(h);
 		break;
 	case CW_ROLE_INC:
-		__sync_fetch_and_add(&h.st->inc, 1);
-		__sync_fetch_and_add(&h.st->count, 1);
-		check_rearm(&h);
+		__sync_fetch_and_add(&h->st->inc, 1);
+		__sync_fetch_and_add(&h->st->count, 1);
+		check_rearm(h);
 		break;
 	case CW_ROLE_DEC:
-		on_dec(&h);
+		on_dec(h);
 		break;
 	case CW_ROLE_DRAIN:
-		on_drain(&h);
+		on_drain(h);
 		break;
 	case CW_ROLE_SHUTDOWN:
-		on_shutdown(h.st);
+		on_shutdown(h->st);
 		break;
 	}
 	/* The real counter is below zero (a wrapped unsigned reads so too). */
-	if (fresh_read && h.st->counter_value < 0)
-		check_low(&h, h.st->counter_value);
+	if (fresh_read && h->st->counter_value < 0)
+		check_low(h, h->st->counter_value);
 }
 
 static void count_hit(__u32 slot)
@@ -533,8 +531,12 @@ static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 	if (cfg->at_return) {
 		if (cfg->stash_args && !iv)
 			return;	/* entered before we attached */
-		apply_role(ctx, slot, cfg, iv ? iv->key : 0,
-			   iv ? iv->counter_base : 0);
+		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
+				 .site = CW_SITE_EXIT,
+				 .key = iv ? iv->key : 0,
+				 .base = iv ? iv->counter_base : 0 };
+
+		apply_role(&h);
 	} else if (cfg->track_inside && iv) {
 		leave_dec(cfg, iv);
 	}
@@ -555,11 +557,15 @@ int handle_probe(struct pt_regs *ctx)
 		return 0;
 
 	switch (site) {
-	case CW_SITE_ENTRY:
+	case CW_SITE_ENTRY: {
+		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
+				 .site = site, .key = probe_key(ctx, cfg),
+				 .base = counter_base(ctx, cfg) };
+
 		count_hit(slot);
-		apply_role(ctx, slot, cfg, probe_key(ctx, cfg),
-			   counter_base(ctx, cfg));
+		apply_role(&h);
 		break;
+	}
 	case CW_SITE_STASH:
 		count_hit(slot);
 		save_args(ctx, slot, cfg);

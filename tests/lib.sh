@@ -62,16 +62,21 @@ wait_for() {
 	done
 }
 
-# start_server MODE [ARGS...]: sets SRV_PID, SRV_PORT.
-start_server() {
+# start_fixture CMD [ARGS...]: a server of ours that prints "listening on
+# 127.0.0.1:PORT". Sets SRV_PID, SRV_PORT, SRV_ERR (its stderr).
+start_fixture() {
 	local out=$TMP/server.$RANDOM
-	$FX/tracker_server --mode "$@" >"$out" 2>"$out.err" &
+	"$@" >"$out" 2>"$out.err" &
 	SRV_PID=$!
 	STARTED+=("$SRV_PID")
-	wait_for 5 grep -qs listening "$out" || { echo "server did not start"; return 1; }
-	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
 	SRV_ERR=$out.err
+	wait_for 5 grep -qs listening "$out" ||
+		{ echo "$(basename "$1") did not start"; return 1; }
+	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
 }
+
+# start_server MODE [ARGS...]: the C tracker fixture.
+start_server() { start_fixture "$FX/tracker_server" --mode "$@"; }
 
 # start_connwatch ARGS...: attach; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
 start_connwatch() {
@@ -152,15 +157,7 @@ sum_by_pid() {
 }
 
 # start_go_tracker BINARY MODE: like start_server, for the Go fixture.
-start_go_tracker() {
-	local out=$TMP/gotracker.$RANDOM
-	"$FX/$1" -mode "$2" >"$out" 2>"$out.err" &
-	SRV_PID=$!
-	STARTED+=("$SRV_PID")
-	wait_for 5 grep -qs listening "$out" || { echo "go_tracker did not start"; return 1; }
-	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
-	SRV_ERR=$out.err
-}
+start_go_tracker() { start_fixture "$FX/$1" -mode "$2"; }
 
 # check_counts PREFIX PID N METRIC...: each connwatch_METRIC of PID == N.
 check_counts() {
@@ -184,12 +181,8 @@ start_prometheus() {
 
 # start_h3_server BINARY: quic-go 0.29's HTTP/3 server. Sets H3_PID, H3_PORT.
 start_h3_server() {
-	local out=$TMP/h3.$RANDOM
-	"$FX/$1" >"$out" 2>"$out.err" &
-	H3_PID=$!
-	STARTED+=("$H3_PID")
-	wait_for 5 grep -qs listening "$out" || { echo "h3_server did not start"; return 1; }
-	H3_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+	start_fixture "$FX/$1" || return 1
+	H3_PID=$SRV_PID H3_PORT=$SRV_PORT
 }
 
 # wait_eq SECONDS WANT CMD...: poll every 0.1 s until CMD prints WANT.

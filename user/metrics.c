@@ -52,51 +52,53 @@ static void add_acct(struct metrics_row *r, const struct cw_acct *st)
 }
 
 /* The sockets preset: its own per-process map. */
+/* Accepted sockets of one process, from the tracepoints or the shim. */
+static void add_socket_row(struct cw_daemon *d, struct metrics_row *rows,
+			   int *nr, uint32_t tgid, const struct cw_sock_stats *st)
+{
+	struct metrics_row *r = row_for(rows, nr, d->sess.sockets_target, tgid);
+
+	if (!r)
+		return;
+	r->sum.opened = st->opened;
+	r->sum.closed = st->closed;
+	r->sum.live = st->opened - st->closed;
+	r->sock = *st;
+	r->has_durations = 1;
+}
+
 static void collect_sockets(struct cw_daemon *d, struct metrics_row *rows, int *nr)
 {
 	int fd = bpf_map__fd(d->sess.skel->maps.sock_stats);
 	__u32 k, next, *prev = NULL;
 	struct cw_sock_stats st;
-	struct metrics_row *r;
 
 	if (d->sess.sockets_target < 0)
 		return;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &st))
-			continue;
-		r = row_for(rows, nr, d->sess.sockets_target, k);
-		if (!r)
-			continue;
-		r->sum.opened = st.opened;
-		r->sum.closed = st.closed;
-		r->sum.live = st.opened - st.closed;
-		r->sock = st;
-		r->has_durations = 1;
+		if (!bpf_map_lookup_elem(fd, &k, &st))
+			add_socket_row(d, rows, nr, k, &st);
 	}
 }
 
 /* Sockets counted by the LD_PRELOAD shim: the same rows. */
 static void collect_preload(struct cw_daemon *d, struct metrics_row *rows, int *nr)
 {
-	struct metrics_row *r;
 	int i;
 
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; i < d->nr_preload; i++) {
 		const struct cw_pl_snapshot *s = &d->preload[i].snap;
+		struct cw_sock_stats st = {
+			.opened = s->opened, .closed = s->closed,
+			.double_closes = s->double_closes,
+			.duration_sum_ns = s->duration_sum_ns,
+		};
 
-		r = row_for(rows, nr, d->sess.sockets_target, d->preload[i].pid);
-		if (!r)
-			continue;
-		r->sum.opened = s->opened;
-		r->sum.closed = s->closed;
-		r->sum.live = s->opened - s->closed;
-		memcpy(r->sock.buckets, s->duration_buckets,
-		       sizeof(r->sock.buckets));
-		r->sock.duration_sum_ns = s->duration_sum_ns;
-		r->has_durations = 1;
+		memcpy(st.buckets, s->duration_buckets, sizeof(st.buckets));
+		add_socket_row(d, rows, nr, d->preload[i].pid, &st);
 	}
 	pthread_mutex_unlock(&d->lock);
 }

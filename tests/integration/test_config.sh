@@ -5,11 +5,8 @@
 
 start_server fixed || exit 1
 A=$SRV_PID PORT_A=$SRV_PORT
-$FX/double_close_server 5 >"$TMP/dc.out" 2>&1 &
-DC=$!
-STARTED+=("$DC")
-wait_for 5 grep -qs listening "$TMP/dc.out" || exit 1
-PORT_DC=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/dc.out")
+start_fixture $FX/double_close_server 5 || exit 1
+DC=$SRV_PID PORT_DC=$SRV_PORT
 
 CW_PORT=$(free_port)
 CW_LOG=$TMP/alerts.jsonl

@@ -6,11 +6,8 @@
 . tests/lib.sh
 
 # --- a C server that closes every 5th accepted socket twice
-$FX/double_close_server 5 >"$TMP/dc.out" 2>&1 &
-DC=$!
-STARTED+=("$DC")
-wait_for 5 grep -qs listening "$TMP/dc.out" || exit 1
-SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/dc.out")
+start_fixture $FX/double_close_server 5 || exit 1
+DC=$SRV_PID
 start_connwatch --pid "$DC" --preset sockets || exit 1
 check "double close: 50 connections served" load --connections 50 --concurrency 1
 P="pid=\"$DC\""

@@ -238,7 +238,7 @@ static void resolve_real(void)
 	}								\
 	fn_; })
 
-static int do_real_close(int fd)
+static inline int do_real_close(int fd)
 {
 	close_fn fn = REAL(close);
 
@@ -755,11 +755,8 @@ CW_EXPORT int close(int fd)
 	if (likely((unsigned int)fd < CW_PL_TABLE_FDS)) {
 		if (likely(atomic_load_explicit(&fd_state[fd],
 						memory_order_relaxed) ==
-			   FD_UNKNOWN && fd != ours)) {
-			close_fn fn = REAL(close);
-
-			return fn ? fn(fd) : (int)syscall(SYS_close, fd);
-		}
+			   FD_UNKNOWN && fd != ours))
+			return do_real_close(fd);
 		return close_tracked(fd, fd == ours);
 	}
 	if (unlikely(fd >= 0 && fd == ours)) {
