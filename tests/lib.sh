@@ -210,3 +210,26 @@ start_alertmanager() {
 }
 
 am_alerts() { curl -sf "http://127.0.0.1:$AM_PORT/api/v2/alerts"; }
+
+# code_diff PID: how many bytes of the process' executable code differ
+# from its binary file. A uprobe is an int3 written into the code: while
+# one is attached this is > 0; once every probe is gone, 0 again.
+code_diff() {
+	python3 - "$1" <<'PY'
+import os, sys
+pid = sys.argv[1]
+exe = os.readlink(f"/proc/{pid}/exe")
+diff = 0
+with open(f"/proc/{pid}/mem", "rb") as mem, open(f"/proc/{pid}/exe", "rb") as f:
+    for line in open(f"/proc/{pid}/maps"):
+        parts = line.split()
+        if len(parts) < 6 or "x" not in parts[1] or parts[5] != exe:
+            continue
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        mem.seek(start)
+        f.seek(int(parts[2], 16))
+        a, b = mem.read(end - start), f.read(end - start)
+        diff += sum(x != y for x, y in zip(a, b))
+print(diff)
+PY
+}

@@ -36,9 +36,13 @@ check_eq "--exe: a process started after attach is armed from the start" \
 	"$(metric connwatch_preattach_closes_total "pid=\"$PID_A\"")" 0
 check_eq "--exe: both are up" \
 	"$(metric connwatch_target_up "pid=\"$PID_A\"")$(metric connwatch_target_up "pid=\"$PID_B\"")" 11
+check "while attached, the target's code holds the uprobes' breakpoints" \
+	test "$(code_diff "$PID_A")" -gt 0
 kill -INT "$CW_PID"
 wait "$CW_PID"
 check_eq "SIGINT: exit 0" "$?" 0
+check_eq "SIGINT: both targets' code is their file's again" \
+	"$(code_diff "$PID_A") $(code_diff "$PID_B")" "0 0"
 check "SIGINT: says detached" grep -q "connwatch: detached" "$CW_ERR"
 check_eq "SIGINT: no uprobe left" "$(uprobes_on_fixture)" 0
 check "servers unharmed after detach" load --connections 10
@@ -66,6 +70,7 @@ check_eq "mid-flight attach: no false underflow" \
 stop "$CW_PID"
 check_eq "SIGTERM: exit 0" "$?" 0
 check_eq "SIGTERM: no uprobe left" "$(uprobes_on_fixture)" 0
+check_eq "SIGTERM: the target's code is its file's again" "$(code_diff "$SRV_PID")" 0
 
 # On a terminal: a one-screen live summary each second; not otherwise.
 check_eq "no terminal: plain lines, no screen control" \
