@@ -45,10 +45,13 @@ chmod 755 "$TMP"
 expect_error "no privilege (pid of another user)" "permission denied" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 	$ATTACH --pid "$SRV_PID" --spec "$SPEC"
+# Copies nobody can read wherever the checkout is (a 0700 clone dir too).
 mkdir -m 777 "$TMP/nobody" && cp "$SPEC" "$TMP/spec.yaml" && chmod 644 "$TMP/spec.yaml"
+install -m 755 $FX/tracker_server $CW "$TMP/nobody/"
 expect_error "no privilege (eBPF)" "run as root, or with CAP_BPF" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
-	$CW attach --exe $FX/tracker_server --spec "$TMP/spec.yaml" \
+	"$TMP/nobody/connwatch" attach --exe "$TMP/nobody/tracker_server" \
+	--spec "$TMP/spec.yaml" \
 	--alert-log "$TMP/nobody/a.jsonl" --listen "127.0.0.1:$(free_port)"
 
 check "the target is unharmed and serves" \
