@@ -27,7 +27,7 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
 	      redis-server redis-tools wrk golang-go prometheus \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
-	      prometheus-alertmanager libcrypt-dev openssl python3
+	      prometheus-alertmanager libcrypt-dev openssl python3 patch
 
 .PHONY: all deps test unit integration bench demo install clean
 
@@ -79,9 +79,13 @@ FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
 GO_FIXTURES := go_tracker h3_server h3_client
 GO_FIXTURE_BINS := $(foreach f,$(GO_FIXTURES),$(OUT)/fixtures/$(f) \
 		   $(OUT)/fixtures/$(f).stripped)
+# The seed's bug on the seed's code: quic_v048 built on v0.48.0's
+# tracking (buggy) and with v0.48.1's fix (fixed), each stripped or not.
+QUIC_V048_BINS := $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_$(v) \
+		  $(OUT)/fixtures/quic_v048_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
-	    $(GO_FIXTURE_BINS)
+	    $(GO_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
@@ -101,6 +105,33 @@ $(filter-out %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%: \
 $(filter %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%.stripped: \
 		tests/fixtures/%/main.go | $(OUT)/fixtures
 	$(GO_FIXTURE_ENV) go build -ldflags='-s -w' -o $@ $<
+
+# Go 1.19 cannot build quic-go v0.48, so Debian's quic-go 0.29 (3.5 MB
+# of source) is copied into a GOPATH overlay, first on GOPATH so that it
+# wins over /usr/share/gocode, and its http3 package patched: buggy gets
+# v0.48.0's connection tracking, fixed also gets v0.48.1's fix.
+QUIC_GO_SRC := /usr/share/gocode/src/github.com/lucas-clemente/quic-go
+V048_DIR    := tests/fixtures/quic_v048
+V048_PATCHES_buggy := $(V048_DIR)/v0.48.0-conn-tracking.patch
+V048_PATCHES_fixed := $(V048_PATCHES_buggy) $(V048_DIR)/v0.48.1-fix.patch
+$(OUT)/gopath-%/.patched: $(V048_DIR)/v0.48.0-conn-tracking.patch \
+		$(V048_DIR)/v0.48.1-fix.patch
+	rm -rf $(@D)
+	mkdir -p $(@D)/src/github.com/lucas-clemente
+	cp -r $(QUIC_GO_SRC) $(@D)/src/github.com/lucas-clemente/
+	for p in $(V048_PATCHES_$*); do \
+		patch -s -p1 -d $(@D)/src/github.com/lucas-clemente/quic-go \
+			< $$p || exit 1; done
+	touch $@
+.SECONDARY: $(OUT)/gopath-buggy/.patched $(OUT)/gopath-fixed/.patched
+V048_ENV = GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= GO111MODULE=off \
+	   GOPATH=$(abspath $(OUT))/gopath-$*:/usr/share/gocode
+$(OUT)/fixtures/quic_v048_%: $(V048_DIR)/main.go $(OUT)/gopath-%/.patched \
+		| $(OUT)/fixtures
+	$(V048_ENV) go build -o $@ ./$(V048_DIR)
+$(OUT)/fixtures/quic_v048_%.stripped: $(V048_DIR)/main.go \
+		$(OUT)/gopath-%/.patched | $(OUT)/fixtures
+	$(V048_ENV) go build -ldflags='-s -w' -o $@ ./$(V048_DIR)
 
 # --- tests ---
 include tests/unit/unit.mk

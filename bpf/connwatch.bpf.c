@@ -141,11 +141,39 @@ static __always_inline __u64 arg_reg(struct pt_regs *ctx,
 	return cfg->abi == CW_ABI_GO ? go_arg(ctx, n) : sysv_arg(ctx, n);
 }
 
-static __always_inline __u64 probe_key(struct pt_regs *ctx,
-				       const struct cw_probe_cfg *cfg)
+/* The register a call site's cookie names (enum cw_reg). */
+static __always_inline __u64 site_reg(struct pt_regs *ctx, __u32 reg)
 {
-	return cfg->key_source == CW_KEY_ARG ?
-		arg_reg(ctx, cfg, cfg->key_arg) : 0;
+	switch (reg) {
+	case CW_REG_RAX: return CTX_REG(ctx, ax);
+	case CW_REG_RBX: return CTX_REG(ctx, bx);
+	case CW_REG_RCX: return CTX_REG(ctx, cx);
+	case CW_REG_RDX: return CTX_REG(ctx, dx);
+	case CW_REG_RSI: return CTX_REG(ctx, si);
+	case CW_REG_RDI: return CTX_REG(ctx, di);
+	case CW_REG_RBP: return CTX_REG(ctx, bp);
+	case CW_REG_R8: return CTX_REG(ctx, r8);
+	case CW_REG_R9: return CTX_REG(ctx, r9);
+	case CW_REG_R10: return CTX_REG(ctx, r10);
+	case CW_REG_R11: return CTX_REG(ctx, r11);
+	case CW_REG_R12: return CTX_REG(ctx, r12);
+	case CW_REG_R13: return CTX_REG(ctx, r13);
+	case CW_REG_R14: return CTX_REG(ctx, r14);
+	case CW_REG_R15: return CTX_REG(ctx, r15);
+	}
+	return 0;
+}
+
+/* cookie_reg: the site's key register, for CW_KEY_SITE_REG. */
+static __always_inline __u64 probe_key(struct pt_regs *ctx,
+				       const struct cw_probe_cfg *cfg,
+				       __u32 cookie_reg)
+{
+	if (cfg->key_source == CW_KEY_ARG)
+		return arg_reg(ctx, cfg, cfg->key_arg);
+	if (cfg->key_source == CW_KEY_SITE_REG)
+		return site_reg(ctx, cookie_reg);
+	return 0;
 }
 
 /* Who is between entry and exit: the goroutine in Go, else the thread. */
@@ -269,10 +297,11 @@ static void emit(const struct hit *h, __u32 kind)
 	r->ip = PT_REGS_IP(h->ctx);
 	/*
 	 * At a function's entry the frame is not linked yet, so a frame
-	 * pointer walk skips the immediate caller: take it from [sp].
+	 * pointer walk skips the immediate caller: take it from [sp]. A
+	 * call site is inside its caller's linked frame: the walk is whole.
 	 */
 	r->caller = 0;
-	if (h->site != CW_SITE_EXIT)
+	if (h->site == CW_SITE_ENTRY || h->site == CW_SITE_STASH)
 		bpf_probe_read_user(&r->caller, sizeof(r->caller),
 				    (void *)PT_REGS_SP(h->ctx));
 	n = bpf_get_stack(h->ctx, r->stack, sizeof(r->stack),
@@ -382,6 +411,16 @@ static void on_shutdown(struct cw_acct *st)
 }
 
 /*
+ * A new drain signal (quic-go's init makes a new connHandlingDone): the
+ * next drain is the first of its own.
+ */
+static void on_reset(struct cw_acct *st)
+{
+	st->drained = 0;
+	st->rearm_reported = 0;
+}
+
+/*
  * The first real counter read of a key that began before attach seeds
  * the shadow. Entry sites read the value before the function acts; but
  * an inc/dec entry probe that sits after the first (locked) instruction
@@ -478,6 +517,9 @@ static void apply_role(struct hit *h)
 	case CW_ROLE_SHUTDOWN:
 		on_shutdown(h->st);
 		break;
+	case CW_ROLE_RESET:
+		on_reset(h->st);
+		break;
 	}
 	/* The real counter is below zero (a wrapped unsigned reads so too). */
 	if (fresh_read && h->st->counter_value < 0)
@@ -497,7 +539,7 @@ static void save_args(struct pt_regs *ctx, __u32 slot,
 {
 	struct inflight_key ik = { .owner = inflight_owner(ctx, cfg),
 				   .slot = slot };
-	struct inflight_val iv = { .key = probe_key(ctx, cfg),
+	struct inflight_val iv = { .key = probe_key(ctx, cfg, CW_REG_NONE),
 				   .counter_base = counter_base(ctx, cfg) };
 
 	bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
@@ -557,9 +599,11 @@ int handle_probe(struct pt_regs *ctx)
 		return 0;
 
 	switch (site) {
-	case CW_SITE_ENTRY: {
+	case CW_SITE_ENTRY:
+	case CW_SITE_CALL: {
 		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
-				 .site = site, .key = probe_key(ctx, cfg),
+				 .site = site,
+				 .key = probe_key(ctx, cfg, CW_COOKIE_REG(cookie)),
 				 .base = counter_base(ctx, cfg) };
 
 		count_hit(slot);

@@ -31,6 +31,7 @@ enum cw_role {
 	CW_ROLE_DEC,
 	CW_ROLE_DRAIN,
 	CW_ROLE_SHUTDOWN,
+	CW_ROLE_RESET,			/* the drain signal is new again */
 	CW_ROLE__COUNT,			/* the roles a spec file names */
 	/* Checks of presets: no accounting, an alert when the read fails it. */
 	CW_ROLE_CHAN_CLOSE = CW_ROLE__COUNT,	/* runtime.closechan: closed set */
@@ -49,6 +50,17 @@ enum cw_abi {
 enum cw_key_source {
 	CW_KEY_PROCESS = 0,	/* one key per process */
 	CW_KEY_ARG,		/* argument register key_arg */
+	CW_KEY_SITE_REG,	/* the register the site's cookie names: the
+				 * object a call site's argument comes from */
+};
+
+/* General registers a site's key can be read from (pt_regs fields). */
+enum cw_reg {
+	CW_REG_NONE = 0,
+	CW_REG_RAX, CW_REG_RBX, CW_REG_RCX, CW_REG_RDX, CW_REG_RSI,
+	CW_REG_RDI, CW_REG_RBP, CW_REG_R8, CW_REG_R9, CW_REG_R10,
+	CW_REG_R11, CW_REG_R12, CW_REG_R13, CW_REG_R14, CW_REG_R15,
+	CW_REG__COUNT,
 };
 
 enum cw_counter_type {
@@ -61,19 +73,24 @@ enum cw_counter_type {
 
 /*
  * The attach cookie says which probe fired and at which site: the probe
- * slot in the low 16 bits, the site kind above it. A return-side probe is
- * a plain uprobe on a RET (or tail-call JMP) instruction, never a
- * uretprobe.
+ * slot in the low 16 bits, the site kind in the next 8, and for a call
+ * site keyed by its owner, the register holding the key (enum cw_reg)
+ * above that. A return-side probe is a plain uprobe on a RET (or
+ * tail-call JMP) instruction, never a uretprobe.
  */
 enum cw_site {
 	CW_SITE_ENTRY = 0,	/* function entry: the role acts here */
 	CW_SITE_STASH,		/* entry of an "at: return" probe: save args */
 	CW_SITE_EXIT,		/* RET / tail call: role acts, or leaves dec */
+	CW_SITE_CALL,		/* a call to the function from a caller: the
+				 * role acts; the frame is the caller's */
 };
 
-#define CW_COOKIE(slot, site)	(((__u64)(site) << 16) | (slot))
+#define CW_COOKIE(slot, site, reg) \
+	(((__u64)(reg) << 24) | ((__u64)(site) << 16) | (slot))
 #define CW_COOKIE_SLOT(c)	((__u32)((c) & 0xffff))
-#define CW_COOKIE_SITE(c)	((__u32)(((c) >> 16) & 0xffff))
+#define CW_COOKIE_SITE(c)	((__u32)(((c) >> 16) & 0xff))
+#define CW_COOKIE_REG(c)	((__u32)(((c) >> 24) & 0xff))
 
 /* Per-probe configuration, indexed by slot in the `probes` array map. */
 struct cw_probe_cfg {

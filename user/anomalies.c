@@ -92,6 +92,9 @@ static uint64_t probe_bias(const struct cw_probe *p, uint64_t ip)
 	for (i = 0; i < p->exits.nr; i++)
 		if (!((ip - p->exits.addr[i]) & 0xfff))
 			return ip - p->exits.addr[i];
+	for (i = 0; i < p->calls.nr; i++)
+		if (!((ip - p->calls.site[i].probe) & 0xfff))
+			return ip - p->calls.site[i].probe;
 	return ip - p->vaddr;
 }
 

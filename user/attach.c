@@ -34,21 +34,23 @@ static const struct spec_counter *probe_counter(const struct spec_probe *sp,
 
 static int needs_stash(const struct spec_probe *sp, const struct spec *spec)
 {
-	return sp->at_return && (sp->key_source == CW_KEY_ARG ||
+	return sp->at_return && (sp->key_source == SPEC_KEY_ARG ||
 				 probe_counter(sp, spec)->type != CW_CTR_NONE);
 }
 
 /* A dec at entry also needs its exits: threads inside dec at once. */
 static int tracks_inside(const struct spec_probe *sp)
 {
-	return sp->role == CW_ROLE_DEC && !sp->at_return;
+	return sp->role == CW_ROLE_DEC && !sp->at_return && !sp->nr_callers;
 }
 
 static void plan_sites(struct cw_probe *p, const struct spec *spec)
 {
 	const struct spec_probe *sp = p->sp;
 
-	if (role_acts_at_entry(sp))
+	if (sp->nr_callers)
+		p->entry_site = -1;	/* only the call sites */
+	else if (role_acts_at_entry(sp))
 		p->entry_site = CW_SITE_ENTRY;
 	else if (needs_stash(sp, spec))
 		p->entry_site = CW_SITE_STASH;
@@ -152,7 +154,7 @@ static int inline_countable(const struct cw_probe *p, const struct spec *spec)
 
 	return p->entry_site == CW_SITE_ENTRY && !p->wants_exits &&
 	       sp->role < CW_ROLE__COUNT && sp->switch_arg < 0 &&
-	       sp->key_source == CW_KEY_PROCESS &&
+	       sp->key_source == SPEC_KEY_PROCESS && !sp->nr_callers &&
 	       probe_counter(sp, spec)->type == CW_CTR_NONE;
 }
 
@@ -198,13 +200,101 @@ static int resolve_inline_only(struct cw_session *s, struct cw_probe *p,
 	return 0;
 }
 
+/* The register the called function finds its first argument in. */
+static int first_arg_reg(const struct cw_probe *p)
+{
+	return p->abi == CW_ABI_GO ? CW_REG_RAX : CW_REG_RDI;
+}
+
+/* The calls to the probe's function made in [lo, hi) of function f. */
+static int calls_in(struct cw_session *s, struct cw_probe *p, uint64_t f,
+		    uint64_t size, uint64_t lo, uint64_t hi)
+{
+	int owner = p->sp->key_source == SPEC_KEY_OWNER ? first_arg_reg(p) : 0;
+	char err[200];
+	uint8_t *code;
+	int ret;
+
+	code = elf_read_code(&s->symtab, f, size, err, sizeof(err));
+	if (!code) {
+		snprintf(p->err, sizeof(p->err), "%s: %s", p->sp->symbol, err);
+		return -1;
+	}
+	ret = find_call_sites(code, size, f, lo, hi, p->vaddr, owner,
+			      &p->calls, err, sizeof(err));
+	free(code);
+	if (ret)
+		snprintf(p->err, sizeof(p->err), "calls to %s: %s",
+			 p->sp->symbol, err);
+	return ret;
+}
+
+/* Every out-of-line function called name: Go by pclntab, C by ELF. */
+static int calls_in_function(struct cw_session *s, struct cw_probe *p,
+			     const char *name)
+{
+	struct go_func *const *gf;
+	const struct elf_sym *sym;
+	size_t i, n = 0;
+
+	gf = s->is_go ? go_funcs_by_name(&s->go, name, &n) : NULL;
+	for (i = 0; i < n; i++) {
+		if (calls_in(s, p, gf[i]->entry, gf[i]->end - gf[i]->entry,
+			     gf[i]->entry, gf[i]->end))
+			return -1;
+		p->nr_callers_found++;
+	}
+	sym = n ? NULL : elf_symtab_by_name(&s->symtab, name);
+	if (sym && sym->size) {
+		if (calls_in(s, p, sym->addr, sym->size, sym->addr,
+			     sym->addr + sym->size))
+			return -1;
+		p->nr_callers_found++;
+	}
+	return 0;
+}
+
+/*
+ * caller: the CALL instructions to the function inside each caller, so
+ * that the program's other calls cost no trap at all.
+ */
+static int resolve_calls(struct cw_session *s, struct cw_probe *p)
+{
+	int i;
+
+	for (i = 0; i < p->sp->nr_callers; i++)
+		if (calls_in_function(s, p, p->sp->callers[i]))
+			return -1;
+	if (p->calls.nr)
+		return 0;
+	snprintf(p->err, sizeof(p->err), "%s: no call to it %s %s%s",
+		 p->sp->symbol, p->nr_callers_found ? "in" : "(not found:",
+		 p->sp->callers[0], p->nr_callers_found ? "" : ")");
+	p->absent = p->sp->optional;
+	return p->absent ? 0 : -1;
+}
+
+/* Call sites whose owner register was not found. */
+static int owners_unknown(const struct cw_probe *p)
+{
+	size_t i;
+	int n = 0;
+
+	if (p->sp->key_source != SPEC_KEY_OWNER)
+		return 0;
+	for (i = 0; i < p->calls.nr; i++)
+		n += p->calls.site[i].owner_reg == CW_REG_NONE;
+	return n;
+}
+
 static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 {
 	const struct spec *spec = s->targets[p->target_id].spec;
 
-	snprintf(p->name, sizeof(p->name), "%s:%s",
+	snprintf(p->name, sizeof(p->name), "%s:%s%s%s",
 		 p->sp->switch_arg >= 0 ? "open|close" : role_name(p->sp->role),
-		 p->sp->symbol);
+		 p->sp->symbol, p->sp->nr_callers ? " from " : "",
+		 p->sp->nr_callers ? p->sp->callers[0] : "");
 	if (find_function(s, p) && !resolve_inline_only(s, p, spec))
 		return 0;
 	if (!p->vaddr) {
@@ -233,12 +323,29 @@ static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 		return -1;
 	}
 	plan_sites(p, spec);
+	if (p->sp->nr_callers) {
+		if (resolve_calls(s, p))
+			return -1;
+		p->resolved = !p->absent;
+		return 0;
+	}
 	if (resolve_sites(s, p))
 		return -1;
 	merge_entry_exit(p);
 	resolve_inlined(s, p, spec);
 	p->resolved = 1;
 	return 0;
+}
+
+/* One probe keyed by owner without one: the whole target per process. */
+static void choose_keys(struct cw_session *s, int t)
+{
+	int i;
+
+	for (i = 0; i < s->nr_probes; i++)
+		if (s->probes[i].target_id == t && s->probes[i].resolved &&
+		    owners_unknown(&s->probes[i]))
+			s->targets[t].keyed_by_process = 1;
 }
 
 /* A preset of optional probes must find at least one of them. */
@@ -291,10 +398,25 @@ int session_resolve(struct cw_session *s, char *err, size_t errlen)
 			failed += resolve_probe(s, p) != 0;
 		}
 	}
-	for (t = 0; t < s->nr_targets; t++)
+	for (t = 0; t < s->nr_targets; t++) {
 		if (target_resolved(s, t, err, errlen))
 			return -1;
+		choose_keys(s, t);
+	}
 	return failed;
+}
+
+static int key_source(const struct cw_session *s, const struct cw_probe *p)
+{
+	if (s->targets[p->target_id].keyed_by_process)
+		return CW_KEY_PROCESS;
+	switch (p->sp->key_source) {
+	case SPEC_KEY_ARG:
+		return CW_KEY_ARG;
+	case SPEC_KEY_OWNER:
+		return CW_KEY_SITE_REG;
+	}
+	return CW_KEY_PROCESS;
 }
 
 static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
@@ -306,7 +428,7 @@ static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
 
 	return (struct cw_probe_cfg){
 		.role = sp->role,
-		.key_source = sp->key_source,
+		.key_source = key_source(s, p),
 		.key_arg = sp->key_arg,
 		.at_return = sp->at_return,
 		.track_inside = tracks_inside(sp) && p->wants_exits,
@@ -339,9 +461,10 @@ static int add_link(struct cw_session *s, struct bpf_link *link)
 }
 
 static int attach_site(struct cw_session *s, struct cw_probe *p, int slot,
-		       uint64_t vaddr, int site)
+		       uint64_t vaddr, int site, int reg)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = CW_COOKIE(slot, site));
+	LIBBPF_OPTS(bpf_uprobe_opts, opts,
+		    .bpf_cookie = CW_COOKIE(slot, site, reg));
 	int64_t off = elf_vaddr_to_offset(&s->symtab, vaddr);
 	struct bpf_link *link;
 
@@ -378,11 +501,14 @@ static void attach_probe(struct cw_session *s, struct cw_probe *p, int slot)
 		return;
 	}
 	if (p->entry_site >= 0)
-		attach_site(s, p, slot, p->entry_vaddr, p->entry_site);
+		attach_site(s, p, slot, p->entry_vaddr, p->entry_site, 0);
 	for (i = 0; i < (size_t)p->nr_inlined; i++)
-		attach_site(s, p, slot, p->inlined[i], CW_SITE_ENTRY);
+		attach_site(s, p, slot, p->inlined[i], CW_SITE_ENTRY, 0);
 	for (i = 0; p->wants_exits && i < p->exits.nr; i++)
-		attach_site(s, p, slot, p->exits.addr[i], CW_SITE_EXIT);
+		attach_site(s, p, slot, p->exits.addr[i], CW_SITE_EXIT, 0);
+	for (i = 0; i < p->calls.nr; i++)
+		attach_site(s, p, slot, p->calls.site[i].probe, CW_SITE_CALL,
+			    p->calls.site[i].owner_reg);
 }
 
 /* Processes already running: their shadow starts unknown. */

@@ -30,6 +30,8 @@ struct cw_probe {
 	int nr_inlined_found;	/* copies DWARF knows of; -1: no DWARF */
 	uint64_t inlined[CW_MAX_INLINED];	/* probed ones: entry sites */
 	int nr_inlined;
+	struct call_sites calls;	/* caller: the calls made there */
+	int nr_callers_found;	/* out-of-line or inlined copies of them */
 	int abi;		/* enum cw_abi */
 	int resolved;
 	int absent;		/* optional, and not in this binary */
@@ -41,6 +43,9 @@ struct cw_probe {
 struct cw_target {
 	struct spec *spec;	/* NULL: the sockets preset */
 	char label[64];
+	/* key: owner could not be had at some call site: every probe of
+	 * the target counts per process instead, so that keys still meet */
+	int keyed_by_process;
 };
 
 struct connwatch_bpf;

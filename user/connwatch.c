@@ -362,14 +362,45 @@ void free_specs(const struct cli *c, struct spec *specs)
 		spec_free(&specs[i]);
 }
 
-static void print_probe(FILE *f, const struct cw_probe *p, int attached)
+/* caller: where each call is probed, and what keys it. */
+static void print_calls(FILE *f, const struct cw_session *s,
+			const struct cw_probe *p)
+{
+	size_t i;
+
+	fprintf(f, " calls:%zu from %s%s", p->calls.nr, p->sp->callers[0],
+		p->sp->nr_callers > 1 ? " ..." : "");
+	for (i = 0; i < p->calls.nr; i++) {
+		const struct call_site *c = &p->calls.site[i];
+
+		fprintf(f, "\n    call at 0x%llx: probe at 0x%llx",
+			(unsigned long long)c->call,
+			(unsigned long long)c->probe);
+		if (p->sp->key_source != SPEC_KEY_OWNER)
+			continue;
+		if (c->owner_reg)
+			fprintf(f, ", key: the object at %s (argument at +0x%x)",
+				cw_reg_name(c->owner_reg), (unsigned)c->owner_disp);
+		else
+			fprintf(f, ", key: owner not found");
+	}
+	if (s->targets[p->target_id].keyed_by_process)
+		fprintf(f, "\n    (an owner was not found: this target counts "
+			"per process)");
+}
+
+static void print_probe(FILE *f, const struct cw_session *s,
+			const struct cw_probe *p, int attached)
 {
 	if (p->absent) {
 		fprintf(f, "  %-32s absent (optional: not in this binary)\n",
 			p->name);
 		return;
 	}
-	if (!p->vaddr)
+	if (p->sp->nr_callers)
+		fprintf(f, "  %-32s 0x%-8llx", p->name,
+			(unsigned long long)p->vaddr);
+	else if (!p->vaddr)
 		fprintf(f, "  %-32s only inlined, into its callers:",
 			p->name);
 	else
@@ -378,6 +409,8 @@ static void print_probe(FILE *f, const struct cw_probe *p, int attached)
 			p->wants_exits ? p->exits.nr : 0,
 			p->exits.nr_tail_calls && p->wants_exits ?
 			" (tail calls)" : "");
+	if (p->sp->nr_callers)
+		print_calls(f, s, p);
 	if (p->nr_inlined_found > 0)
 		fprintf(f, " inlined:%d%s", p->nr_inlined_found,
 			p->nr_inlined ? "" : " (not probed: no arguments "
@@ -401,7 +434,7 @@ static int cmd_check(int argc, char **argv)
 	if (!ret) {
 		printf("%s: every probe resolves\n", s.binary);
 		for (i = 0; i < s.nr_probes; i++)
-			print_probe(stdout, &s.probes[i], 0);
+			print_probe(stdout, &s, &s.probes[i], 0);
 		if (s.sockets_target >= 0)
 			printf("  %-32s accept/accept4/close tracepoints\n",
 			       "sockets");
@@ -518,7 +551,7 @@ int report_attach(struct cw_session *s, int attached)
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
 		s->nr_probes + (s->sockets_target >= 0));
 	for (i = 0; i < s->nr_probes; i++)
-		print_probe(stderr, &s->probes[i], 1);
+		print_probe(stderr, s, &s->probes[i], 1);
 	if (s->sockets_target >= 0)
 		fprintf(stderr, "  %-32s accept/accept4/close tracepoints  attached\n",
 			"sockets");

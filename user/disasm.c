@@ -2,6 +2,8 @@
 /* Finds a function's exits with capstone, from its first instruction. */
 #include <capstone/capstone.h>
 #include <stdio.h>
+#include <linux/types.h>
+#include "../bpf/connwatch.h"
 #include "disasm.h"
 
 static int jumps_out(const cs_insn *insn, uint64_t start, uint64_t end)
@@ -226,4 +228,173 @@ int find_go_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
 	cs_free(insn, 1);
 	cs_close(&cs);
 	return 0;
+}
+
+/* The 64-bit register a GPR (or a part of one) belongs to: enum cw_reg. */
+static int gpr(x86_reg r)
+{
+	static const x86_reg parts[CW_REG__COUNT][5] = {
+		[CW_REG_RAX] = { X86_REG_RAX, X86_REG_EAX, X86_REG_AX, X86_REG_AL, X86_REG_AH },
+		[CW_REG_RBX] = { X86_REG_RBX, X86_REG_EBX, X86_REG_BX, X86_REG_BL, X86_REG_BH },
+		[CW_REG_RCX] = { X86_REG_RCX, X86_REG_ECX, X86_REG_CX, X86_REG_CL, X86_REG_CH },
+		[CW_REG_RDX] = { X86_REG_RDX, X86_REG_EDX, X86_REG_DX, X86_REG_DL, X86_REG_DH },
+		[CW_REG_RSI] = { X86_REG_RSI, X86_REG_ESI, X86_REG_SI, X86_REG_SIL },
+		[CW_REG_RDI] = { X86_REG_RDI, X86_REG_EDI, X86_REG_DI, X86_REG_DIL },
+		[CW_REG_RBP] = { X86_REG_RBP, X86_REG_EBP, X86_REG_BP, X86_REG_BPL },
+		[CW_REG_R8] = { X86_REG_R8, X86_REG_R8D, X86_REG_R8W, X86_REG_R8B },
+		[CW_REG_R9] = { X86_REG_R9, X86_REG_R9D, X86_REG_R9W, X86_REG_R9B },
+		[CW_REG_R10] = { X86_REG_R10, X86_REG_R10D, X86_REG_R10W, X86_REG_R10B },
+		[CW_REG_R11] = { X86_REG_R11, X86_REG_R11D, X86_REG_R11W, X86_REG_R11B },
+		[CW_REG_R12] = { X86_REG_R12, X86_REG_R12D, X86_REG_R12W, X86_REG_R12B },
+		[CW_REG_R13] = { X86_REG_R13, X86_REG_R13D, X86_REG_R13W, X86_REG_R13B },
+		[CW_REG_R14] = { X86_REG_R14, X86_REG_R14D, X86_REG_R14W, X86_REG_R14B },
+		[CW_REG_R15] = { X86_REG_R15, X86_REG_R15D, X86_REG_R15W, X86_REG_R15B },
+	};
+	int i, j;
+
+	if (r == X86_REG_INVALID)
+		return CW_REG_NONE;
+	for (i = CW_REG_RAX; i < CW_REG__COUNT; i++)
+		for (j = 0; j < 5; j++)
+			if (parts[i][j] == r)
+				return i;
+	return CW_REG_NONE;
+}
+
+const char *cw_reg_name(int reg)
+{
+	static const char *const names[CW_REG__COUNT] = {
+		"?", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",
+		"r9", "r10", "r11", "r12", "r13", "r14", "r15",
+	};
+
+	return reg > 0 && reg < CW_REG__COUNT ? names[reg] : "?";
+}
+
+static int writes_reg(csh cs, const cs_insn *insn, int reg)
+{
+	cs_regs rd, wr;
+	uint8_t nr_rd, nr_wr, i;
+
+	if (cs_regs_access(cs, insn, rd, &nr_rd, wr, &nr_wr))
+		return 1;	/* unknown: assume it does */
+	for (i = 0; i < nr_wr; i++)
+		if (gpr(wr[i]) == reg)
+			return 1;
+	return 0;
+}
+
+static int direct_target(csh cs, const cs_insn *insn, uint64_t *target)
+{
+	const cs_x86 *x86 = &insn->detail->x86;
+
+	if (!cs_insn_group(cs, insn, CS_GRP_JUMP) &&
+	    !cs_insn_group(cs, insn, CS_GRP_CALL))
+		return 0;
+	if (x86->op_count != 1 || x86->operands[0].type != X86_OP_IMM)
+		return 0;
+	*target = (uint64_t)x86->operands[0].imm;
+	return 1;
+}
+
+/* Whether some jump of the function lands in (from, to]. */
+static int entered_between(csh cs, const cs_insn *insns, size_t n,
+			   uint64_t from, uint64_t to)
+{
+	uint64_t t;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (direct_target(cs, &insns[i], &t) && t > from && t <= to)
+			return 1;
+	return 0;
+}
+
+/* mov REG64, qword ptr [base + disp]: base must be a plain GPR. */
+static int owner_load(const cs_insn *insn, int reg, int *base, int32_t *disp)
+{
+	const cs_x86 *x86 = &insn->detail->x86;
+	const cs_x86_op *dst = &x86->operands[0], *src = &x86->operands[1];
+
+	if (insn->id != X86_INS_MOV || x86->op_count != 2 ||
+	    dst->type != X86_OP_REG || gpr(dst->reg) != reg || dst->size != 8 ||
+	    src->type != X86_OP_MEM || src->mem.index != X86_REG_INVALID ||
+	    src->mem.segment != X86_REG_INVALID || !probeable(insn))
+		return 0;
+	*base = gpr(src->mem.base);
+	*disp = (int32_t)src->mem.disp;
+	return *base != CW_REG_NONE;
+}
+
+/*
+ * Walks back from the CALL at insns[call] to the last write of reg; the
+ * site's probe moves there when it is an owner load nothing jumps past.
+ */
+static void find_owner(csh cs, const cs_insn *insns, size_t n, size_t call,
+		       int reg, struct call_site *site)
+{
+	size_t i = call;
+
+	while (i-- > 0) {
+		const cs_insn *insn = &insns[i];
+
+		if (is_branch(cs, insn))
+			return;
+		if (!writes_reg(cs, insn, reg))
+			continue;
+		if (!owner_load(insn, reg, &site->owner_reg, &site->owner_disp) ||
+		    entered_between(cs, insns, n, insn->address,
+				    insns[call].address)) {
+			site->owner_reg = CW_REG_NONE;
+			return;
+		}
+		site->probe = insn->address;
+		return;
+	}
+}
+
+int find_call_sites(const uint8_t *code, size_t size, uint64_t vaddr,
+		    uint64_t lo, uint64_t hi, uint64_t callee, int arg_reg,
+		    struct call_sites *out, char *err, size_t errlen)
+{
+	cs_insn *insns = NULL;
+	uint64_t target;
+	size_t n, i;
+	csh cs;
+	int ret = -1;
+
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		snprintf(err, errlen, "capstone: cannot open x86-64");
+		return -1;
+	}
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	n = cs_disasm(cs, code, size, vaddr, 0, &insns);
+	if (!n) {
+		snprintf(err, errlen, "cannot decode its instructions");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct call_site *site;
+
+		if (insns[i].address < lo || insns[i].address >= hi ||
+		    !cs_insn_group(cs, &insns[i], CS_GRP_CALL) ||
+		    !direct_target(cs, &insns[i], &target) || target != callee)
+			continue;
+		if (out->nr == CW_MAX_CALL_SITES) {
+			snprintf(err, errlen, "more than %d call sites",
+				 CW_MAX_CALL_SITES);
+			goto out;
+		}
+		site = &out->site[out->nr++];
+		*site = (struct call_site){ .call = insns[i].address,
+					    .probe = insns[i].address };
+		if (arg_reg)
+			find_owner(cs, insns, n, i, arg_reg, site);
+	}
+	ret = 0;
+out:
+	if (insns)
+		cs_free(insns, n);
+	cs_close(&cs);
+	return ret;
 }

@@ -55,4 +55,41 @@ int find_inline_site(const uint8_t *code, size_t size, uint64_t vaddr,
 int find_go_entry_site(const uint8_t *code, size_t size, uint64_t vaddr,
 		       uint64_t *site, char *err, size_t errlen);
 
+#define CW_MAX_CALL_SITES 32
+
+/* A direct CALL to the probed function, made from where a probe wants. */
+struct call_site {
+	uint64_t call;		/* the CALL instruction */
+	uint64_t probe;		/* where the uprobe goes: the CALL, or the
+				 * load of the argument (see owner_reg) */
+	int owner_reg;		/* enum cw_reg: the object the argument was
+				 * loaded from, live at probe; 0 if unknown */
+	int32_t owner_disp;	/* the argument's offset in that object */
+};
+
+struct call_sites {
+	struct call_site site[CW_MAX_CALL_SITES];
+	size_t nr;
+};
+
+/*
+ * The direct CALLs to callee whose address is in [lo, hi), in the
+ * function whose code is at vaddr (decoded from its first instruction, so
+ * every site is an instruction boundary); appended to out.
+ *
+ * With arg_reg (enum cw_reg) set, also the owner of that argument:
+ * close(s.done) compiles to `mov rax, [rax+0xc0]; call runtime.closechan`,
+ * where rax is s before the load and the channel after. When the last
+ * write to arg_reg before the CALL is such a load, in straight-line code
+ * that no jump enters, the probe goes on the load and owner_reg names
+ * its base register. Else the probe stays on the CALL, owner_reg 0.
+ * 0, or -1 with err set.
+ */
+/* "rax" for CW_REG_RAX: as check prints a site's key register. */
+const char *cw_reg_name(int reg);
+
+int find_call_sites(const uint8_t *code, size_t size, uint64_t vaddr,
+		    uint64_t lo, uint64_t hi, uint64_t callee, int arg_reg,
+		    struct call_sites *out, char *err, size_t errlen);
+
 #endif

@@ -4,6 +4,7 @@
  * attach and report exactly like a spec file; Go runtime field offsets
  * come from DWARF or the version table, never a guess.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
@@ -19,7 +20,7 @@ static struct spec_probe *add_probe(struct spec *spec, int role,
 	memset(p, 0, sizeof(*p));
 	p->role = role;
 	p->symbol = strdup(symbol);
-	p->key_source = CW_KEY_ARG;	/* the receiver (arg0) */
+	p->key_source = SPEC_KEY_ARG;	/* the receiver (arg0) */
 	p->switch_arg = -1;
 	return p;
 }
@@ -72,22 +73,54 @@ static int build_go_net_http(struct spec *spec, const char *path,
 	return 0;
 }
 
-/* The seed's server: handleConn runs once per QUIC connection. */
+static void add_server_probe(struct spec *spec, int role, const char *module,
+			     const char *method)
+{
+	char symbol[160];
+
+	snprintf(symbol, sizeof(symbol), "%s/http3.(*Server).%s", module,
+		 method);
+	add_probe(spec, role, symbol)->optional = 1;
+}
+
+/*
+ * The seed's server, keyed by its *http3.Server. handleConn runs once per
+ * QUIC connection: entry opens, every RET closes. Where the binary has
+ * v0.48's tracking (quic-go#4705), its drain is the close of
+ * connHandlingDone made in decreaseConnCount: probed at that call only,
+ * keyed by the server the channel is loaded from, so the program's other
+ * channel closes cost nothing. Shutdown and Close begin a shutdown; init
+ * makes a new channel (ServeQUICConn runs it per call), which re-arms.
+ * Every part is optional: 0.29's server has no tracking and keeps exact
+ * counts, and only one module path is in any binary.
+ */
 static int build_quic_go_http3(struct spec *spec, const char *path,
 			       const char *go, char *err, size_t errlen)
 {
-	static const char *const servers[] = {
-		"github.com/lucas-clemente/quic-go/http3.(*Server).handleConn",
-		"github.com/quic-go/quic-go/http3.(*Server).handleConn",
+	static const char *const modules[] = {
+		"github.com/lucas-clemente/quic-go",
+		"github.com/quic-go/quic-go",
 	};
+	char caller[160];
 	size_t i;
 
 	(void)path; (void)go; (void)err; (void)errlen;
 	start_spec(spec, "preset quic-go-http3");
-	for (i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
-		add_probe(spec, CW_ROLE_OPEN, servers[i])->optional = 1;
-		add_probe(spec, CW_ROLE_CLOSE, servers[i])->optional = 1;
+	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+		struct spec_probe *drain;
+
+		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn");
+		add_server_probe(spec, CW_ROLE_CLOSE, modules[i], "handleConn");
 		spec->probes[spec->nr_probes - 1].at_return = 1;
+		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Shutdown");
+		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Close");
+		add_server_probe(spec, CW_ROLE_RESET, modules[i], "init");
+		drain = add_probe(spec, CW_ROLE_DRAIN, "runtime.closechan");
+		drain->optional = 1;
+		drain->key_source = SPEC_KEY_OWNER;
+		snprintf(caller, sizeof(caller),
+			 "%s/http3.(*Server).decreaseConnCount", modules[i]);
+		drain->callers[drain->nr_callers++] = strdup(caller);
 	}
 	return 0;
 }
@@ -124,7 +157,10 @@ static const struct preset presets[] = {
 			   "(github.com/lucas-clemente/quic-go and "
 			   "github.com/quic-go/quic-go)",
 		.hooks = "http3.(*Server).handleConn entry (open) and every RET "
-			 "(close)",
+			 "(close); v0.48's tracking where present: the "
+			 "runtime.closechan call in decreaseConnCount (drain), "
+			 "Shutdown and Close (shutdown), init (reset); "
+			 "keyed by the *http3.Server",
 		.build = build_quic_go_http3,
 	},
 };

@@ -15,7 +15,7 @@ static const char *const role_names[CW_ROLE__ALL] = {
 	[CW_ROLE_OPEN] = "open", [CW_ROLE_CLOSE] = "close",
 	[CW_ROLE_INC] = "inc", [CW_ROLE_DEC] = "dec",
 	[CW_ROLE_DRAIN] = "drain", [CW_ROLE_SHUTDOWN] = "shutdown",
-	[CW_ROLE_CHAN_CLOSE] = "chan_close", [CW_ROLE_WG_ADD] = "wg_add",
+	[CW_ROLE_RESET] = "reset", [CW_ROLE_CHAN_CLOSE] = "chan_close", [CW_ROLE_WG_ADD] = "wg_add",
 };
 
 static const char *const counter_types[] = {
@@ -106,10 +106,14 @@ static int parse_key(struct parse *p, const yaml_node_t *n,
 	const char *s = ydoc_scalar(n);
 
 	if (s && !strcmp(s, "process")) {
-		pr->key_source = CW_KEY_PROCESS;
+		pr->key_source = SPEC_KEY_PROCESS;
 		return 0;
 	}
-	pr->key_source = CW_KEY_ARG;
+	if (s && !strcmp(s, "owner")) {
+		pr->key_source = SPEC_KEY_OWNER;
+		return 0;
+	}
+	pr->key_source = SPEC_KEY_ARG;
 	return parse_arg(p, n, "key", &pr->key_arg);
 }
 
@@ -124,6 +128,40 @@ static int parse_at(struct parse *p, const yaml_node_t *n,
 	}
 	return fail(p, n, "at: '%s' is not entry or return",
 		    s ? s : "(not a scalar)");
+}
+
+static int add_caller(struct parse *p, const yaml_node_t *n,
+		      struct spec_probe *pr)
+{
+	const char *s = ydoc_scalar(n);
+
+	if (!s || !*s)
+		return fail(p, n, "caller: expected a function name");
+	if (pr->nr_callers == CW_SPEC_MAX_CALLERS)
+		return fail(p, n, "caller: more than %d functions",
+			    CW_SPEC_MAX_CALLERS);
+	pr->callers[pr->nr_callers] = strdup(s);
+	if (!pr->callers[pr->nr_callers])
+		return fail(p, n, "out of memory");
+	pr->nr_callers++;
+	return 0;
+}
+
+/* caller: FUNC, or caller: [FUNC, ...] */
+static int parse_callers(struct parse *p, const yaml_node_t *n,
+			 struct spec_probe *pr)
+{
+	yaml_node_item_t *item;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return add_caller(p, n, pr);
+	if (n->data.sequence.items.start == n->data.sequence.items.top)
+		return fail(p, n, "caller: expected at least one function");
+	for (item = n->data.sequence.items.start;
+	     item < n->data.sequence.items.top; item++)
+		if (add_caller(p, yaml_document_get_node(&p->doc, *item), pr))
+			return -1;
+	return 0;
 }
 
 typedef int (*field_fn)(struct parse *p, const char *key,
@@ -159,8 +197,8 @@ static int probe_field(struct parse *p, const char *key,
 
 	if (!strcmp(key, "role"))
 		return parse_choice(p, v, "role", role_names, 0, CW_ROLE__COUNT,
-				    "open, close, inc, dec, drain, shutdown",
-				    &pr->role);
+				    "open, close, inc, dec, drain, shutdown, "
+				    "reset", &pr->role);
 	if (!strcmp(key, "symbol")) {
 		if (!ydoc_scalar(v) || !*ydoc_scalar(v))
 			return fail(p, v, "symbol: expected a function name");
@@ -172,7 +210,9 @@ static int probe_field(struct parse *p, const char *key,
 		return parse_key(p, v, pr);
 	if (!strcmp(key, "at"))
 		return parse_at(p, v, pr);
-	return fail(p, p->key, "probe: unknown key '%s' (expected role, symbol, key, at)",
+	if (!strcmp(key, "caller"))
+		return parse_callers(p, v, pr);
+	return fail(p, p->key, "probe: unknown key '%s' (expected role, symbol, key, at, caller)",
 		    key);
 }
 
@@ -194,6 +234,12 @@ static int parse_probe(struct parse *p, const yaml_node_t *n)
 		return fail(p, n, "probe: role is missing");
 	if (!pr->symbol)
 		return fail(p, n, "probe: symbol is missing");
+	if (pr->key_source == SPEC_KEY_OWNER && !pr->nr_callers)
+		return fail(p, n, "probe: key: owner needs caller: (the object "
+			    "an argument is loaded from at a call site)");
+	if (pr->nr_callers && pr->at_return)
+		return fail(p, n, "probe: caller: probes the calls themselves: "
+			    "at: return does not apply");
 	return 0;
 }
 
@@ -326,8 +372,13 @@ void spec_free(struct spec *spec)
 {
 	size_t i;
 
-	for (i = 0; i < spec->nr_probes; i++)
-		free(spec->probes[i].symbol);
+	for (i = 0; i < spec->nr_probes; i++) {
+		struct spec_probe *pr = &spec->probes[i];
+
+		free(pr->symbol);
+		while (pr->nr_callers > 0)
+			free(pr->callers[--pr->nr_callers]);
+	}
 	free(spec->target);
 	free(spec->path);
 	memset(spec, 0, sizeof(*spec));

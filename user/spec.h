@@ -7,6 +7,16 @@
 #include <stdint.h>
 
 #define CW_SPEC_MAX_PROBES 64
+#define CW_SPEC_MAX_CALLERS 8
+
+/* Where a probe takes its key (the BPF side's enum cw_key_source, and
+ * one more that resolves to a register per call site). */
+enum spec_key {
+	SPEC_KEY_PROCESS = 0,	/* one key per process */
+	SPEC_KEY_ARG,		/* argument key_arg (receiver: arg0) */
+	SPEC_KEY_OWNER,		/* caller: only: the object arg0 was loaded
+				 * from, as s in close(s.done) */
+};
 
 struct spec_counter {
 	int type;		/* enum cw_counter_type; CW_CTR_NONE if absent */
@@ -17,9 +27,11 @@ struct spec_counter {
 struct spec_probe {
 	int role;		/* enum cw_role */
 	char *symbol;
-	int key_source;		/* enum cw_key_source */
+	int key_source;		/* enum spec_key */
 	int key_arg;
 	int at_return;
+	char *callers[CW_SPEC_MAX_CALLERS];	/* only calls made inside */
+	int nr_callers;
 	int line;		/* in the spec file, for messages */
 	/* set by presets */
 	int optional;		/* absent from the binary: skipped, not an error */
