@@ -94,6 +94,27 @@ const volatile __u32 stop_on_critical = 0;
 #define SIGSTOP_NR 19
 
 /*
+ * Processes already frozen once. One incident raises several criticals
+ * (duplicate_drain at the load, close_of_closed_channel in closechan a
+ * few instructions later): the first freezes the process, and once the
+ * user resumes it the rest must let it run.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} stopped SEC(".maps");
+
+/* Whether this critical event freezes the process: its first one. */
+static int first_stop(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, one = 1;
+
+	return !bpf_map_update_elem(&stopped, &tgid, &one, BPF_NOEXIST);
+}
+
+/*
  * One register of the probed context. The verifier allows only constant
  * offsets into ctx, and clang merges plain loads of different fields
  * into one load at a computed offset: an asm load per field keeps each
@@ -268,15 +289,19 @@ static void emit(const struct hit *h, __u32 kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct cw_record *r;
+	__u32 stop;
 	long n;
 
+	/* Frozen before the panic, so it can be cored (gcore). */
+	stop = stop_on_critical && is_critical(kind) && first_stop();
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&records_lost, 1);
-		return;
+		goto out;
 	}
 	r->type = CW_REC_ANOMALY;
 	r->kind = kind;
+	r->stopped = stop;
 	r->ts_ns = bpf_ktime_get_ns();
 	r->tgid = pid_tgid >> 32;
 	r->tid = (__u32)pid_tgid;
@@ -309,8 +334,8 @@ static void emit(const struct hit *h, __u32 kind)
 	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
-	/* Frozen before the panic, so it can be cored (gcore). */
-	if (stop_on_critical && is_critical(kind))
+out:
+	if (stop)
 		bpf_send_signal(SIGSTOP_NR);
 }
 
@@ -636,6 +661,7 @@ int handle_exit(void *ctx)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	bpf_map_delete_elem(&watched, &tgid);
+	bpf_map_delete_elem(&stopped, &tgid);
 
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
@@ -834,16 +860,19 @@ static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pt_regs *regs;
 	struct cw_record *r;
+	__u32 stop;
 	long n;
 
+	stop = stop_on_critical && first_stop();
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&records_lost, 1);
-		return;
+		goto out;
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	r->type = CW_REC_ANOMALY;
 	r->kind = CW_ANOM_DOUBLE_CLOSE_FD;
+	r->stopped = stop;
 	r->ts_ns = bpf_ktime_get_ns();
 	r->tgid = pid_tgid >> 32;
 	r->tid = (__u32)pid_tgid;
@@ -862,7 +891,8 @@ static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
-	if (stop_on_critical)
+out:
+	if (stop)
 		bpf_send_signal(SIGSTOP_NR);
 }
 

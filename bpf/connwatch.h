@@ -172,7 +172,7 @@ struct cw_record {
 	__u64 ip;		/* probed instruction, for load-bias recovery */
 	__u64 caller;		/* return address at sp (entry sites), or 0 */
 	__u32 nr_frames;
-	__u32 pad;
+	__u32 stopped;		/* --on-critical stop: this froze the process */
 	__u64 stack[CW_STACK_DEPTH];
 	char comm[CW_COMM_LEN];
 };

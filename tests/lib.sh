@@ -102,7 +102,7 @@ scrape() { curl -sf "http://127.0.0.1:$CW_PORT/metrics"; }
 # metric NAME LABEL-FRAGMENT: the value of the first matching sample.
 metric() {
 	scrape | grep -v '^#' | grep "^$1{" | grep -F -- "$2" | head -1 |
-		awk '{print $2}'
+		awk '{print $NF}'
 }
 
 # Sum of every sample of NAME.

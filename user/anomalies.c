@@ -176,8 +176,7 @@ void anomaly_report(struct cw_daemon *d, const struct cw_record *r)
 	describe(&a, r, p ? p->sp->symbol : "close");
 	alert_raise(d, r->target_id, r->kind, &a);
 	/* The probe itself sent SIGSTOP (--on-critical stop). */
-	if (d->sess.stop_on_critical && d->sess.skel &&
-	    anomaly_is_critical(r->kind))
+	if (r->stopped)
 		fprintf(stderr, "connwatch: pid %u is stopped (SIGSTOP) at the "
 			"critical event, before it can crash: core it with "
 			"`gcore %u`, resume it with `kill -CONT %u`\n",
