@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct go_pclntab_file;
+
 struct go_func {
 	const char *name;	/* into go_pclntab.names */
 	uint64_t entry;		/* [entry, end): virtual addresses */
@@ -26,6 +28,7 @@ struct go_pclntab {
 	/* private */
 	char *names;		/* every name, NUL-terminated, one block */
 	struct go_func **by_name;	/* funcs sorted by name */
+	struct go_pclntab_file *file;	/* kept mapped for the inline tree */
 };
 
 /*
