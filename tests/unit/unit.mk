@@ -22,7 +22,7 @@ $(OUT)/unit/test_elf_symbols $(OUT)/unit-san/test_elf_symbols: \
 	user/elf_symbols.c
 $(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
 $(OUT)/unit/test_gopclntab $(OUT)/unit-san/test_gopclntab: \
-	user/gopclntab.c user/elf_symbols.c
+	user/gopclntab.c user/go_inline.c user/elf_symbols.c
 
 .PHONY: unit-bins
 unit-bins: $(UNIT_BINS) fixtures
