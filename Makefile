@@ -29,6 +29,11 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
 	      prometheus-alertmanager libcrypt-dev openssl python3
 
+# Go 1.22, for a fixture with the 1.20+ pclntab layout; Debian 12 has it
+# only in backports.
+GO122      := /usr/lib/go-1.22/bin/go
+BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
+
 .PHONY: all deps test unit integration bench demo install clean
 
 PRELOAD        := $(OUT)/libconnwatch-preload.so
@@ -47,6 +52,16 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all installed"; fi
+	@dpkg-query -W -f='$${Status}' golang-1.22-go 2>/dev/null | \
+		grep -q "install ok installed" && exit 0; \
+	grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list \
+		/etc/apt/sources.list.d/ || \
+		echo '$(BACKPORTS)' > /etc/apt/sources.list.d/bookworm-backports.list; \
+	echo "installing: golang-1.22-go (bookworm-backports)"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends golang-1.22-go || \
+	{ echo "deps: golang-1.22-go not installed: the Go 1.20+ pclntab" \
+		"tests need $(GO122) ($(BACKPORTS))"; exit 1; }
 
 $(OUT) $(OUT)/user $(OUT)/fixtures $(OUT)/unit:
 	mkdir -p $@
@@ -76,12 +91,14 @@ $(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
-GO_FIXTURES := go_tracker h3_server h3_client
+GO_FIXTURES := go_tracker h3_server h3_client go_inline
 GO_FIXTURE_BINS := $(foreach f,$(GO_FIXTURES),$(OUT)/fixtures/$(f) \
 		   $(OUT)/fixtures/$(f).stripped)
+GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
+		      $(OUT)/fixtures/go_inline.go122.stripped
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
-	    $(GO_FIXTURE_BINS)
+	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS)
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
@@ -101,6 +118,17 @@ $(filter-out %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%: \
 $(filter %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%.stripped: \
 		tests/fixtures/%/main.go | $(OUT)/fixtures
 	$(GO_FIXTURE_ENV) go build -ldflags='-s -w' -o $@ $<
+
+# go_inline again with Go 1.22: the inline tree of the 1.20+ layout.
+$(OUT)/fixtures/go_inline.go122: tests/fixtures/go_inline/main.go $(GO122) \
+		| $(OUT)/fixtures
+	$(GO_FIXTURE_ENV) $(GO122) build -o $@ $<
+$(OUT)/fixtures/go_inline.go122.stripped: tests/fixtures/go_inline/main.go \
+		$(GO122) | $(OUT)/fixtures
+	$(GO_FIXTURE_ENV) $(GO122) build -ldflags='-s -w' -o $@ $<
+$(GO122):
+	@echo "$@ missing: run 'make deps' (golang-1.22-go, bookworm-backports)"
+	@exit 1
 
 # --- tests ---
 include tests/unit/unit.mk
