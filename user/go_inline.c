@@ -505,7 +505,7 @@ int go_inline_ranges(const struct go_pclntab *t, const char *name,
 	size_t i;
 
 	if (setup(&w, t, err, errlen))
-		return -1;
+		goto out;
 	for (i = 0; i < t->nr; i++) {
 		w.fn = &t->funcs[i];
 		if (read_one(&w, i)) {
@@ -517,6 +517,8 @@ int go_inline_ranges(const struct go_pclntab *t, const char *name,
 	flush(&w);
 	ret = (int)w.found;
 out:
+	if (w.f)
+		img_release(&w.f->im);
 	free(w.runs);
 	free(w.outer);
 	free(w.copy);

@@ -54,10 +54,9 @@ struct pcln {
 	uint64_t functab;	/* pclnOffset */
 };
 
-/* What a loaded go_pclntab keeps: its file, open and mapped. */
+/* What a loaded go_pclntab keeps: its file, mapped. */
 struct go_pclntab_file {
 	char *path;		/* im.path points here */
-	int fd;
 	struct image im;
 	struct pcln pc;
 };
@@ -90,5 +89,7 @@ uint64_t img_addr(struct image *im, uint64_t vaddr, const uint8_t *p,
 		  unsigned int ptrsz);
 /* The R_*_RELATIVE relocations, sorted by place: *nr of them. */
 const struct reloc *img_relocs(struct image *im, size_t *nr);
+/* Drops the pages read so far from this process's memory. */
+void img_release(const struct image *im);
 
 #endif
