@@ -5,9 +5,11 @@
  *
  * Layout facts, 64-bit. Go 1.19 and 1.22: read in their runtime sources
  * (runtime2.go, symtab.go, symtabinl.go) and checked on binaries built
- * with each (tests/fixtures/go_inline against its DWARF and .symtab).
- * Go 1.16-1.18, 1.20, 1.21 and 1.23-1.25: from their sources as
- * published, not checked on a binary (the unit tests build such tables).
+ * with each (tests/fixtures/go_inline and cmd/go against their DWARF).
+ * Go 1.23 and 1.24: checked on binaries found built (kubectl, terraform;
+ * docker against its DWARF). Go 1.16-1.18, 1.20, 1.21 and 1.25: from
+ * their sources as published, not checked on a binary (the unit tests
+ * build such tables).
  *
  * _func: a fixed part, pcdata [npcdata]u32 (offsets into pctab, 0 =
  * none), then funcdata [nfuncdata]:
