@@ -611,15 +611,17 @@ static void try_mutant(const uint8_t *b, size_t size, const char *name1,
 {
 	char path[] = "/tmp/cw-gopcln-XXXXXX", err[256];
 	struct go_pclntab t;
+	int ret;
 
 	write_temp(path, b, size);
-	if (!go_pclntab_load(&t, path, err, sizeof(err))) {
+	ret = go_pclntab_load(&t, path, err, sizeof(err));
+	unlink(path);	/* first: a failed check leaves no file; t maps it */
+	if (!ret) {
 		check_invariants(&t);
 		query_sane(&t, name1);
 		query_sane(&t, name2);
 	}
 	go_pclntab_free(&t);
-	unlink(path);
 }
 
 static uint64_t xorshift(uint64_t *x)
