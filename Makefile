@@ -14,7 +14,7 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
-USER_MODULES := elf_symbols gopclntab go_offsets dwarf_inline disasm spec \
+USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
 		presets procfs symbolize attach anomalies json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config supervise
@@ -28,6 +28,11 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      redis-server redis-tools wrk golang-go prometheus \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
 	      prometheus-alertmanager libcrypt-dev openssl python3 patch
+
+# Go 1.22, for a fixture with the 1.20+ pclntab layout; Debian 12 has it
+# only in backports.
+GO122      := /usr/lib/go-1.22/bin/go
+BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
 
 .PHONY: all deps test unit integration bench demo install clean
 
@@ -47,6 +52,16 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all installed"; fi
+	@dpkg-query -W -f='$${Status}' golang-1.22-go 2>/dev/null | \
+		grep -q "install ok installed" && exit 0; \
+	grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list \
+		/etc/apt/sources.list.d/ || \
+		echo '$(BACKPORTS)' > /etc/apt/sources.list.d/bookworm-backports.list; \
+	echo "installing: golang-1.22-go (bookworm-backports)"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends golang-1.22-go || \
+	{ echo "deps: golang-1.22-go not installed: the Go 1.20+ pclntab" \
+		"tests need $(GO122) ($(BACKPORTS))"; exit 1; }
 
 $(OUT) $(OUT)/user $(OUT)/fixtures $(OUT)/unit:
 	mkdir -p $@
@@ -76,16 +91,20 @@ $(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
-GO_FIXTURES := go_tracker h3_server h3_client
+GO_FIXTURES := go_tracker h3_server h3_client go_inline
 GO_FIXTURE_BINS := $(foreach f,$(GO_FIXTURES),$(OUT)/fixtures/$(f) \
 		   $(OUT)/fixtures/$(f).stripped)
 # The seed's bug on the seed's code: quic_v048 built on v0.48.0's
 # tracking (buggy) and with v0.48.1's fix (fixed), each stripped or not.
 QUIC_V048_BINS := $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_$(v) \
 		  $(OUT)/fixtures/quic_v048_$(v).stripped)
+GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
+		      $(OUT)/fixtures/go_inline.go122.stripped \
+		      $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_shape_$(v) \
+			$(OUT)/fixtures/quic_v048_shape_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
-	    $(GO_FIXTURE_BINS) $(QUIC_V048_BINS)
+	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
@@ -132,6 +151,39 @@ $(OUT)/fixtures/quic_v048_%: $(V048_DIR)/main.go $(OUT)/gopath-%/.patched \
 $(OUT)/fixtures/quic_v048_%.stripped: $(V048_DIR)/main.go \
 		$(OUT)/gopath-%/.patched | $(OUT)/fixtures
 	$(V048_ENV) go build -ldflags='-s -w' -o $@ ./$(V048_DIR)
+
+# go_inline again with Go 1.22: the inline tree of the 1.20+ layout.
+$(OUT)/fixtures/go_inline.go122: tests/fixtures/go_inline/main.go $(GO122) \
+		| $(OUT)/fixtures
+	$(GO_FIXTURE_ENV) $(GO122) build -o $@ $<
+$(OUT)/fixtures/go_inline.go122.stripped: tests/fixtures/go_inline/main.go \
+		$(GO122) | $(OUT)/fixtures
+	$(GO_FIXTURE_ENV) $(GO122) build -ldflags='-s -w' -o $@ $<
+# v0.48.0's http3.Server shape (TCP for QUIC) at quic-go's new module
+# path, built by Go 1.22, which inlines decreaseConnCount into its
+# deferred calls; fixed: -tags fixed (v0.48.1's decreaseConnCount).
+SHAPE_DIR := tests/fixtures/quic_v048_shape
+SHAPE_PKG := $(OUT)/gopath-shape/src/github.com/quic-go/quic-go/http3
+SHAPE_ENV := GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= GO111MODULE=off \
+	     GOPATH=$(abspath $(OUT))/gopath-shape
+SHAPE_TAGS_buggy :=
+SHAPE_TAGS_fixed := -tags fixed
+$(SHAPE_PKG)/.copied: $(wildcard $(SHAPE_DIR)/http3/*.go)
+	rm -rf $(@D)
+	mkdir -p $(@D)
+	cp $^ $(@D)/
+	touch $@
+.SECONDARY: $(SHAPE_PKG)/.copied
+$(OUT)/fixtures/quic_v048_shape_%: $(SHAPE_DIR)/main.go $(SHAPE_PKG)/.copied \
+		$(GO122) | $(OUT)/fixtures
+	$(SHAPE_ENV) $(GO122) build $(SHAPE_TAGS_$*) -o $@ ./$(SHAPE_DIR)
+$(OUT)/fixtures/quic_v048_shape_%.stripped: $(SHAPE_DIR)/main.go \
+		$(SHAPE_PKG)/.copied $(GO122) | $(OUT)/fixtures
+	$(SHAPE_ENV) $(GO122) build $(SHAPE_TAGS_$*) -ldflags='-s -w' \
+		-o $@ ./$(SHAPE_DIR)
+$(GO122):
+	@echo "$@ missing: run 'make deps' (golang-1.22-go, bookworm-backports)"
+	@exit 1
 
 # --- tests ---
 include tests/unit/unit.mk

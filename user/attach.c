@@ -255,21 +255,66 @@ static int calls_in_function(struct cw_session *s, struct cw_probe *p,
 }
 
 /*
- * caller: the CALL instructions to the function inside each caller, so
- * that the program's other calls cost no trap at all.
+ * The copies of name the Go compiler inlined into other functions (from
+ * the pclntab inline tree, so stripped binaries too): the calls made in
+ * their code count as made in name.
+ */
+static int calls_in_inlined(struct cw_session *s, struct cw_probe *p,
+			    const char *name)
+{
+	struct go_inline_range *r;
+	const struct go_func *f;
+	char err[200];
+	int i, n, ret = -1;
+
+	if (!s->is_go)
+		return 0;
+	r = calloc(CW_MAX_INLINE_RANGES, sizeof(*r));
+	if (!r) {
+		snprintf(p->err, sizeof(p->err), "out of memory");
+		return -1;
+	}
+	n = go_inline_ranges(&s->go, name, r, CW_MAX_INLINE_RANGES, err,
+			     sizeof(err));
+	if (n < 0 || n > CW_MAX_INLINE_RANGES) {
+		snprintf(p->err, sizeof(p->err), "%s: %s", name, n < 0 ? err :
+			 "too many inlined copies");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		f = go_func_by_addr(&s->go, r[i].func);
+		if (!f || calls_in(s, p, f->entry, f->end - f->entry, r[i].lo,
+				   r[i].hi))
+			goto out;
+		/* Ranges of one copy are adjacent in r: count it once. */
+		if (!i || r[i].copy != r[i - 1].copy || r[i].func != r[i - 1].func)
+			p->nr_inlined_callers++;
+	}
+	ret = 0;
+out:
+	free(r);
+	return ret;
+}
+
+/*
+ * caller: the CALL instructions to the function inside each caller and
+ * each copy of it inlined elsewhere, so that the program's other calls
+ * cost no trap at all.
  */
 static int resolve_calls(struct cw_session *s, struct cw_probe *p)
 {
 	int i;
 
 	for (i = 0; i < p->sp->nr_callers; i++)
-		if (calls_in_function(s, p, p->sp->callers[i]))
+		if (calls_in_function(s, p, p->sp->callers[i]) ||
+		    calls_in_inlined(s, p, p->sp->callers[i]))
 			return -1;
 	if (p->calls.nr)
 		return 0;
+	i = p->nr_callers_found + p->nr_inlined_callers;
 	snprintf(p->err, sizeof(p->err), "%s: no call to it %s %s%s",
-		 p->sp->symbol, p->nr_callers_found ? "in" : "(not found:",
-		 p->sp->callers[0], p->nr_callers_found ? "" : ")");
+		 p->sp->symbol, i ? "in" : "(not found:", p->sp->callers[0],
+		 i ? "" : ")");
 	p->absent = p->sp->optional;
 	return p->absent ? 0 : -1;
 }

@@ -14,6 +14,7 @@
 
 #define CW_MAX_TARGET_SPECS 16
 #define CW_MAX_INLINED 32
+#define CW_MAX_INLINE_RANGES 1024	/* of one caller's inlined copies */
 
 /* One spec probe, resolved in the binary. */
 struct cw_probe {
@@ -31,7 +32,8 @@ struct cw_probe {
 	uint64_t inlined[CW_MAX_INLINED];	/* probed ones: entry sites */
 	int nr_inlined;
 	struct call_sites calls;	/* caller: the calls made there */
-	int nr_callers_found;	/* out-of-line or inlined copies of them */
+	int nr_callers_found;	/* out-of-line copies of the callers */
+	int nr_inlined_callers;	/* copies of them inlined elsewhere */
 	int abi;		/* enum cw_abi */
 	int resolved;
 	int absent;		/* optional, and not in this binary */

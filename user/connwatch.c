@@ -368,8 +368,10 @@ static void print_calls(FILE *f, const struct cw_session *s,
 {
 	size_t i;
 
-	fprintf(f, " calls:%zu from %s%s", p->calls.nr, p->sp->callers[0],
-		p->sp->nr_callers > 1 ? " ..." : "");
+	fprintf(f, " calls:%zu in %s%s (out of line: %d, inlined copies: %d)",
+		p->calls.nr, p->sp->callers[0],
+		p->sp->nr_callers > 1 ? " ..." : "", p->nr_callers_found,
+		p->nr_inlined_callers);
 	for (i = 0; i < p->calls.nr; i++) {
 		const struct call_site *c = &p->calls.site[i];
 

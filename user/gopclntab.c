@@ -15,13 +15,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "gopclntab.h"
+#include "gopclntab_file.h"
 
 #define GO116_MAGIC	0xfffffffaU
 #define GO118_MAGIC	0xfffffff0U
@@ -37,66 +38,8 @@ static const char buildinfo_magic[] = "\xff Go buildinf:";
 /* debug/buildinfo reads this much when no section names the blob. */
 #define BUILDINFO_SCAN		(64 * 1024)
 
-struct seg {
-	uint64_t vaddr;
-	uint64_t offset;
-	uint64_t filesz;
-};
-
-struct reloc {
-	uint64_t where;
-	uint64_t value;
-};
-
-/* The mapped file and what locating data in it needs. */
-struct image {
-	const char *path;
-	Elf *elf;
-	const uint8_t *raw;
-	size_t size;
-	GElf_Ehdr eh;
-	struct seg *segs;	/* PT_LOAD, file-backed part */
-	size_t nr_segs;
-	struct reloc *relocs;	/* R_*_RELATIVE, sorted; read on demand */
-	size_t nr_relocs;
-	int relocs_read;
-};
-
-/* One candidate pcHeader and the fields the function walk needs. */
-struct pcln {
-	const uint8_t *p;	/* the pcHeader */
-	uint64_t len;		/* bytes readable from p */
-	uint64_t vaddr;		/* of p */
-	unsigned int layout;	/* 116, 118, 120 */
-	unsigned int ptrsz;
-	unsigned int fieldsz;	/* functab field: 4, ptrsz in 1.16 */
-	uint64_t nfunc;
-	uint64_t text;		/* textStart (1.18+) */
-	uint64_t funcname;	/* funcnametab offset */
-	uint64_t functab;	/* pclnOffset */
-};
-
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static uint64_t le_word(const uint8_t *p, unsigned int size)
-{
-	return size == 8 ? le64(p) : le32(p);
-}
-
-/*
- * The file bytes at vaddr, with *avail set to how many follow in the
- * same segment; NULL when vaddr is not backed by the file.
- */
-static const uint8_t *img_span(const struct image *im, uint64_t vaddr,
-			       uint64_t *avail)
+const uint8_t *img_span(const struct image *im, uint64_t vaddr,
+			uint64_t *avail)
 {
 	size_t i;
 
@@ -112,8 +55,7 @@ static const uint8_t *img_span(const struct image *im, uint64_t vaddr,
 	return NULL;
 }
 
-static const uint8_t *img_at(const struct image *im, uint64_t vaddr,
-			     uint64_t len)
+const uint8_t *img_at(const struct image *im, uint64_t vaddr, uint64_t len)
 {
 	uint64_t avail;
 	const uint8_t *p = img_span(im, vaddr, &avail);
@@ -193,18 +135,26 @@ static void read_relocs(struct image *im)
  * word 0 and put the value in a RELATIVE relocation's addend (lld does by
  * default), so a 0 there is looked up before it is believed.
  */
-static uint64_t img_addr(struct image *im, uint64_t vaddr, const uint8_t *p,
-			 unsigned int ptrsz)
+uint64_t img_addr(struct image *im, uint64_t vaddr, const uint8_t *p,
+		  unsigned int ptrsz)
 {
 	struct reloc key = { .where = vaddr }, *r;
 	uint64_t v = le_word(p, ptrsz);
+	size_t n;
 
 	if (v || im->eh.e_type != ET_DYN)
 		return v;
+	img_relocs(im, &n);
+	r = bsearch(&key, im->relocs, n, sizeof(*r), reloc_cmp);
+	return r ? r->value : 0;
+}
+
+const struct reloc *img_relocs(struct image *im, size_t *nr)
+{
 	if (!im->relocs_read)
 		read_relocs(im);
-	r = bsearch(&key, im->relocs, im->nr_relocs, sizeof(*r), reloc_cmp);
-	return r ? r->value : 0;
+	*nr = im->nr_relocs;
+	return im->relocs;
 }
 
 static uint64_t pcln_word(const struct pcln *pc, unsigned int i)
@@ -273,6 +223,7 @@ static int pcln_header(struct image *im, const uint8_t *p, uint64_t len,
 	pc->len = len;
 	pc->vaddr = vaddr;
 	pc->layout = magic_layout(le32(p));
+	pc->quantum = p[6];
 	pc->ptrsz = p[7];
 	pc->fieldsz = pc->layout == 116 ? pc->ptrsz : 4;
 	hdr = 8 + header_words(pc->layout) * pc->ptrsz;
@@ -284,6 +235,7 @@ static int pcln_header(struct image *im, const uint8_t *p, uint64_t len,
 		return -1;
 	pc->nfunc = pcln_word(pc, 0);
 	pc->funcname = pcln_word(pc, pc->layout == 116 ? 2 : 3);
+	pc->pctab = pcln_word(pc, header_words(pc->layout) - 2);
 	pc->functab = pcln_word(pc, header_words(pc->layout) - 1);
 	*why = "pcHeader offsets out of range";
 	if (pc->funcname < hdr || pc->funcname >= len ||
@@ -465,11 +417,10 @@ static Elf_Scn *find_section(struct image *im, const char *suffix)
 }
 
 static int load_named(struct image *im, Elf_Scn *scn, struct go_pclntab *t,
-		      char *err, size_t errlen)
+		      struct pcln *pc, char *err, size_t errlen)
 {
 	const char *why = "section outside the file";
 	const uint8_t *p;
-	struct pcln pc;
 	GElf_Shdr sh;
 
 	if (!gelf_getshdr(scn, &sh) || sh.sh_offset > im->size ||
@@ -481,8 +432,8 @@ static int load_named(struct image *im, Elf_Scn *scn, struct go_pclntab *t,
 			 im->path);
 		return -1;
 	}
-	if (pcln_header(im, p, sh.sh_size, sh.sh_addr, 0, &pc, &why) ||
-	    pcln_read(im, &pc, t, &why))
+	if (pcln_header(im, p, sh.sh_size, sh.sh_addr, 0, pc, &why) ||
+	    pcln_read(im, pc, t, &why))
 		goto bad;
 	return 0;
 bad:
@@ -506,10 +457,10 @@ static int pcln_ends_ok(struct image *im, const struct pcln *pc)
  * .data.rel.ro): look for a pcHeader in every loaded byte. A guess is
  * kept only when every function in it checks out.
  */
-static int load_scanned(struct image *im, struct go_pclntab *t)
+static int load_scanned(struct image *im, struct go_pclntab *t,
+			struct pcln *pc)
 {
 	const char *why;
-	struct pcln pc;
 	size_t i;
 
 	for (i = 0; i < im->nr_segs; i++) {
@@ -522,10 +473,10 @@ static int load_scanned(struct image *im, struct go_pclntab *t)
 			if (!header_plausible(base + off))
 				continue;
 			if (pcln_header(im, base + off, s->filesz - off,
-					s->vaddr + off, 1, &pc, &why) ||
-			    !pcln_ends_ok(im, &pc))
+					s->vaddr + off, 1, pc, &why) ||
+			    !pcln_ends_ok(im, pc))
 				continue;
-			if (!pcln_read(im, &pc, t, &why))
+			if (!pcln_read(im, pc, t, &why))
 				return 0;
 			reset(t);
 		}
@@ -652,14 +603,46 @@ static int read_segments(struct image *im)
 			ph.p_filesz = im->size - ph.p_offset;
 		im->segs[im->nr_segs++] = (struct seg){
 			.vaddr = ph.p_vaddr, .offset = ph.p_offset,
-			.filesz = ph.p_filesz,
+			.filesz = ph.p_filesz, .flags = ph.p_flags,
 		};
 	}
 	return 0;
 }
 
-static int img_open(struct image *im, const char *path, int *fd,
-		    char *err, size_t errlen)
+/*
+ * The whole file, mapped read-only: the file's own pages, which
+ * img_release() may drop at any time. libelf reads it in place.
+ */
+static int img_map(struct image *im, char *err, size_t errlen)
+{
+	int fd = open(im->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *map;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err, errlen, "%s: %s", im->path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || !st.st_size) {
+		snprintf(err, errlen, "%s: not an ELF file", im->path);
+		goto out;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "%s: cannot map it: %s", im->path,
+			 strerror(errno));
+		goto out;
+	}
+	im->raw = map;
+	im->size = st.st_size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return im->raw ? 0 : -1;
+}
+
+static int img_open(struct image *im, const char *path, char *err,
+		    size_t errlen)
 {
 	memset(im, 0, sizeof(*im));
 	im->path = path;
@@ -667,12 +650,10 @@ static int img_open(struct image *im, const char *path, int *fd,
 		snprintf(err, errlen, "libelf: %s", elf_errmsg(-1));
 		return -1;
 	}
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (img_map(im, err, errlen))
 		return -1;
-	}
-	im->elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	/* Read only: like elf_begin(ELF_C_READ_MMAP), which maps PROT_READ. */
+	im->elf = elf_memory((char *)im->raw, im->size);
 	if (!im->elf || elf_kind(im->elf) != ELF_K_ELF ||
 	    !gelf_getehdr(im->elf, &im->eh)) {
 		snprintf(err, errlen, "%s: not an ELF file", path);
@@ -684,55 +665,98 @@ static int img_open(struct image *im, const char *path, int *fd,
 			 path);
 		return -1;
 	}
-	im->raw = (const uint8_t *)elf_rawfile(im->elf, &im->size);
-	if (!im->raw || read_segments(im)) {
+	if (read_segments(im)) {
 		snprintf(err, errlen, "%s: cannot read the ELF file", path);
 		return -1;
 	}
 	return 0;
 }
 
-static void img_close(struct image *im, int fd)
+static void img_close(struct image *im)
 {
 	if (im->elf)
 		elf_end(im->elf);
-	if (fd >= 0)
-		close(fd);
+	if (im->raw)
+		munmap((void *)im->raw, im->size);
 	free(im->segs);
 	free(im->relocs);
+}
+
+/*
+ * A table is held for a whole attach: between reads, the pages it
+ * touched go back to the page cache instead of counting in our RSS
+ * (10 MB for prometheus). Read-only and file-backed, they fault back
+ * in unchanged.
+ */
+void img_release(const struct image *im)
+{
+	madvise((void *)im->raw, im->size, MADV_DONTNEED);
+}
+
+static void file_close(struct go_pclntab_file *f)
+{
+	if (!f)
+		return;
+	img_close(&f->im);
+	free(f->path);
+	free(f);
+}
+
+/*
+ * The table keeps its file mapped until go_pclntab_free(): the inline
+ * tree is read from it on demand, long after the load.
+ */
+static struct go_pclntab_file *file_open(const char *path, char *err,
+					  size_t errlen)
+{
+	struct go_pclntab_file *f = calloc(1, sizeof(*f));
+
+	if (f)
+		f->path = strdup(path);
+	if (!f || !f->path) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		file_close(f);
+		return NULL;
+	}
+	if (img_open(&f->im, f->path, err, errlen)) {
+		file_close(f);
+		return NULL;
+	}
+	return f;
 }
 
 int go_pclntab_load(struct go_pclntab *t, const char *path,
 		    char *err, size_t errlen)
 {
-	struct image im;
+	struct go_pclntab_file *f;
 	Elf_Scn *scn;
-	int fd = -1, ret = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (img_open(&im, path, &fd, err, errlen))
-		goto out;
-	scn = find_section(&im, ".gopclntab");
+	f = file_open(path, err, errlen);
+	if (!f)
+		return -1;
+	t->file = f;
+	scn = find_section(&f->im, ".gopclntab");
 	if (scn) {
-		if (load_named(&im, scn, t, err, errlen))
-			goto out;
-	} else if (load_scanned(&im, t)) {
+		if (load_named(&f->im, scn, t, &f->pc, err, errlen))
+			goto fail;
+	} else if (load_scanned(&f->im, t, &f->pc)) {
 		snprintf(err, errlen, "%s: not a Go binary (no Go 1.16+ pclntab)",
 			 path);
-		goto out;
+		goto fail;
 	}
-	read_version(&im, t);
-	ret = 0;
-out:
-	img_close(&im, fd);
-	if (ret)
-		go_pclntab_free(t);
-	return ret;
+	read_version(&f->im, t);
+	img_release(&f->im);
+	return 0;
+fail:
+	go_pclntab_free(t);
+	return -1;
 }
 
 void go_pclntab_free(struct go_pclntab *t)
 {
 	reset(t);
+	file_close(t->file);
 	memset(t, 0, sizeof(*t));
 }
 

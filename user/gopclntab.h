@@ -2,7 +2,8 @@
 /*
  * Functions of a Go binary from its pclntab, which the Go runtime needs
  * and so no strip removes: names and [entry, end) of every function of a
- * stripped binary, and the Go version from .go.buildinfo. Go 1.16 and
+ * stripped binary, where each was inlined (the inline trees, read by
+ * go_inline.c), and the Go version from .go.buildinfo. Go 1.16 and
  * later (pcHeader magics 0xfffffffa, 0xfffffff0, 0xfffffff1); 64-bit
  * little-endian ELF.
  */
@@ -11,6 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct go_pclntab_file;
 
 struct go_func {
 	const char *name;	/* into go_pclntab.names */
@@ -26,6 +29,7 @@ struct go_pclntab {
 	/* private */
 	char *names;		/* every name, NUL-terminated, one block */
 	struct go_func **by_name;	/* funcs sorted by name */
+	struct go_pclntab_file *file;	/* kept mapped for the inline tree */
 };
 
 /*
@@ -53,5 +57,26 @@ struct go_func *const *go_funcs_by_name(const struct go_pclntab *t,
 /* The function whose [entry, end) holds addr, or NULL. */
 const struct go_func *go_func_by_addr(const struct go_pclntab *t,
 				      uint64_t addr);
+
+/* A stretch of code inlined from one function into another. */
+struct go_inline_range {
+	uint64_t lo, hi;	/* [lo, hi): virtual addresses */
+	uint64_t func;		/* entry of the out-of-line function holding it */
+	uint64_t call_pc;	/* entry + parentPc of the inlined call: the
+				 * instruction that marks the call site, or 0 */
+	int copy;		/* ranges of one inlined copy share this number */
+};
+
+/*
+ * Every range of code that belongs to an inlined copy of the function
+ * named name, anywhere in the binary: pcs whose inline chain (innermost
+ * call, its parent, ... up to the out-of-line function) contains name,
+ * so code inlined into that copy counts as inside it too. Returns how
+ * many ranges (at most max stored, sorted by lo), or -1 with err set
+ * when the inline tree cannot be read (say why: e.g. funcdata base not found).
+ */
+int go_inline_ranges(const struct go_pclntab *t, const char *name,
+		     struct go_inline_range *out, size_t max,
+		     char *err, size_t errlen);
 
 #endif

@@ -170,6 +170,51 @@ check_eq "--on-critical stop: resumed, it panics as it would have" "$?" 2
 wait "$C"
 stop "$CW_PID"
 
+# --- the same tracking built by Go 1.22, which inlines decreaseConnCount
+# into its deferred calls (quic-go's new module path; TCP for QUIC)
+tcp() { "$FX/load_client" --port "${V_ADDR[0]##*:}" --connections 1 "$@" >/dev/null; }
+inlined() {
+	local bin=$1
+	start_v048 "$bin" || return 1
+	check "$bin: the drain is only inlined: check finds its copy" \
+		grep -q 'inlined copies: [1-9]' <($CW check --pid "$V_PID" --preset quic-go-http3)
+	start_connwatch --pid "$V_PID" "${PRESETS[@]}" || return 1
+	tcp
+	wait_for 5 logged drain_without_shutdown
+	check_eq "$bin: first idle: drain_without_shutdown" \
+		"$(alerts_of_kind drain_without_shutdown)" 1
+	tcp --hold-ms 1500 &
+	local c=$!
+	wait_for 5 logged drain_rearmed
+	check "$bin: next accept: drain_rearmed, the server alive" kill -0 "$V_PID"
+	wait "$c"
+	wait "$V_PID"
+	check_eq "$bin: then it panics (exit 2)" "$?" 2
+	check_eq "$bin: duplicate_drain and close_of_closed_channel on disk" \
+		"$(alerts_of_kind duplicate_drain) $(alerts_of_kind close_of_closed_channel)" "1 1"
+	check_eq "$bin: keyed by its server" "$(field duplicate_drain key)" "${V_SRV[0]}"
+	stop "$CW_PID"
+}
+inlined quic_v048_shape_buggy.stripped
+inlined quic_v048_shape_buggy
+
+start_v048 quic_v048_shape_fixed.stripped || exit 1
+start_connwatch --pid "$V_PID" "${PRESETS[@]}" || exit 1
+for i in 1 2 3 4 5; do tcp; sleep 0.2; done
+tcp --hold-ms 3000 &
+C=$!
+P="pid=\"$V_PID\""
+wait_eq 5 1 metric connwatch_connections_open "$P"
+stop "$V_PID"
+check_eq "inlined, fixed: graceful Shutdown with a connection open, exit 0" "$?" 0
+wait "$C"
+check_eq "inlined, fixed: opened == closed == 6" \
+	"$(metric connwatch_connections_opened_total "$P") $(metric connwatch_connections_closed_total "$P")" "6 6"
+check_eq "inlined, fixed: one drain, at shutdown" \
+	"$(metric connwatch_drain_signals_total "$P")" 1
+check_eq "inlined, fixed: zero alerts" "$(metric_sum connwatch_anomalies_total)" 0
+stop "$CW_PID"
+
 # --- detached: no probe left on the binaries
 check_eq "no probe left" \
 	"$(bpftool perf show 2>/dev/null | grep -c 'uprobe .*/quic_v048_')" 0

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include "../../user/dwarf_inline.h"
 #include "../../user/elf_symbols.h"
 #include "../../user/gopclntab.h"
 #include "unit.h"
@@ -19,6 +20,12 @@
 /* Relative to the repo root, where the tests run (`make fixtures`). */
 #define DEFAULT_UNSTRIPPED	"build/fixtures/go_hello"
 #define DEFAULT_NON_GO		"/bin/ls"
+/* tests/fixtures/go_inline: release inlined into closeOne and twice into
+ * closeTwo, drained inlined into release, acquire never inlined. */
+#define INLINE_FIXTURE		"build/fixtures/go_inline"
+#define RELEASE			"main.(*server).release"
+#define DRAINED			"main.(*server).drained"
+#define NOINLINE		"main.(*server).acquire"
 
 static const char *env_or(const char *var, const char *def)
 {
@@ -101,6 +108,61 @@ static const struct go_func *must_find(const struct go_pclntab *t,
 	assert_ptr_equal(go_func_by_addr(t, f->end - 1), f);
 	assert_ptr_not_equal(go_func_by_addr(t, f->end), f);
 	return f;
+}
+
+/*
+ * What holds of any answer, from a corrupt file too: sorted, disjoint,
+ * each range and call site inside the function holding it.
+ */
+static void check_ranges(const struct go_pclntab *t,
+			 const struct go_inline_range *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct go_func *f = go_func_by_addr(t, r[i].func);
+
+		if (f && f->entry == r[i].func && r[i].lo >= f->entry &&
+		    r[i].lo < r[i].hi && r[i].hi <= f->end &&
+		    (!i || r[i].lo >= r[i - 1].hi) && r[i].copy >= 0 &&
+		    (!r[i].call_pc || (r[i].call_pc >= f->entry &&
+				       r[i].call_pc < f->end)))
+			continue;
+		fail_msg("range %zu [0x%llx, 0x%llx) in 0x%llx, call 0x%llx, copy %d",
+			 i, (unsigned long long)r[i].lo,
+			 (unsigned long long)r[i].hi,
+			 (unsigned long long)r[i].func,
+			 (unsigned long long)r[i].call_pc, r[i].copy);
+	}
+}
+
+/* go_inline_ranges, which must succeed and give sane ranges. */
+static int ranges_of(const struct go_pclntab *t, const char *name,
+		     struct go_inline_range *r, size_t max)
+{
+	char err[256] = "";
+	int n = go_inline_ranges(t, name, r, max, err, sizeof(err));
+
+	if (n < 0)
+		fail_msg("%s: %s", name, err);
+	check_ranges(t, r, (size_t)n < max ? (size_t)n : max);
+	return n;
+}
+
+/* Distinct copies among r, in the function at func (0: anywhere). */
+static int count_copies(const struct go_inline_range *r, int n, uint64_t func)
+{
+	uint64_t seen = 0;
+	int i, copies = 0;
+
+	for (i = 0; i < n; i++) {
+		assert_in_range(r[i].copy, 0, 63);
+		if ((func && r[i].func != func) || (seen >> r[i].copy & 1))
+			continue;
+		seen |= 1ULL << r[i].copy;
+		copies++;
+	}
+	return copies;
 }
 
 /* --- the stripped production binary --- */
@@ -212,12 +274,34 @@ static void write_temp(char *path, const void *buf, size_t size)
 	close(fd);
 }
 
-/* File offset of the name of the section called name, or 0. */
-static size_t section_name_offset(const char *path, const char *name)
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);	/* the tests run on little-endian amd64 */
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/*
+ * The section called name: its index (0: none), its header in *sh and
+ * the file offset of its name in *name_at.
+ */
+static size_t section_index(const char *path, const char *name,
+			    GElf_Shdr *sh, size_t *name_at)
 {
 	size_t shstrndx, found = 0;
 	Elf_Scn *scn = NULL;
-	GElf_Shdr sh, strsh;
+	GElf_Shdr strsh;
 	Elf *elf;
 	int fd = open(path, O_RDONLY);
 
@@ -230,11 +314,13 @@ static size_t section_name_offset(const char *path, const char *name)
 	while (!found && (scn = elf_nextscn(elf, scn))) {
 		const char *n;
 
-		if (!gelf_getshdr(scn, &sh))
+		if (!gelf_getshdr(scn, sh))
 			continue;
-		n = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (n && !strcmp(n, name))
-			found = strsh.sh_offset + sh.sh_name;
+		n = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (n && !strcmp(n, name)) {
+			found = elf_ndxscn(scn);
+			*name_at = strsh.sh_offset + sh->sh_name;
+		}
 	}
 out_elf:
 	if (elf)
@@ -256,10 +342,10 @@ static void test_stripped_scan(void **state)
 	struct go_pclntab s;
 	size_t size, at, i;
 	uint8_t *buf;
+	GElf_Shdr sh;
 	int ret;
 
-	at = section_name_offset(stripped(), ".gopclntab");
-	if (!at)
+	if (!section_index(stripped(), ".gopclntab", &sh, &at))
 		fail_msg("%s has no .gopclntab section to hide", stripped());
 	buf = read_whole(stripped(), &size);
 	assert_non_null(buf);
@@ -278,6 +364,34 @@ static void test_stripped_scan(void **state)
 		assert_string_equal(s.funcs[i].name, t->funcs[i].name);
 	}
 	go_pclntab_free(&s);
+}
+
+/*
+ * sync.(*Mutex).Lock's fast path is inlined all over any Go server; an
+ * attach asks for one name at a time, so one name must be quick.
+ */
+static void test_stripped_inline_ranges(void **state)
+{
+	static struct go_inline_range r[8192];
+	const struct go_pclntab *t = *state;
+	const char *name = "sync.(*Mutex).Lock";
+	char err[256] = "";
+	int n, i, copies = 0;
+	double t0, ms;
+
+	t0 = now_ms();
+	n = go_inline_ranges(t, name, r, ARRAY_SIZE(r), err, sizeof(err));
+	ms = now_ms() - t0;
+	if (n < 0)
+		fail_msg("%s", err);
+	assert_in_range(n, 1, ARRAY_SIZE(r));
+	check_ranges(t, r, n);
+	for (i = 0; i < n; i++)
+		if (r[i].copy >= copies)
+			copies = r[i].copy + 1;
+	print_message("# %s: %d copies of %s inlined, %d ranges, in %.1f ms\n",
+		      stripped(), copies, name, n, ms);
+	assert_true(ms < 200);
 }
 
 /* --- ground truth: an unstripped Go binary's own .symtab --- */
@@ -337,6 +451,225 @@ static void test_unstripped_matches_symtab(void **state)
 	elf_symtab_free(&syms);
 }
 
+/* --- inlined copies: the go_inline fixture, built by Go 1.19 and 1.22 --- */
+
+struct fixture {
+	const char *path;
+	struct go_pclntab t;
+};
+
+static struct fixture inline119 = { .path = INLINE_FIXTURE };
+static struct fixture inline119s = { .path = INLINE_FIXTURE ".stripped" };
+static struct fixture inline122 = { .path = INLINE_FIXTURE ".go122" };
+static struct fixture inline122s = { .path = INLINE_FIXTURE ".go122.stripped" };
+
+static int load_fixture(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+
+	if (!go_pclntab_load(&f->t, f->path, err, sizeof(err)))
+		return 0;
+	print_error("%s (run `make deps fixtures`)\n", err);
+	return -1;
+}
+
+static int free_fixture(void **state)
+{
+	struct fixture *f = *state;
+
+	go_pclntab_free(&f->t);
+	return 0;
+}
+
+/* Some range holds all of [lo, hi). */
+static int covered(const struct go_inline_range *r, int n, uint64_t lo,
+		   uint64_t hi)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (lo >= r[i].lo && hi <= r[i].hi)
+			return 1;
+	return 0;
+}
+
+/*
+ * release: one copy in closeOne, two in closeTwo, numbered 0 to 2;
+ * drained's three copies lie inside them (the chain goes up through
+ * release); acquire, a function of its own, has none.
+ */
+static void test_inline_copies(void **state)
+{
+	const struct go_pclntab *t = &((struct fixture *)*state)->t;
+	const struct go_func *one = must_find(t, "main.closeOne");
+	const struct go_func *two = must_find(t, "main.closeTwo");
+	struct go_inline_range r[16], d[16];
+	char err[256] = "";
+	int n, m, i;
+
+	n = ranges_of(t, RELEASE, r, ARRAY_SIZE(r));
+	assert_in_range(n, 3, ARRAY_SIZE(r));
+	for (i = 0; i < n; i++) {
+		assert_in_range(r[i].copy, 0, 2);
+		if (r[i].func != one->entry && r[i].func != two->entry)
+			fail_msg("a copy of %s at 0x%llx, in neither caller",
+				 RELEASE, (unsigned long long)r[i].lo);
+	}
+	assert_int_equal(count_copies(r, n, one->entry), 1);
+	assert_int_equal(count_copies(r, n, two->entry), 2);
+	assert_int_equal(count_copies(r, n, 0), 3);
+
+	m = ranges_of(t, DRAINED, d, ARRAY_SIZE(d));
+	assert_int_equal(count_copies(d, m, 0), 3);
+	for (i = 0; i < m; i++)
+		if (!covered(r, n, d[i].lo, d[i].hi))
+			fail_msg("%s at 0x%llx is outside every copy of %s",
+				 DRAINED, (unsigned long long)d[i].lo, RELEASE);
+
+	must_find(t, NOINLINE);
+	assert_int_equal(ranges_of(t, NOINLINE, d, ARRAY_SIZE(d)), 0);
+	assert_int_equal(ranges_of(t, "main.noSuchFunction", d, ARRAY_SIZE(d)), 0);
+
+	/* max bounds what is stored, not what is counted */
+	memset(d, 0, sizeof(d));
+	assert_int_equal(go_inline_ranges(t, RELEASE, d, 1, err, sizeof(err)), n);
+	assert_int_equal(d[0].lo, r[0].lo);
+	assert_int_equal(d[0].hi, r[0].hi);
+	assert_int_equal(d[1].hi, 0);
+}
+
+/* Each DW_TAG_inlined_subroutine is one copy, and starts in its ranges. */
+static void test_inline_dwarf(void **state)
+{
+	static const char *const names[] = { RELEASE, DRAINED };
+	const struct fixture *f = *state;
+	struct go_inline_range r[16];
+	uint64_t addrs[16];
+	int n, d, i;
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(names); k++) {
+		n = ranges_of(&f->t, names[k], r, ARRAY_SIZE(r));
+		d = dwarf_inlined_copies(f->path, names[k], addrs,
+					 ARRAY_SIZE(addrs));
+		if (d < 0)
+			fail_msg("%s: no DWARF", f->path);
+		assert_int_equal(d, count_copies(r, n, 0));
+		for (i = 0; i < d; i++)
+			if (!covered(r, n, addrs[i], addrs[i] + 1))
+				fail_msg("%s: DWARF's copy at 0x%llx is in no range",
+					 names[k], (unsigned long long)addrs[i]);
+	}
+}
+
+/* -s -w drops DWARF and .symtab, not the pclntab: the same answers. */
+static void test_inline_stripped_same(void **state)
+{
+	static const char *const names[] = { RELEASE, DRAINED };
+	const struct fixture *f = *state;
+	struct go_inline_range r[16], s[16];
+	char path[256], err[256] = "";
+	struct go_pclntab st;
+	int n, i;
+	size_t k;
+
+	snprintf(path, sizeof(path), "%s.stripped", f->path);
+	if (go_pclntab_load(&st, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (k = 0; k < ARRAY_SIZE(names); k++) {
+		n = ranges_of(&f->t, names[k], r, ARRAY_SIZE(r));
+		assert_int_equal(ranges_of(&st, names[k], s, ARRAY_SIZE(s)), n);
+		for (i = 0; i < n; i++) {
+			assert_string_equal(go_func_by_addr(&st, s[i].func)->name,
+					    go_func_by_addr(&f->t, r[i].func)->name);
+			assert_int_equal(s[i].lo - s[i].func, r[i].lo - r[i].func);
+			assert_int_equal(s[i].hi - s[i].func, r[i].hi - r[i].func);
+			assert_int_equal(s[i].call_pc - s[i].func,
+					 r[i].call_pc - r[i].func);
+			assert_int_equal(s[i].copy, r[i].copy);
+		}
+	}
+	go_pclntab_free(&st);
+}
+
+/* On a corrupt file: -1, or an answer as sane as on a good one. */
+static void query_sane(const struct go_pclntab *t, const char *name)
+{
+	static struct go_inline_range r[64];
+	char err[256];
+	int n = go_inline_ranges(t, name, r, ARRAY_SIZE(r), err, sizeof(err));
+
+	if (n > 0)
+		check_ranges(t, r, (size_t)n < ARRAY_SIZE(r) ? (size_t)n :
+			     ARRAY_SIZE(r));
+}
+
+/* A corrupt copy of a binary: it fails to load, or loads sanely. */
+static void try_mutant(const uint8_t *b, size_t size, const char *name1,
+		       const char *name2)
+{
+	char path[] = "/tmp/cw-gopcln-XXXXXX", err[256];
+	struct go_pclntab t;
+	int ret;
+
+	write_temp(path, b, size);
+	ret = go_pclntab_load(&t, path, err, sizeof(err));
+	unlink(path);	/* first: a failed check leaves no file; t maps it */
+	if (!ret) {
+		check_invariants(&t);
+		query_sane(&t, name1);
+		query_sane(&t, name2);
+	}
+	go_pclntab_free(&t);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Bits flipped in the pclntab or anywhere, the pclntab's section or the
+ * file cut short: never a crash (ASan), never a range out of place.
+ */
+static void test_inline_fixture_corrupt(void **state)
+{
+	const struct fixture *f = *state;
+	uint64_t x = 0x9e3779b97f4a7c15ULL, at, shsize_at;
+	size_t idx, name_at, size, i, k;
+	uint8_t *orig, *b;
+	GElf_Shdr sh;
+
+	idx = section_index(f->path, ".gopclntab", &sh, &name_at);
+	orig = read_whole(f->path, &size);
+	b = malloc(size);
+	assert_true(idx && orig && b);
+	for (k = 0; k < 128; k++) {
+		memcpy(b, orig, size);
+		for (i = 0; i < 8; i++) {
+			at = k % 2 ? sh.sh_offset + xorshift(&x) % sh.sh_size :
+				     xorshift(&x) % size;
+			b[at] ^= 1 << xorshift(&x) % 8;
+		}
+		try_mutant(b, size, RELEASE, DRAINED);
+	}
+	shsize_at = get64(orig + offsetof(Elf64_Ehdr, e_shoff)) +
+		    idx * sizeof(Elf64_Shdr) + offsetof(Elf64_Shdr, sh_size);
+	for (k = 1; k < 16; k++) {
+		memcpy(b, orig, size);
+		put64(b + shsize_at, sh.sh_size * k / 16);
+		try_mutant(b, size, RELEASE, DRAINED);
+	}
+	for (k = 1; k < 8; k++)
+		try_mutant(orig, size * k / 8, RELEASE, DRAINED);
+	free(b);
+	free(orig);
+}
+
 /* --- not Go, not ELF --- */
 
 static void expect_failure(const char *path, const char *what)
@@ -388,8 +721,11 @@ static void test_missing(void **state)
 #define VBASE	0x400000ULL
 #define TEXT	(VBASE + 0x10000)
 #define BINFO	0x100	/* file offsets of the parts */
-#define PCLN	0x200
-#define FUNC_REC	48	/* bytes per _func, more than is read */
+#define MODDATA	0x180	/* runtime.firstmoduledata (1.18+) */
+#define GOFUNC	0x300	/* go:func.*, which holds the inline tree */
+#define TREE	(GOFUNC + 0x10)
+#define PCLN	0x400
+#define FUNC_REC	96	/* bytes per _func, more than is read */
 
 struct sfunc {
 	const char *name;
@@ -406,6 +742,34 @@ static const struct sfunc sfuncs[] = {
 };
 #define STEXT_END	(TEXT + 0x1e0)
 
+/*
+ * trackConn inlines sync.(*WaitGroup).Add twice, and runtime.closechan
+ * into the first copy. Nodes name a function of sfuncs.
+ */
+#define INL_FUNC	2	/* sfuncs[INL_FUNC] holds the tree */
+struct snode {
+	size_t func;
+	int16_t parent;		/* 1.16-1.19 */
+	int32_t parent_pc;	/* where the index is the parent's (1.20+) */
+};
+
+static const struct snode snodes[] = {
+	{ 3, -1, 0x04 },
+	{ 1, 0, 0x0c },
+	{ 3, -1, 0x20 },
+};
+
+/* trackConn's InlTreeIndex: pcs up to end (from its entry) have val. */
+struct srun {
+	uint32_t end;
+	int32_t val;
+};
+
+static const struct srun sruns[] = {
+	{ 0x08, -1 }, { 0x10, 0 }, { 0x18, 1 }, { 0x20, 0 }, { 0x28, -1 },
+	{ 0x30, 2 }, { 0x40, -1 },
+};
+
 struct synth {
 	unsigned int layout;	/* 116, 118, 120 */
 	const char *section;	/* name of the table's section */
@@ -419,25 +783,9 @@ struct image_buf {
 	size_t pcln_size;
 	Elf64_Rela rela[32];
 	size_t nr_rela;
+	size_t table_at;	/* file offsets: trackConn's InlTreeIndex */
+	size_t slot_at;		/* and its funcdata slot of the tree */
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);	/* the tests run on little-endian amd64 */
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* A pointer at file offset off: in place, or 0 and a relocation. */
 static void put_ptr(struct image_buf *im, const struct synth *s, size_t off,
@@ -485,7 +833,7 @@ static void build_buildinfo(struct image_buf *im, const struct synth *s)
 
 /* The pcHeader words: 1.18 inserted textStart as the third. */
 static void build_header(struct image_buf *im, const struct synth *s,
-			 size_t names, size_t functab)
+			 size_t names, size_t pctab, size_t functab)
 {
 	uint8_t *p = im->b + PCLN;
 	unsigned int w = 0;
@@ -499,9 +847,9 @@ static void build_header(struct image_buf *im, const struct synth *s,
 	if (s->layout != 116)
 		put_ptr(im, s, PCLN + 8 + 8 * w++, TEXT);
 	put64(p + 8 + 8 * w++, names);	/* funcnametab */
-	put64(p + 8 + 8 * w++, functab);	/* cutab, empty */
-	put64(p + 8 + 8 * w++, functab);	/* filetab, empty */
-	put64(p + 8 + 8 * w++, functab);	/* pctab, empty */
+	put64(p + 8 + 8 * w++, pctab);	/* cutab, empty */
+	put64(p + 8 + 8 * w++, pctab);	/* filetab, empty */
+	put64(p + 8 + 8 * w++, pctab);	/* pctab */
 	put64(p + 8 + 8 * w++, functab);	/* pclntab */
 }
 
@@ -517,11 +865,102 @@ static void put_field(struct image_buf *im, const struct synth *s,
 		put64(im->b + off, v);
 }
 
+static size_t put_varint(uint8_t *p, uint32_t v)
+{
+	size_t n = 0;
+
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = v | 0x80;
+	p[n++] = v;
+	return n;
+}
+
+/* sruns as a pc-value table: zigzag value deltas from -1, pc deltas. */
+static size_t put_table(uint8_t *p)
+{
+	uint32_t pc = 0;
+	int32_t val = -1;
+	size_t n = 0, i;
+
+	for (i = 0; i < ARRAY_SIZE(sruns); i++) {
+		int32_t d = sruns[i].val - val;
+
+		n += put_varint(p + n, (uint32_t)d << 1 ^ (uint32_t)(d >> 31));
+		n += put_varint(p + n, sruns[i].end - pc);
+		val = sruns[i].val;
+		pc = sruns[i].end;
+	}
+	p[n++] = 0;
+	return n;
+}
+
+static void build_tree(struct image_buf *im, const struct synth *s,
+		       const size_t *nameoff)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(snodes); i++) {
+		const struct snode *nd = &snodes[i];
+
+		if (s->layout == 120) {
+			uint8_t *p = im->b + TREE + 16 * i;
+
+			put32(p + 4, nameoff[nd->func]);
+			put32(p + 8, nd->parent_pc);
+		} else {
+			uint8_t *p = im->b + TREE + 20 * i;
+
+			memcpy(p, &nd->parent, 2);
+			put32(p + 12, nameoff[nd->func]);
+			put32(p + 16, nd->parent_pc);
+		}
+	}
+}
+
+/*
+ * trackConn's _func: 4 pcdata, InlTreeIndex the third; 4 funcdata, the
+ * tree the fourth (1.16: an address, the array aligned to 8 bytes, which
+ * takes a 4-byte pad after 4 pcdata).
+ */
+static void build_inline_func(struct image_buf *im, const struct synth *s,
+			      size_t rec, size_t table)
+{
+	size_t fsz = s->layout == 116 ? 8 : 4, size = s->layout == 118 ? 40 : 44;
+	size_t pcdata = PCLN + rec + size, fdata = pcdata + 16, i;
+
+	put32(im->b + PCLN + rec + fsz + 24, 4);	/* npcdata */
+	im->b[PCLN + rec + size - 1] = 4;		/* nfuncdata */
+	put32(im->b + pcdata + 8, table);
+	if (s->layout == 116) {
+		im->slot_at = align8(fdata) + 24;
+		put_ptr(im, s, im->slot_at, VBASE + TREE);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		put32(im->b + fdata + 4 * i, UINT32_MAX);
+	im->slot_at = fdata + 12;
+	put32(im->b + im->slot_at, TREE - GOFUNC);
+}
+
+/* What a moduledata candidate is checked on, and gofunc (1.18+). */
+static void build_moduledata(struct image_buf *im, const struct synth *s,
+			     size_t names, size_t functab)
+{
+	if (s->layout == 116)
+		return;
+	put_ptr(im, s, MODDATA, VBASE + PCLN);
+	put_ptr(im, s, MODDATA + 8, VBASE + PCLN + names);
+	put_ptr(im, s, MODDATA + 128, VBASE + PCLN + functab);
+	put64(im->b + MODDATA + 136, ARRAY_SIZE(sfuncs) + 1);
+	put_ptr(im, s, MODDATA + 176, TEXT);
+	put_ptr(im, s, MODDATA + (s->layout == 118 ? 304 : 320), VBASE + GOFUNC);
+}
+
 static void build_pclntab(struct image_buf *im, const struct synth *s)
 {
 	size_t hdr = s->layout == 116 ? 64 : 72, fsz = s->layout == 116 ? 8 : 4;
 	size_t n = ARRAY_SIZE(sfuncs), names = hdr, nameoff[ARRAY_SIZE(sfuncs)];
-	size_t off = names, functab, recs, i;
+	size_t off = names, pctab, functab, recs, i;
 
 	for (i = 0; i < n; i++) {
 		nameoff[i] = off - names;
@@ -529,9 +968,11 @@ static void build_pclntab(struct image_buf *im, const struct synth *s)
 		       strlen(sfuncs[i].name) + 1);
 		off += strlen(sfuncs[i].name) + 1;
 	}
-	functab = align8(off);
+	pctab = off;	/* a table at offset 0 would read as none */
+	im->table_at = PCLN + pctab + 1;
+	functab = align8(im->table_at - PCLN + put_table(im->b + im->table_at));
 	recs = align8(functab + (2 * n + 1) * fsz);
-	build_header(im, s, names, functab);
+	build_header(im, s, names, pctab, functab);
 	for (i = 0; i < n; i++) {
 		size_t ft = PCLN + functab + 2 * i * fsz;
 		size_t rec = recs + i * FUNC_REC;
@@ -543,6 +984,9 @@ static void build_pclntab(struct image_buf *im, const struct synth *s)
 	}
 	put_field(im, s, PCLN + functab + 2 * n * fsz, STEXT_END, 1);
 	im->pcln_size = recs + n * FUNC_REC;
+	build_inline_func(im, s, recs + INL_FUNC * FUNC_REC, 1);
+	build_tree(im, s, nameoff);
+	build_moduledata(im, s, names, functab);
 }
 
 struct shdr_list {
@@ -611,8 +1055,9 @@ static void build_headers(struct image_buf *im, const struct synth *s,
 		.e_shnum = l->nr,
 		.e_shstrndx = l->nr - 1,
 	};
+	/* writable: moduledata is looked for in data */
 	Elf64_Phdr ph = {
-		.p_type = PT_LOAD, .p_flags = PF_R, .p_vaddr = VBASE,
+		.p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_vaddr = VBASE,
 		.p_paddr = VBASE, .p_align = 0x1000,
 	};
 	size_t i;
@@ -651,6 +1096,31 @@ static int load_image(const struct image_buf *im, struct go_pclntab *t,
 	return ret;
 }
 
+static void expect_range(const struct go_inline_range *r, uint64_t lo,
+			 uint64_t hi, uint64_t call_pc, int copy)
+{
+	uint64_t entry = sfuncs[INL_FUNC].entry;
+
+	assert_int_equal(r->func, entry);
+	assert_int_equal(r->lo, entry + lo);
+	assert_int_equal(r->hi, entry + hi);
+	assert_int_equal(r->call_pc, entry + call_pc);
+	assert_int_equal(r->copy, copy);
+}
+
+/* snodes and sruns, read back: closechan's pcs count in Add's copy. */
+static void check_synth_inline(const struct go_pclntab *t)
+{
+	struct go_inline_range r[4];
+
+	assert_int_equal(ranges_of(t, "sync.(*WaitGroup).Add", r, 4), 2);
+	expect_range(&r[0], 0x08, 0x20, 0x04, 0);
+	expect_range(&r[1], 0x28, 0x30, 0x20, 1);
+	assert_int_equal(ranges_of(t, "runtime.closechan", r, 4), 1);
+	expect_range(&r[0], 0x10, 0x18, 0x0c, 0);
+	assert_int_equal(ranges_of(t, "runtime.args", r, 4), 0);
+}
+
 static void check_synth(const struct synth *s)
 {
 	static struct image_buf im;
@@ -681,6 +1151,7 @@ static void check_synth(const struct synth *s)
 	assert_ptr_equal(go_func_by_name(&t, "runtime.args"), &t.funcs[0]);
 	assert_null(go_funcs_by_name(&t, "runtime.arg", &n));
 	assert_int_equal(n, 0);
+	check_synth_inline(&t);
 	go_pclntab_free(&t);
 }
 
@@ -766,6 +1237,60 @@ static void test_synth_corrupt(void **state)
 	expect_corrupt(&im, "not a Go binary");
 }
 
+static void expect_inline_error(const struct image_buf *im, const char *what)
+{
+	struct go_inline_range r[4];
+	struct go_pclntab t;
+	char err[256] = "";
+
+	if (load_image(im, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(go_inline_ranges(&t, "sync.(*WaitGroup).Add", r, 4,
+					  err, sizeof(err)), -1);
+	assert_contains(err, what);
+	go_pclntab_free(&t);
+}
+
+/* What the tree reader refuses, and says so. */
+static void test_synth_inline_corrupt(void **state)
+{
+	static const struct synth go118 = { 118, ".gopclntab", 0, NULL };
+	static const struct synth go120 = { 120, ".gopclntab", 0, NULL };
+	static struct image_buf im;
+	size_t n;
+
+	(void)state;
+	build(&im, &go118);
+	put64(im.b + MODDATA, 0);	/* no word points at the pcHeader */
+	expect_inline_error(&im, "funcdata base not found");
+
+	build(&im, &go120);
+	put64(im.b + MODDATA + 136, 1);	/* ftab's length: another table's */
+	expect_inline_error(&im, "funcdata base not found");
+
+	build(&im, &go120);
+	put64(im.b + MODDATA + 320, 0x10);
+	expect_inline_error(&im, "moduledata.gofunc 0x10 is not in the file");
+
+	build(&im, &go118);
+	put32(im.b + im.slot_at, 0x100000);	/* the tree's offset */
+	expect_inline_error(&im,
+		"inline tree of net/http.(*Server).trackConn: inline tree outside the file");
+
+	build(&im, &go120);
+	memset(im.b + im.table_at, 0x80, 6);	/* a 6-byte varint */
+	expect_inline_error(&im, "truncated pc-value table");
+
+	build(&im, &go120);
+	im.b[im.table_at + 1] = 0x7f;	/* the first run ends past the end */
+	expect_inline_error(&im, "pc-value table runs past the function");
+
+	build(&im, &go118);
+	n = put_varint(im.b + im.table_at, 2 * (1 << 20) + 2);	/* -1 + 2^20 + 1 */
+	im.b[im.table_at + n] = 0x08;
+	expect_inline_error(&im, "inline tree index out of range");
+}
+
 /*
  * Every single-byte corruption and every truncation of the table either
  * loads a sane table or fails: never reads outside the file (ASan).
@@ -773,26 +1298,23 @@ static void test_synth_corrupt(void **state)
 static void mutate_all(const struct synth *s)
 {
 	static struct image_buf im, orig;
-	struct go_pclntab t;
-	char err[256];
 	size_t i;
 
 	build(&orig, s);
-	for (i = 0; i < orig.pcln_size; i++) {
+	/* moduledata, the tree and the pclntab */
+	for (i = MODDATA; i < PCLN + orig.pcln_size; i++) {
 		im = orig;
-		im.b[PCLN + i] ^= 0xa5;
-		if (!load_image(&im, &t, err, sizeof(err)))
-			check_invariants(&t);
-		go_pclntab_free(&t);
+		im.b[i] ^= 0xa5;
+		try_mutant(im.b, im.size, "sync.(*WaitGroup).Add",
+			   "runtime.closechan");
 	}
 	for (i = 0; i < orig.pcln_size; i += 3) {
 		im = orig;
 		/* sh_size of the table's section, the second. */
 		put64(im.b + get64(im.b + offsetof(Elf64_Ehdr, e_shoff)) +
 		      sizeof(Elf64_Shdr) + offsetof(Elf64_Shdr, sh_size), i);
-		if (!load_image(&im, &t, err, sizeof(err)))
-			check_invariants(&t);
-		go_pclntab_free(&t);
+		try_mutant(im.b, im.size, "sync.(*WaitGroup).Add",
+			   "runtime.closechan");
 	}
 }
 
@@ -813,6 +1335,9 @@ static void test_synth_mutations(void **state)
 							  free_table)
 #define UNSTRIPPED_TEST(f) cmocka_unit_test_setup_teardown(f, \
 					load_unstripped, free_table)
+/* A go_inline build (struct fixture), loaded for the test. */
+#define FIXTURE_TEST(f, fix) cmocka_unit_test_prestate_setup_teardown(f, \
+					load_fixture, free_fixture, &fix)
 
 int main(void)
 {
@@ -822,6 +1347,7 @@ int main(void)
 		STRIPPED_TEST(test_stripped_sorted),
 		STRIPPED_TEST(test_stripped_every_name),
 		STRIPPED_TEST(test_stripped_scan),
+		STRIPPED_TEST(test_stripped_inline_ranges),
 		cmocka_unit_test(test_stripped_load_time),
 		UNSTRIPPED_TEST(test_unstripped_matches_symtab),
 		cmocka_unit_test(test_non_go_elf),
@@ -831,7 +1357,18 @@ int main(void)
 		cmocka_unit_test(test_synth_pie_relocs),
 		cmocka_unit_test(test_synth_scan),
 		cmocka_unit_test(test_synth_corrupt),
+		cmocka_unit_test(test_synth_inline_corrupt),
 		cmocka_unit_test(test_synth_mutations),
+		FIXTURE_TEST(test_inline_copies, inline119),
+		FIXTURE_TEST(test_inline_copies, inline119s),
+		FIXTURE_TEST(test_inline_copies, inline122),
+		FIXTURE_TEST(test_inline_copies, inline122s),
+		FIXTURE_TEST(test_inline_dwarf, inline119),
+		FIXTURE_TEST(test_inline_dwarf, inline122),
+		FIXTURE_TEST(test_inline_stripped_same, inline119),
+		FIXTURE_TEST(test_inline_stripped_same, inline122),
+		FIXTURE_TEST(test_inline_fixture_corrupt, inline119s),
+		FIXTURE_TEST(test_inline_fixture_corrupt, inline122s),
 	};
 
 	return cmocka_run_group_tests_name("gopclntab", tests, NULL, NULL);

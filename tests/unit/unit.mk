@@ -7,7 +7,7 @@
 # these modules needs the BPF skeleton.
 
 UNIT_TESTS	:= test_spec test_elf_symbols test_disasm test_gopclntab
-UNIT_LDLIBS	:= -lcmocka -lelf -lz -lcapstone -lyaml
+UNIT_LDLIBS	:= -lcmocka -ldw -lelf -lz -lcapstone -lyaml
 UNIT_SAN_CC	?= clang
 UNIT_SAN_CFLAGS	= -O1 -g -fsanitize=address,undefined \
 		  -fno-omit-frame-pointer -fno-sanitize-recover=all \
@@ -22,7 +22,7 @@ $(OUT)/unit/test_elf_symbols $(OUT)/unit-san/test_elf_symbols: \
 	user/elf_symbols.c
 $(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
 $(OUT)/unit/test_gopclntab $(OUT)/unit-san/test_gopclntab: \
-	user/gopclntab.c user/elf_symbols.c
+	user/gopclntab.c user/go_inline.c user/elf_symbols.c user/dwarf_inline.c
 
 .PHONY: unit-bins
 unit-bins: $(UNIT_BINS) fixtures
