@@ -91,7 +91,7 @@ $(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
-GO_FIXTURES := go_tracker h3_server h3_client go_inline
+GO_FIXTURES := go_tracker h3_server h3_client go_inline go_close_twice
 GO_FIXTURE_BINS := $(foreach f,$(GO_FIXTURES),$(OUT)/fixtures/$(f) \
 		   $(OUT)/fixtures/$(f).stripped)
 # The seed's bug on the seed's code: quic_v048 built on v0.48.0's

@@ -303,6 +303,13 @@ int load_targets(const struct cli *c, struct spec *specs,
 			add_target(s, NULL, base_name(s->binary));
 			continue;
 		}
+		if (p->go_only && !s->is_go) {
+			fprintf(stderr, "connwatch: preset %s: %s is not a Go "
+				"program (no Go 1.16+ pclntab); --preset sockets "
+				"counts the connections of any process\n",
+				p->name, s->binary);
+			return -1;
+		}
 		if (p->build(spec, s->binary, s->is_go ? s->go.version : "",
 			     err, sizeof(err))) {
 			fprintf(stderr, "connwatch: preset %s: %s\n", p->name, err);
@@ -395,8 +402,9 @@ static void print_probe(FILE *f, const struct cw_session *s,
 			const struct cw_probe *p, int attached)
 {
 	if (p->absent) {
-		fprintf(f, "  %-32s absent (optional: not in this binary)\n",
-			p->name);
+		fprintf(f, "  %-32s absent: %s\n", p->name,
+			p->sp->absent_why ? p->sp->absent_why :
+			"optional, not in this binary");
 		return;
 	}
 	if (p->sp->nr_callers)

@@ -33,9 +33,14 @@ static void start_spec(struct spec *spec, const char *name)
 	spec->drift.grace_s = 10;
 }
 
+/*
+ * A runtime function the linker keeps only when the program uses it: a
+ * program that never uses a WaitGroup cannot misuse one.
+ */
 static int add_go_check(struct spec *spec, int role, const char *symbol,
-			const char *path, const char *go, enum go_field field,
-			int type, char *err, size_t errlen)
+			const char *absent_why, const char *path,
+			const char *go, enum go_field field, int type,
+			char *err, size_t errlen)
 {
 	struct spec_probe *p;
 	const char *source;
@@ -46,6 +51,8 @@ static int add_go_check(struct spec *spec, int role, const char *symbol,
 	p = add_probe(spec, role, symbol);
 	p->counter = (struct spec_counter){ .type = type, .base_arg = 0,
 					    .offset = off };
+	p->optional = 1;
+	p->absent_why = absent_why;
 	return 0;
 }
 
@@ -54,9 +61,12 @@ static int build_go_runtime(struct spec *spec, const char *path,
 			    const char *go, char *err, size_t errlen)
 {
 	start_spec(spec, "preset go-runtime");
-	if (add_go_check(spec, CW_ROLE_CHAN_CLOSE, "runtime.closechan", path,
-			 go, GO_HCHAN_CLOSED, CW_CTR_U32, err, errlen) ||
-	    add_go_check(spec, CW_ROLE_WG_ADD, "sync.(*WaitGroup).Add", path,
+	if (add_go_check(spec, CW_ROLE_CHAN_CLOSE, "runtime.closechan",
+			 "the program never closes a channel", path, go,
+			 GO_HCHAN_CLOSED, CW_CTR_U32, err, errlen) ||
+	    add_go_check(spec, CW_ROLE_WG_ADD, "sync.(*WaitGroup).Add",
+			 "the program never uses a sync.WaitGroup (the linker "
+			 "dropped it): negative_waitgroup cannot happen", path,
 			 go, GO_WAITGROUP_COUNTER, CW_CTR_S32, err, errlen))
 		return -1;
 	return 0;
@@ -73,14 +83,22 @@ static int build_go_net_http(struct spec *spec, const char *path,
 	return 0;
 }
 
+static const char quic_other_module[] = "the other quic-go module path";
+static const char quic_no_tracking[] =
+	"this http3.Server has no v0.48 connection tracking (before v0.48: "
+	"connections are still counted)";
+
 static void add_server_probe(struct spec *spec, int role, const char *module,
-			     const char *method)
+			     const char *method, const char *absent_why)
 {
+	struct spec_probe *p;
 	char symbol[160];
 
 	snprintf(symbol, sizeof(symbol), "%s/http3.(*Server).%s", module,
 		 method);
-	add_probe(spec, role, symbol)->optional = 1;
+	p = add_probe(spec, role, symbol);
+	p->optional = 1;
+	p->absent_why = absent_why;
 }
 
 /*
@@ -104,23 +122,33 @@ static int build_quic_go_http3(struct spec *spec, const char *path,
 	char caller[160];
 	size_t i;
 
-	(void)path; (void)go; (void)err; (void)errlen;
+	(void)path; (void)go;
 	start_spec(spec, "preset quic-go-http3");
 	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
 		struct spec_probe *drain;
 
-		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn");
-		add_server_probe(spec, CW_ROLE_CLOSE, modules[i], "handleConn");
+		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn",
+				 quic_other_module);
+		add_server_probe(spec, CW_ROLE_CLOSE, modules[i], "handleConn",
+				 quic_other_module);
 		spec->probes[spec->nr_probes - 1].at_return = 1;
-		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Shutdown");
-		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Close");
-		add_server_probe(spec, CW_ROLE_RESET, modules[i], "init");
+		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Shutdown",
+				 quic_no_tracking);
+		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Close",
+				 quic_no_tracking);
+		add_server_probe(spec, CW_ROLE_RESET, modules[i], "init",
+				 quic_no_tracking);
 		drain = add_probe(spec, CW_ROLE_DRAIN, "runtime.closechan");
 		drain->optional = 1;
+		drain->absent_why = quic_no_tracking;
 		drain->key_source = SPEC_KEY_OWNER;
 		snprintf(caller, sizeof(caller),
 			 "%s/http3.(*Server).decreaseConnCount", modules[i]);
-		drain->callers[drain->nr_callers++] = strdup(caller);
+		drain->callers[drain->nr_callers] = strdup(caller);
+		if (!drain->callers[drain->nr_callers++]) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -142,6 +170,7 @@ static const struct preset presets[] = {
 		.hooks = "runtime.closechan (hchan.closed set), "
 			 "sync.(*WaitGroup).Add (counter + delta < 0)",
 		.build = build_go_runtime,
+		.go_only = 1,
 	},
 	{
 		.name = "go-net-http",
@@ -149,6 +178,7 @@ static const struct preset presets[] = {
 		.summary = "live connections of any Go net/http server",
 		.hooks = "net/http.(*Server).trackConn (add: open, !add: close)",
 		.build = build_go_net_http,
+		.go_only = 1,
 	},
 	{
 		.name = "quic-go-http3",
@@ -162,6 +192,7 @@ static const struct preset presets[] = {
 			 "Shutdown and Close (shutdown), init (reset); "
 			 "keyed by the *http3.Server",
 		.build = build_quic_go_http3,
+		.go_only = 1,
 	},
 };
 

@@ -35,6 +35,7 @@ struct spec_probe {
 	int line;		/* in the spec file, for messages */
 	/* set by presets */
 	int optional;		/* absent from the binary: skipped, not an error */
+	const char *absent_why;	/* what its absence means (static) */
 	int switch_arg;		/* >= 0: open if this bool arg, else close */
 	struct spec_counter counter;	/* this probe's own read, if type */
 };

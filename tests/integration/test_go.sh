@@ -109,3 +109,23 @@ check_eq "inlined: every call of the inlined copy counted" \
 	"$(metric connwatch_probe_hits_total noteServed)" 40
 check_eq "inlined: ... as connections opened" \
 	"$(metric connwatch_connections_opened_total "pid=\"$SRV_PID\"")" 40
+
+# go-runtime attaches whatever the binary has: no WaitGroup in this one.
+CHECK=$($CW check --exe $FX/go_close_twice.stripped --preset go-runtime)
+check "no WaitGroup: check says what is absent and why, and resolves" \
+	grep -q 'WaitGroup).Add *absent: the program never uses a sync.WaitGroup' <<<"$CHECK"
+"$FX/go_close_twice.stripped" -delay 3000 >"$TMP/ct.out" 2>"$TMP/ct.err" &
+CT=$!
+STARTED+=("$CT")
+wait_for 5 grep -qs ready "$TMP/ct.out"
+start_connwatch --pid "$CT" --preset go-runtime || exit 1
+{ wait "$CT"; } 2>/dev/null
+check_eq "no WaitGroup: the program panics (exit 2)" "$?" 2
+check_eq "no WaitGroup: close_of_closed_channel on disk before it" \
+	"$(alerts_of_kind close_of_closed_channel)" 1
+check "no WaitGroup: its stack names the closer" \
+	grep -q '"kind":"close_of_closed_channel".*"stack":\["runtime.closechan[^"]*","main\.' "$CW_LOG"
+stop "$CW_PID"
+expect_error "a Go preset on a C program: told it is not Go" \
+	"tracker_server is not a Go program" \
+	$CW check --exe $FX/tracker_server --preset go-runtime
