@@ -321,9 +321,11 @@ static int owner_load(const cs_insn *insn, int reg, int *base, int32_t *disp)
 	    src->type != X86_OP_MEM || src->mem.index != X86_REG_INVALID ||
 	    src->mem.segment != X86_REG_INVALID || !probeable(insn))
 		return 0;
+	if (gpr(src->mem.base) == CW_REG_NONE)
+		return 0;	/* rsp, rip: not an object */
 	*base = gpr(src->mem.base);
 	*disp = (int32_t)src->mem.disp;
-	return *base != CW_REG_NONE;
+	return 1;
 }
 
 /*
@@ -342,13 +344,14 @@ static void find_owner(csh cs, const cs_insn *insns, size_t n, size_t call,
 			return;
 		if (!writes_reg(cs, insn, reg))
 			continue;
-		if (!owner_load(insn, reg, &site->owner_reg, &site->owner_disp) ||
-		    entered_between(cs, insns, n, insn->address,
-				    insns[call].address)) {
-			site->owner_reg = CW_REG_NONE;
+		if (owner_load(insn, reg, &site->owner_reg, &site->owner_disp) &&
+		    !entered_between(cs, insns, n, insn->address,
+				     insns[call].address)) {
+			site->probe = insn->address;
 			return;
 		}
-		site->probe = insn->address;
+		site->owner_reg = CW_REG_NONE;
+		site->owner_disp = 0;
 		return;
 	}
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Exit and entry sites of hand-assembled x86-64 functions. */
+#include <linux/types.h>
+#include "../../bpf/connwatch.h"
 #include "../../user/disasm.h"
 #include "unit.h"
 
@@ -213,10 +215,113 @@ static void test_entry_case(void **state)
 	assert_int_equal(late, c->late);
 }
 
+/* Call sites: calls to CALLEE, and the owner of the first argument. */
+#define CALLEE (VADDR + 0x1000)
+
+/* decreaseConnCount as Go 1.19 builds it (v0.48.0). */
+static const uint8_t owner_rax[] = {
+	0x48, 0xc7, 0xc1, 0xff, 0xff, 0xff, 0xff,	/* +0  mov rcx,-1 */
+	0xf0, 0x48, 0x0f, 0xc1, 0x88, 0xb8, 0, 0, 0,	/* +7  lock xadd [rax+0xb8],rcx */
+	0x48, 0xff, 0xc9,				/* +16 dec rcx */
+	0x48, 0x85, 0xc9,				/* +19 test rcx,rcx */
+	0x75, 0x0c,					/* +22 jne +36 */
+	0x48, 0x8b, 0x80, 0xc0, 0, 0, 0,		/* +24 mov rax,[rax+0xc0] */
+	0xe8, 0xdc, 0x0f, 0, 0,				/* +31 call CALLEE */
+	0xc3,						/* +36 ret */
+};
+
+/* The same, but a jump lands on the CALL: the load may be skipped. */
+static const uint8_t owner_jumped_over[] = {
+	0x48, 0x85, 0xc9,				/* +0  test rcx,rcx */
+	0x75, 0x07,					/* +3  jne +12 */
+	0x48, 0x8b, 0x80, 0xc0, 0, 0, 0,		/* +5  mov rax,[rax+0xc0] */
+	0xe8, 0xef, 0x0f, 0, 0,				/* +12 call CALLEE */
+	0xc3,						/* +17 ret */
+};
+
+/* v0.48.1: the receiver reloaded from its spill slot after a call. */
+static const uint8_t owner_rcx[] = {
+	0x48, 0x8b, 0x4c, 0x24, 0x18,			/* +0  mov rcx,[rsp+0x18] */
+	0x48, 0x8b, 0x81, 0xc0, 0, 0, 0,		/* +5  mov rax,[rcx+0xc0] */
+	0xe8, 0xef, 0x0f, 0, 0,				/* +12 call CALLEE */
+	0xc3,						/* +17 ret */
+};
+
+/* Loaded from the stack: no object owns it. */
+static const uint8_t owner_stack[] = {
+	0x48, 0x8b, 0x44, 0x24, 0x08,			/* +0  mov rax,[rsp+8] */
+	0xe8, 0xf6, 0x0f, 0, 0,				/* +5  call CALLEE */
+	0xc3,						/* +10 ret */
+};
+
+/* The argument is computed, not loaded. */
+static const uint8_t owner_none[] = {
+	0x31, 0xc0,					/* +0  xor eax,eax */
+	0xe8, 0xf9, 0x0f, 0, 0,				/* +2  call CALLEE */
+	0xc3,						/* +7  ret */
+};
+
+/* Two calls to CALLEE and one elsewhere. */
+static const uint8_t three_calls[] = {
+	0xe8, 0xfb, 0x0f, 0, 0,				/* +0  call CALLEE */
+	0xe8, 0xf6, 0x1f, 0, 0,				/* +5  call VADDR+0x2000 */
+	0xe8, 0xf1, 0x0f, 0, 0,				/* +10 call CALLEE */
+	0xc3,						/* +15 ret */
+};
+
+struct call_case {
+	const char *name;
+	const uint8_t *code;
+	size_t size;
+	uint64_t lo;		/* offsets into code */
+	int arg_reg;
+	size_t nr;
+	uint64_t call, probe;	/* of the first site */
+	int owner;
+	int32_t disp;
+};
+
+static const struct call_case call_cases[] = {
+	{ "call_owner_rax", CODE(owner_rax), 0, CW_REG_RAX, 1, 31, 24,
+	  CW_REG_RAX, 0xc0 },
+	{ "call_owner_jumped_over", CODE(owner_jumped_over), 0, CW_REG_RAX, 1,
+	  12, 12, CW_REG_NONE, 0 },
+	{ "call_owner_rcx", CODE(owner_rcx), 0, CW_REG_RAX, 1, 12, 5,
+	  CW_REG_RCX, 0xc0 },
+	{ "call_owner_stack", CODE(owner_stack), 0, CW_REG_RAX, 1, 5, 5,
+	  CW_REG_NONE, 0 },
+	{ "call_owner_none", CODE(owner_none), 0, CW_REG_RAX, 1, 2, 2,
+	  CW_REG_NONE, 0 },
+	{ "call_no_owner_wanted", CODE(owner_rax), 0, CW_REG_NONE, 1, 31, 31,
+	  CW_REG_NONE, 0 },
+	{ "call_only_to_callee", CODE(three_calls), 0, CW_REG_NONE, 2, 0, 0,
+	  CW_REG_NONE, 0 },
+	{ "call_only_in_range", CODE(three_calls), 5, CW_REG_NONE, 1, 10, 10,
+	  CW_REG_NONE, 0 },
+};
+
+static void test_call_case(void **state)
+{
+	const struct call_case *c = *state;
+	struct call_sites out = { .nr = 0 };
+	char err[256] = "";
+
+	if (find_call_sites(c->code, c->size, VADDR, VADDR + c->lo,
+			    VADDR + c->size, CALLEE, c->arg_reg, &out, err,
+			    sizeof(err)))
+		fail_msg("find_call_sites: %s", err);
+	assert_int_equal(out.nr, c->nr);
+	assert_int_equal(out.site[0].call, VADDR + c->call);
+	assert_int_equal(out.site[0].probe, VADDR + c->probe);
+	assert_int_equal(out.site[0].owner_reg, c->owner);
+	assert_int_equal(out.site[0].owner_disp, c->disp);
+}
+
 int main(void)
 {
 	struct CMUnitTest tests[ARRAY_SIZE(exit_cases) +
-				ARRAY_SIZE(entry_cases) + 1];
+				ARRAY_SIZE(entry_cases) +
+				ARRAY_SIZE(call_cases) + 1];
 	size_t i, n = 0;
 
 	/* One named test per case, so TAP says which one failed. */
@@ -231,6 +336,12 @@ int main(void)
 			.name = entry_cases[i].name,
 			.test_func = test_entry_case,
 			.initial_state = (void *)&entry_cases[i],
+		};
+	for (i = 0; i < ARRAY_SIZE(call_cases); i++)
+		tests[n++] = (struct CMUnitTest){
+			.name = call_cases[i].name,
+			.test_func = test_call_case,
+			.initial_state = (void *)&call_cases[i],
 		};
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_exit_limit);
 	return cmocka_run_group_tests_name("disasm", tests, NULL, NULL);

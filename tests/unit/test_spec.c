@@ -44,12 +44,12 @@ static const char full_spec[] =
 	.switch_arg = -1 }
 
 static const struct spec_probe full_probes[] = {
-	SPEC_PROBE(CW_ROLE_OPEN, "conn_open", CW_KEY_ARG, 0, 0, 4),
-	SPEC_PROBE(CW_ROLE_CLOSE, "conn_close", CW_KEY_ARG, 1, 1, 7),
-	SPEC_PROBE(CW_ROLE_INC, "t_add", CW_KEY_ARG, 0, 0, 11),	/* receiver */
-	SPEC_PROBE(CW_ROLE_DEC, "t_done", CW_KEY_ARG, 5, 0, 14),
-	SPEC_PROBE(CW_ROLE_DRAIN, "t_drain", CW_KEY_PROCESS, 0, 0, 18),
-	SPEC_PROBE(CW_ROLE_SHUTDOWN, "t_shutdown", CW_KEY_PROCESS, 0, 0, 21),
+	SPEC_PROBE(CW_ROLE_OPEN, "conn_open", SPEC_KEY_ARG, 0, 0, 4),
+	SPEC_PROBE(CW_ROLE_CLOSE, "conn_close", SPEC_KEY_ARG, 1, 1, 7),
+	SPEC_PROBE(CW_ROLE_INC, "t_add", SPEC_KEY_ARG, 0, 0, 11),	/* receiver */
+	SPEC_PROBE(CW_ROLE_DEC, "t_done", SPEC_KEY_ARG, 5, 0, 14),
+	SPEC_PROBE(CW_ROLE_DRAIN, "t_drain", SPEC_KEY_PROCESS, 0, 0, 18),
+	SPEC_PROBE(CW_ROLE_SHUTDOWN, "t_shutdown", SPEC_KEY_PROCESS, 0, 0, 21),
 };
 
 /* A spec that must parse; the caller spec_free()s it. */
@@ -110,7 +110,7 @@ static void test_defaults(void **state)
 	parse_ok(&spec, "probes:\n  - role: open\n    symbol: f\n");
 	assert_null(spec.target);
 	assert_int_equal(spec.nr_probes, 1);
-	assert_int_equal(spec.probes[0].key_source, CW_KEY_PROCESS);
+	assert_int_equal(spec.probes[0].key_source, SPEC_KEY_PROCESS);
 	assert_int_equal(spec.probes[0].at_return, 0);
 	assert_int_equal(spec.counter.type, CW_CTR_NONE);
 	assert_int_equal(spec.drift.threshold, 8);
@@ -318,6 +318,17 @@ static const struct bad_spec bad_specs[] = {
 	  "probes: expected a list" },
 	{ "probe_not_mapping", "probes:\n  - conn_open\n", "t.yaml:2: ",
 	  "probe: expected a mapping" },
+	{ "owner_without_caller", "probes:\n" PROBE "    key: owner\n",
+	  "t.yaml:2: ", "key: owner needs caller:" },
+	{ "caller_at_return", "probes:\n" PROBE "    caller: g\n"
+	  "    at: return\n", "t.yaml:2: ", "at: return does not apply" },
+	{ "caller_empty_list", "probes:\n" PROBE "    caller: []\n",
+	  "t.yaml:4: ", "caller: expected at least one function" },
+	{ "caller_empty_name", "probes:\n" PROBE "    caller: ''\n",
+	  "t.yaml:4: ", "caller: expected a function name" },
+	{ "caller_too_many", "probes:\n" PROBE
+	  "    caller: [a, b, c, d, e, f, g, h, i]\n",
+	  "t.yaml:4: ", "caller: more than 8 functions" },
 };
 
 static void test_bad_spec(void **state)
@@ -335,7 +346,32 @@ static void test_bad_spec(void **state)
 	spec_free(&spec);
 }
 
+/* caller: one name or a list; key: owner; role reset. */
+static void test_callers(void **state)
+{
+	struct spec spec;
+
+	(void)state;
+	parse_ok(&spec, "probes:\n"
+		 "  - role: drain\n    symbol: runtime.closechan\n"
+		 "    caller: [a.(*S).dec, b.(*S).dec]\n    key: owner\n"
+		 "  - role: open\n    symbol: g\n    caller: main.serve\n"
+		 "  - role: reset\n    symbol: a.(*S).init\n    key: receiver\n");
+	assert_int_equal(spec.nr_probes, 3);
+	assert_int_equal(spec.probes[0].key_source, SPEC_KEY_OWNER);
+	assert_int_equal(spec.probes[0].nr_callers, 2);
+	assert_string_equal(spec.probes[0].callers[0], "a.(*S).dec");
+	assert_string_equal(spec.probes[0].callers[1], "b.(*S).dec");
+	assert_int_equal(spec.probes[1].nr_callers, 1);
+	assert_string_equal(spec.probes[1].callers[0], "main.serve");
+	assert_int_equal(spec.probes[1].key_source, SPEC_KEY_PROCESS);
+	assert_int_equal(spec.probes[2].role, CW_ROLE_RESET);
+	assert_string_equal(role_name(CW_ROLE_RESET), "reset");
+	spec_free(&spec);
+}
+
 static const struct CMUnitTest fixed_tests[] = {
+	cmocka_unit_test(test_callers),
 	cmocka_unit_test(test_full_spec),
 	cmocka_unit_test(test_defaults),
 	cmocka_unit_test(test_counter_default_type),
