@@ -7,6 +7,8 @@
 #                              attach time vs bpftrace on an unstripped one
 #   bench/nginx_throughput.sh  nginx requests/s plain, under the LD_PRELOAD
 #                              shim, under eBPF tracepoints
+#   bench/quic_v048.sh         the seed's server: probe hits per connection
+#                              (caller-scoped drain vs closechan), attach time
 #
 # Each section can run alone (the same options, its own header); see their
 # heads for what they measure and the environment that overrides it. Every
@@ -15,7 +17,7 @@
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
-SECTIONS=(uprobe_cost attach_time nginx_throughput)
+SECTIONS=(uprobe_cost attach_time nginx_throughput quic_v048)
 
 preflight bpftrace bpftool curl wrk nginx prometheus readelf
 header
