@@ -84,9 +84,9 @@ start_server || { fail "the server did not start"; section_end; }
 interleave "$ROUNDS" callee call_site go_runtime attach
 
 echo
-printf '%-12s %10s  %-26s %s\n' mode median runs alerts
+printf "%-12s %10s  %-32s %s\n" mode median runs alerts
 for m in callee call_site go_runtime; do
-	printf '%-12s %10s  %-26s %s\n' "$m" "$(median $m)" "$(values $m)" \
+	printf '%-12s %10s  %-32s %s\n' "$m" "$(median $m)" "$(values $m)" \
 		"$(cat "$TMP/alerts.$m")"
 done
 echo "per connection, the caller-scoped drain costs $(awk -v a="$(median call_site)" \
