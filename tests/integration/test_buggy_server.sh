@@ -62,3 +62,22 @@ check_eq "anomalies_total counts the duplicate drain" \
 check "connwatch is still running" kill -0 "$CW_PID"
 stop "$CW_PID"
 check_eq "connwatch exits 0 on SIGTERM" "$?" 0
+
+# The same with the drain probed at its call inside tracker_done (caller:):
+# a C call site keyed by the argument register at the CALL.
+start_server buggy || exit 1
+start_connwatch --pid "$SRV_PID" --spec tests/specs/tracker_callsite.yaml || exit 1
+load --connections 5 --concurrency 5 --hold-ms 200
+wait_for 5 grep -qs drain_without_shutdown "$CW_LOG"
+load --connections 1 --hold-ms 500
+{ wait "$SRV_PID"; } 2>/dev/null
+check_eq "call site: the buggy server crashed (SIGABRT)" "$?" 134
+wait_for 5 grep -qs duplicate_drain "$CW_LOG"
+check_eq "call site: drain_without_shutdown, drain_rearmed, duplicate_drain" \
+	"$(grep -o '"kind":"[a-z_]*"' "$CW_LOG" | cut -d'"' -f4 | tr '\n' ' ')" \
+	"drain_without_shutdown drain_rearmed duplicate_drain "
+check "call site: the stack starts in the caller, at the call" \
+	grep -q '"kind":"duplicate_drain".*"stack":\["tracker_done+0x[0-9a-f]* (tracker_server)","conn_thread+' "$CW_LOG"
+check "call site: keyed like the rest of the spec (the tracker)" \
+	test "$(grep -o '"key":"[^"]*"' "$CW_LOG" | sort -u | wc -l)" -eq 1
+stop "$CW_PID"
