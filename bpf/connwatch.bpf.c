@@ -226,6 +226,7 @@ struct hit {
 	/* what a check (no st) reports */
 	__s64 shadow;
 	__s64 counter;
+	__u32 counter_read;
 };
 
 
@@ -316,7 +317,7 @@ static void emit(const struct hit *h, __u32 kind)
 	} else {
 		r->shadow = h->shadow;
 		r->counter = h->counter;
-		r->counter_read = 1;
+		r->counter_read = h->counter_read;
 	}
 	r->exit_code = 0;
 	r->ip = PT_REGS_IP(h->ctx);
@@ -480,6 +481,7 @@ static void check_go_runtime(struct hit *h)
 	if (read_s64(h->cfg, h->base, &val))
 		return;
 	h->counter = val;
+	h->counter_read = 1;
 	if (h->cfg->role == CW_ROLE_CHAN_CLOSE) {
 		h->shadow = val;
 		if (val)
@@ -490,6 +492,32 @@ static void check_go_runtime(struct hit *h)
 	h->shadow = val + delta;
 	if (val + delta < 0)
 		emit(h, CW_ANOM_NEGATIVE_WAITGROUP);
+}
+
+/*
+ * A check's failing branch: only the way to the panic runs it, so the
+ * panic is certain and a healthy program never gets here. The registers
+ * the branch's test used are still live: the channel (hchan.closed at
+ * the table's offset), or the WaitGroup's state (the counter after the
+ * add) and the lock xadd's old value (the counter before).
+ */
+static void check_go_branch(struct hit *h, __u64 cookie)
+{
+	__u32 old_reg = CW_COOKIE_REG2(cookie);
+	__s64 val = 0;
+
+	h->key = site_reg(h->ctx, CW_COOKIE_REG(cookie));
+	h->counter_read = !read_s64(h->cfg, h->key, &val);
+	h->shadow = val;
+	h->counter = val;
+	if (h->cfg->role == CW_ROLE_CHAN_CLOSE) {
+		emit(h, CW_ANOM_CLOSE_OF_CLOSED_CHANNEL);
+		return;
+	}
+	if (old_reg)
+		h->counter = (__s32)(site_reg(h->ctx, old_reg) >> 32);
+	h->counter_read = h->counter_read && old_reg;
+	emit(h, CW_ANOM_NEGATIVE_WAITGROUP);
 }
 
 /* trackConn(c, add): the role is open or close by a bool argument. */
@@ -639,6 +667,14 @@ int handle_probe(struct pt_regs *ctx)
 		count_hit(slot);
 		save_args(ctx, slot, cfg);
 		break;
+	case CW_SITE_BRANCH: {
+		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
+				 .site = site };
+
+		count_hit(slot);
+		check_go_branch(&h, cookie);
+		break;
+	}
 	case CW_SITE_EXIT:
 		if (cfg->at_return && !cfg->stash_args)
 			count_hit(slot);

@@ -73,10 +73,11 @@ enum cw_counter_type {
 
 /*
  * The attach cookie says which probe fired and at which site: the probe
- * slot in the low 16 bits, the site kind in the next 8, and for a call
- * site keyed by its owner, the register holding the key (enum cw_reg)
- * above that. A return-side probe is a plain uprobe on a RET (or
- * tail-call JMP) instruction, never a uretprobe.
+ * slot in the low 16 bits, the site kind in the next 8, then up to two
+ * registers (enum cw_reg) the site reads: a call site's owner; a failing
+ * branch's tested address and a lock xadd's old value. A return-side
+ * probe is a plain uprobe on a RET (or tail-call JMP) instruction, never
+ * a uretprobe.
  */
 enum cw_site {
 	CW_SITE_ENTRY = 0,	/* function entry: the role acts here */
@@ -84,13 +85,17 @@ enum cw_site {
 	CW_SITE_EXIT,		/* RET / tail call: role acts, or leaves dec */
 	CW_SITE_CALL,		/* a call to the function from a caller: the
 				 * role acts; the frame is the caller's */
+	CW_SITE_BRANCH,		/* a Go runtime check's failing branch: only
+				 * the path to its panic runs it */
 };
 
-#define CW_COOKIE(slot, site, reg) \
-	(((__u64)(reg) << 24) | ((__u64)(site) << 16) | (slot))
+#define CW_COOKIE(slot, site, reg, reg2) \
+	(((__u64)(reg2) << 32) | ((__u64)(reg) << 24) | \
+	 ((__u64)(site) << 16) | (slot))
 #define CW_COOKIE_SLOT(c)	((__u32)((c) & 0xffff))
 #define CW_COOKIE_SITE(c)	((__u32)(((c) >> 16) & 0xff))
 #define CW_COOKIE_REG(c)	((__u32)(((c) >> 24) & 0xff))
+#define CW_COOKIE_REG2(c)	((__u32)(((c) >> 32) & 0xff))
 
 /* Per-probe configuration, indexed by slot in the `probes` array map. */
 struct cw_probe_cfg {

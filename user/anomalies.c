@@ -95,6 +95,8 @@ static uint64_t probe_bias(const struct cw_probe *p, uint64_t ip)
 	for (i = 0; i < p->calls.nr; i++)
 		if (!((ip - p->calls.site[i].probe) & 0xfff))
 			return ip - p->calls.site[i].probe;
+	if (p->branch.probe && !((ip - p->branch.probe) & 0xfff))
+		return ip - p->branch.probe;
 	return ip - p->vaddr;
 }
 

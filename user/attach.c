@@ -200,6 +200,71 @@ static int resolve_inline_only(struct cw_session *s, struct cw_probe *p,
 	return 0;
 }
 
+/*
+ * The one call to gopanic with sp->panic_msg as its value, and its branch:
+ * 0 when it is certain, else -1 with why.
+ */
+static int pick_branch(struct cw_session *s, const struct spec_probe *sp,
+		       const struct panic_branches *pb,
+		       struct panic_branch *out, char *why, size_t whylen)
+{
+	char msg[128];
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < pb->nr; i++) {
+		if (go_string_at(&s->go, pb->b[i].value, msg, sizeof(msg)) < 0 ||
+		    strcmp(msg, sp->panic_msg))
+			continue;
+		*out = pb->b[i];
+		found++;
+	}
+	if (found != 1) {
+		snprintf(why, whylen, "%d calls panic \"%s\"", found,
+			 sp->panic_msg);
+		return -1;
+	}
+	if (!out->probe) {
+		snprintf(why, whylen, "the way to its panic is not one branch");
+		return -1;
+	}
+	if (!out->base_reg || out->base_disp != sp->branch_disp) {
+		snprintf(why, whylen, "the test before its branch does not read "
+			 "+%lld", (long long)sp->branch_disp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A Go runtime check (closechan's closed, WaitGroup.Add's counter) on its
+ * failing branch instead of its entry, found by disassembly: a healthy
+ * program then never traps. Where that is not certain, the entry probe
+ * stays and check says why.
+ */
+static void resolve_branch(struct cw_session *s, struct cw_probe *p)
+{
+	const struct go_func *gopanic;
+	struct panic_branches *pb;
+	char err[160];
+	uint8_t *code;
+
+	gopanic = go_func_by_name(&s->go, "runtime.gopanic");
+	pb = calloc(1, sizeof(*pb));
+	code = elf_read_code(&s->symtab, p->vaddr, p->size, err, sizeof(err));
+	if (!gopanic || !pb || !code)
+		snprintf(p->branch_why, sizeof(p->branch_why), "%s",
+			 code ? "no runtime.gopanic" : err);
+	else if (find_panic_branches(code, p->size, p->vaddr, gopanic->entry,
+				     pb, err, sizeof(err)))
+		snprintf(p->branch_why, sizeof(p->branch_why), "%s", err);
+	else if (!pick_branch(s, p->sp, pb, &p->branch, p->branch_why,
+			      sizeof(p->branch_why)))
+		p->entry_site = -1;
+	free(code);
+	free(pb);
+}
+
 /* The register the called function finds its first argument in. */
 static int first_arg_reg(const struct cw_probe *p)
 {
@@ -378,6 +443,8 @@ static int resolve_probe(struct cw_session *s, struct cw_probe *p)
 		return -1;
 	merge_entry_exit(p);
 	resolve_inlined(s, p, spec);
+	if (p->sp->panic_msg && p->abi == CW_ABI_GO)
+		resolve_branch(s, p);
 	p->resolved = 1;
 	return 0;
 }
@@ -506,10 +573,10 @@ static int add_link(struct cw_session *s, struct bpf_link *link)
 }
 
 static int attach_site(struct cw_session *s, struct cw_probe *p, int slot,
-		       uint64_t vaddr, int site, int reg)
+		       uint64_t vaddr, int site, int reg, int reg2)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts,
-		    .bpf_cookie = CW_COOKIE(slot, site, reg));
+		    .bpf_cookie = CW_COOKIE(slot, site, reg, reg2));
 	int64_t off = elf_vaddr_to_offset(&s->symtab, vaddr);
 	struct bpf_link *link;
 
@@ -546,14 +613,17 @@ static void attach_probe(struct cw_session *s, struct cw_probe *p, int slot)
 		return;
 	}
 	if (p->entry_site >= 0)
-		attach_site(s, p, slot, p->entry_vaddr, p->entry_site, 0);
+		attach_site(s, p, slot, p->entry_vaddr, p->entry_site, 0, 0);
 	for (i = 0; i < (size_t)p->nr_inlined; i++)
-		attach_site(s, p, slot, p->inlined[i], CW_SITE_ENTRY, 0);
+		attach_site(s, p, slot, p->inlined[i], CW_SITE_ENTRY, 0, 0);
 	for (i = 0; p->wants_exits && i < p->exits.nr; i++)
-		attach_site(s, p, slot, p->exits.addr[i], CW_SITE_EXIT, 0);
+		attach_site(s, p, slot, p->exits.addr[i], CW_SITE_EXIT, 0, 0);
 	for (i = 0; i < p->calls.nr; i++)
 		attach_site(s, p, slot, p->calls.site[i].probe, CW_SITE_CALL,
-			    p->calls.site[i].owner_reg);
+			    p->calls.site[i].owner_reg, 0);
+	if (p->branch.probe)
+		attach_site(s, p, slot, p->branch.probe, CW_SITE_BRANCH,
+			    p->branch.base_reg, p->branch.old_reg);
 }
 
 /* Processes already running: their shadow starts unknown. */

@@ -31,6 +31,8 @@ struct cw_probe {
 	int nr_inlined_found;	/* copies DWARF knows of; -1: no DWARF */
 	uint64_t inlined[CW_MAX_INLINED];	/* probed ones: entry sites */
 	int nr_inlined;
+	struct panic_branch branch;	/* .probe: on the failing branch */
+	char branch_why[160];	/* why a Go check stayed at the entry */
 	struct call_sites calls;	/* caller: the calls made there */
 	int nr_callers_found;	/* out-of-line copies of the callers */
 	int nr_inlined_callers;	/* copies of them inlined elsewhere */

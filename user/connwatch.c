@@ -369,6 +369,24 @@ void free_specs(const struct cli *c, struct spec *specs)
 		spec_free(&specs[i]);
 }
 
+/* A Go runtime check: on its failing branch, or at entry and why. */
+static void print_branch(FILE *f, const struct cw_probe *p)
+{
+	const struct panic_branch *b = &p->branch;
+
+	if (!b->probe) {
+		fprintf(f, "\n    at entry: no failing branch (%s): one trap "
+			"per call", p->branch_why);
+		return;
+	}
+	fprintf(f, "\n    failing branch at 0x%llx (jump at 0x%llx to panic "
+		"\"%s\"; reads [%s+0x%x]%s%s): no trap on a healthy program",
+		(unsigned long long)b->probe, (unsigned long long)b->jump,
+		p->sp->panic_msg, cw_reg_name(b->base_reg),
+		(unsigned)b->base_disp, b->old_reg ? ", old value in " : "",
+		b->old_reg ? cw_reg_name(b->old_reg) : "");
+}
+
 /* caller: where each call is probed, and what keys it. */
 static void print_calls(FILE *f, const struct cw_session *s,
 			const struct cw_probe *p)
@@ -421,6 +439,8 @@ static void print_probe(FILE *f, const struct cw_session *s,
 			" (tail calls)" : "");
 	if (p->sp->nr_callers)
 		print_calls(f, s, p);
+	if (p->sp->panic_msg && p->abi == CW_ABI_GO)
+		print_branch(f, p);
 	if (p->nr_inlined_found > 0)
 		fprintf(f, " inlined:%d%s", p->nr_inlined_found,
 			p->nr_inlined ? "" : " (not probed: no arguments "

@@ -2,6 +2,7 @@
 /* Finds a function's exits with capstone, from its first instruction. */
 #include <capstone/capstone.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/types.h>
 #include "../bpf/connwatch.h"
 #include "disasm.h"
@@ -297,6 +298,45 @@ static int direct_target(csh cs, const cs_insn *insn, uint64_t *target)
 	return 1;
 }
 
+static int calls_to(csh cs, const cs_insn *insn, uint64_t callee)
+{
+	uint64_t t;
+
+	return cs_insn_group(cs, insn, CS_GRP_CALL) &&
+	       direct_target(cs, insn, &t) && t == callee;
+}
+
+/* A whole function, decoded from its first instruction. */
+struct decoded {
+	csh cs;
+	cs_insn *insns;
+	size_t n;
+};
+
+static int decode_all(const uint8_t *code, size_t size, uint64_t vaddr,
+		      struct decoded *d, char *err, size_t errlen)
+{
+	d->insns = NULL;
+	d->n = 0;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &d->cs) != CS_ERR_OK) {
+		snprintf(err, errlen, "capstone: cannot open x86-64");
+		return -1;
+	}
+	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON);
+	d->n = cs_disasm(d->cs, code, size, vaddr, 0, &d->insns);
+	if (d->n)
+		return 0;
+	snprintf(err, errlen, "cannot decode its instructions");
+	cs_close(&d->cs);
+	return -1;
+}
+
+static void decoded_free(struct decoded *d)
+{
+	cs_free(d->insns, d->n);
+	cs_close(&d->cs);
+}
+
 /* Whether some jump of the function lands in (from, to]. */
 static int entered_between(csh cs, const cs_insn *insns, size_t n,
 			   uint64_t from, uint64_t to)
@@ -360,28 +400,17 @@ int find_call_sites(const uint8_t *code, size_t size, uint64_t vaddr,
 		    uint64_t lo, uint64_t hi, uint64_t callee, int arg_reg,
 		    struct call_sites *out, char *err, size_t errlen)
 {
-	cs_insn *insns = NULL;
-	uint64_t target;
-	size_t n, i;
-	csh cs;
+	struct decoded d;
+	size_t i;
 	int ret = -1;
 
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
-		snprintf(err, errlen, "capstone: cannot open x86-64");
+	if (decode_all(code, size, vaddr, &d, err, errlen))
 		return -1;
-	}
-	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-	n = cs_disasm(cs, code, size, vaddr, 0, &insns);
-	if (!n) {
-		snprintf(err, errlen, "cannot decode its instructions");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < d.n; i++) {
 		struct call_site *site;
 
-		if (insns[i].address < lo || insns[i].address >= hi ||
-		    !cs_insn_group(cs, &insns[i], CS_GRP_CALL) ||
-		    !direct_target(cs, &insns[i], &target) || target != callee)
+		if (d.insns[i].address < lo || d.insns[i].address >= hi ||
+		    !calls_to(d.cs, &d.insns[i], callee))
 			continue;
 		if (out->nr == CW_MAX_CALL_SITES) {
 			snprintf(err, errlen, "more than %d call sites",
@@ -389,15 +418,199 @@ int find_call_sites(const uint8_t *code, size_t size, uint64_t vaddr,
 			goto out;
 		}
 		site = &out->site[out->nr++];
-		*site = (struct call_site){ .call = insns[i].address,
-					    .probe = insns[i].address };
+		*site = (struct call_site){ .call = d.insns[i].address,
+					    .probe = d.insns[i].address };
 		if (arg_reg)
-			find_owner(cs, insns, n, i, arg_reg, site);
+			find_owner(d.cs, d.insns, d.n, i, arg_reg, site);
 	}
 	ret = 0;
 out:
-	if (insns)
-		cs_free(insns, n);
-	cs_close(&cs);
+	decoded_free(&d);
+	return ret;
+}
+
+/* Whether insns[i] is where some jump of the function lands. */
+static int is_target(csh cs, const cs_insn *insns, size_t n, size_t i)
+{
+	uint64_t t;
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		if (direct_target(cs, &insns[j], &t) && t == insns[i].address)
+			return 1;
+	return 0;
+}
+
+/* The jumps of the function that land on insns[i]: their count, the
+ * index of the last one in *from. */
+static int jumps_to(csh cs, const cs_insn *insns, size_t n, size_t i,
+		    size_t *from)
+{
+	uint64_t t;
+	size_t j;
+	int nr = 0;
+
+	for (j = 0; j < n; j++)
+		if (cs_insn_group(cs, &insns[j], CS_GRP_JUMP) &&
+		    direct_target(cs, &insns[j], &t) && t == insns[i].address) {
+			*from = j;
+			nr++;
+		}
+	return nr;
+}
+
+static int is_jcc(csh cs, const cs_insn *insn)
+{
+	return cs_insn_group(cs, insn, CS_GRP_JUMP) && insn->id != X86_INS_JMP;
+}
+
+/* Execution never falls through insn to the next instruction. */
+static int ends_flow(csh cs, const cs_insn *insn, uint64_t gopanic)
+{
+	return insn->id == X86_INS_JMP || insn->id == X86_INS_RET ||
+	       insn->id == X86_INS_UD2 || insn->id == X86_INS_INT3 ||
+	       calls_to(cs, insn, gopanic);
+}
+
+/* lea rbx, [rip + X] before the CALL: X, the panic value's data. */
+static uint64_t panic_value(csh cs, const cs_insn *insns, size_t call)
+{
+	size_t i = call;
+
+	while (i-- > 0) {
+		const cs_insn *insn = &insns[i];
+		const cs_x86 *x86 = &insn->detail->x86;
+
+		if (is_branch(cs, insn))
+			return 0;
+		if (!writes_reg(cs, insn, CW_REG_RBX))
+			continue;
+		if (insn->id != X86_INS_LEA || x86->op_count != 2 ||
+		    x86->operands[1].type != X86_OP_MEM ||
+		    x86->operands[1].mem.base != X86_REG_RIP ||
+		    x86->operands[1].mem.index != X86_REG_INVALID)
+			return 0;
+		return insn->address + insn->size + x86->operands[1].mem.disp;
+	}
+	return 0;
+}
+
+/*
+ * The first instruction of the straight run that ends in the CALL at
+ * insns[call]: walking back over plain instructions and calls that
+ * return (unlock before the panic), to a jump target or to what follows
+ * a jump. Its index.
+ */
+static size_t run_start(csh cs, const cs_insn *insns, size_t n, size_t call,
+			uint64_t gopanic)
+{
+	size_t i = call;
+
+	while (i > 0 && !is_target(cs, insns, n, i) &&
+	       !cs_insn_group(cs, &insns[i - 1], CS_GRP_JUMP) &&
+	       !ends_flow(cs, &insns[i - 1], gopanic))
+		i--;
+	return i;
+}
+
+/*
+ * The test the jump at insns[jump] decides on: the last instruction
+ * before it, in straight code no jump enters, that reads memory at a
+ * register base; that register (and a lock xadd's old value) must still
+ * be intact at the jump.
+ */
+static void find_test(csh cs, const cs_insn *insns, size_t n, size_t jump,
+		      struct panic_branch *b)
+{
+	size_t i = jump, j;
+
+	while (i-- > 0) {
+		const cs_insn *insn = &insns[i];
+		const cs_x86 *x86 = &insn->detail->x86;
+		int k, base = 0, old = 0;
+		int64_t disp = 0;
+
+		if (is_branch(cs, insn) || is_target(cs, insns, n, i + 1))
+			return;
+		for (k = 0; k < x86->op_count; k++) {
+			const cs_x86_op *op = &x86->operands[k];
+
+			if (op->type == X86_OP_MEM &&
+			    op->mem.index == X86_REG_INVALID) {
+				base = gpr(op->mem.base);
+				disp = op->mem.disp;
+			} else if (op->type == X86_OP_REG &&
+				   insn->id == X86_INS_XADD) {
+				old = gpr(op->reg);
+			}
+		}
+		if (!base)
+			continue;
+		for (j = i + 1; j < jump; j++)
+			if (writes_reg(cs, &insns[j], base) ||
+			    (old && writes_reg(cs, &insns[j], old)))
+				return;
+		b->base_reg = base;
+		b->base_disp = (int32_t)disp;
+		b->old_reg = old;
+		return;
+	}
+}
+
+/*
+ * The run starting at insns[start] is the panic path alone when one
+ * conditional jump lands there and nothing falls into it, or when it is
+ * a conditional jump's fall-through and nothing jumps there.
+ */
+static void find_branch(csh cs, const cs_insn *insns, size_t n, size_t start,
+			uint64_t gopanic, struct panic_branch *b)
+{
+	size_t jump;
+	int nr;
+
+	if (!start || !probeable(&insns[start]))
+		return;
+	nr = jumps_to(cs, insns, n, start, &jump);
+	if (!nr && is_jcc(cs, &insns[start - 1]))
+		jump = start - 1;	/* the panic path is its fall-through */
+	else if (nr != 1 || !is_jcc(cs, &insns[jump]) ||
+		 !ends_flow(cs, &insns[start - 1], gopanic))
+		return;
+	b->probe = insns[start].address;
+	b->jump = insns[jump].address;
+	find_test(cs, insns, n, jump, b);
+}
+
+int find_panic_branches(const uint8_t *code, size_t size, uint64_t vaddr,
+			uint64_t gopanic, struct panic_branches *out,
+			char *err, size_t errlen)
+{
+	struct decoded d;
+	size_t i;
+	int ret = -1;
+
+	out->nr = 0;
+	if (decode_all(code, size, vaddr, &d, err, errlen))
+		return -1;
+	for (i = 0; i < d.n; i++) {
+		struct panic_branch *b;
+
+		if (!calls_to(d.cs, &d.insns[i], gopanic))
+			continue;
+		if (out->nr == CW_MAX_PANIC_CALLS) {
+			snprintf(err, errlen, "more than %d panics",
+				 CW_MAX_PANIC_CALLS);
+			goto out;
+		}
+		b = &out->b[out->nr++];
+		memset(b, 0, sizeof(*b));
+		b->call = d.insns[i].address;
+		b->value = panic_value(d.cs, d.insns, i);
+		find_branch(d.cs, d.insns, d.n,
+			    run_start(d.cs, d.insns, d.n, i, gopanic), gopanic, b);
+	}
+	ret = 0;
+out:
+	decoded_free(&d);
 	return ret;
 }

@@ -92,4 +92,41 @@ int find_call_sites(const uint8_t *code, size_t size, uint64_t vaddr,
 		    uint64_t lo, uint64_t hi, uint64_t callee, int arg_reg,
 		    struct call_sites *out, char *err, size_t errlen);
 
+#define CW_MAX_PANIC_CALLS 32
+
+/*
+ * A call to runtime.gopanic and the conditional jump that leads only
+ * there: the "failing branch" a check can be probed on, so that it
+ * costs no trap on a healthy program.
+ */
+struct panic_branch {
+	uint64_t call;		/* CALL runtime.gopanic */
+	uint64_t value;		/* the panic value's data, lea rbx,[rip+X]: X */
+	uint64_t probe;		/* first instruction only the panic path
+				 * runs, and every path to the call; 0 when
+				 * that cannot be told for certain */
+	uint64_t jump;		/* the conditional jump that takes it */
+	/* The test before the jump read memory at [base_reg + base_disp]
+	 * (cmp [rdi+0x1c],0; lock xadd [rax],rbx): base_reg (enum cw_reg)
+	 * still holds that address at probe; 0 if unknown. A lock xadd
+	 * left the old value in old_reg, also still there. */
+	int base_reg;
+	int32_t base_disp;
+	int old_reg;
+};
+
+struct panic_branches {
+	struct panic_branch b[CW_MAX_PANIC_CALLS];
+	size_t nr;
+};
+
+/*
+ * Every CALL to gopanic in the function whose code is at vaddr, with its
+ * panic value and, where certain, the branch that leads to it. 0, or -1
+ * with err set.
+ */
+int find_panic_branches(const uint8_t *code, size_t size, uint64_t vaddr,
+			uint64_t gopanic, struct panic_branches *out,
+			char *err, size_t errlen);
+
 #endif

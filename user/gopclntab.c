@@ -816,3 +816,32 @@ const struct go_func *go_func_by_addr(const struct go_pclntab *t,
 	f = &t->funcs[lo - 1];
 	return addr < f->end ? f : NULL;
 }
+
+int go_string_at(const struct go_pclntab *t, uint64_t vaddr, char *out,
+		 size_t outlen)
+{
+	struct image *im;
+	const uint8_t *hdr, *bytes;
+	uint64_t ptr, len;
+	int ret = -1;
+
+	if (!t->file || !outlen)
+		return -1;
+	im = &t->file->im;
+	hdr = img_at(im, vaddr, 16);
+	if (!hdr)
+		goto out;
+	ptr = img_addr(im, vaddr, hdr, 8);
+	len = le64(hdr + 8);
+	if (len >= outlen)
+		goto out;
+	bytes = img_at(im, ptr, len);
+	if (!bytes)
+		goto out;
+	memcpy(out, bytes, len);
+	out[len] = '\0';
+	ret = (int)len;
+out:
+	img_release(im);
+	return ret;
+}

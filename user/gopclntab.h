@@ -54,6 +54,15 @@ const struct go_func *go_func_by_name(const struct go_pclntab *t,
 /* Every function named name, by entry: *nr of them, NULL when none. */
 struct go_func *const *go_funcs_by_name(const struct go_pclntab *t,
 					const char *name, size_t *nr);
+/*
+ * The Go string whose header ({ptr, len}) is at vaddr in the file, as a
+ * static panic value is: copied into out (NUL-terminated, at most
+ * outlen - 1 bytes). Its length, or -1 when the header or the bytes are
+ * not in the file or the string does not fit.
+ */
+int go_string_at(const struct go_pclntab *t, uint64_t vaddr, char *out,
+		 size_t outlen);
+
 /* The function whose [entry, end) holds addr, or NULL. */
 const struct go_func *go_func_by_addr(const struct go_pclntab *t,
 				      uint64_t addr);

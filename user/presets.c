@@ -38,9 +38,9 @@ static void start_spec(struct spec *spec, const char *name)
  * program that never uses a WaitGroup cannot misuse one.
  */
 static int add_go_check(struct spec *spec, int role, const char *symbol,
-			const char *absent_why, const char *path,
-			const char *go, enum go_field field, int type,
-			char *err, size_t errlen)
+			const char *absent_why, const char *panic_msg,
+			const char *path, const char *go, enum go_field field,
+			int type, char *err, size_t errlen)
 {
 	struct spec_probe *p;
 	const char *source;
@@ -53,6 +53,10 @@ static int add_go_check(struct spec *spec, int role, const char *symbol,
 					    .offset = off };
 	p->optional = 1;
 	p->absent_why = absent_why;
+	p->panic_msg = panic_msg;
+	/* WaitGroup: the xadd is on the 64-bit state, the counter its high
+	 * half; closechan tests the field itself. */
+	p->branch_disp = field == GO_WAITGROUP_COUNTER ? off - 4 : off;
 	return 0;
 }
 
@@ -62,12 +66,14 @@ static int build_go_runtime(struct spec *spec, const char *path,
 {
 	start_spec(spec, "preset go-runtime");
 	if (add_go_check(spec, CW_ROLE_CHAN_CLOSE, "runtime.closechan",
-			 "the program never closes a channel", path, go,
-			 GO_HCHAN_CLOSED, CW_CTR_U32, err, errlen) ||
+			 "the program never closes a channel",
+			 "close of closed channel", path, go, GO_HCHAN_CLOSED,
+			 CW_CTR_U32, err, errlen) ||
 	    add_go_check(spec, CW_ROLE_WG_ADD, "sync.(*WaitGroup).Add",
 			 "the program never uses a sync.WaitGroup (the linker "
-			 "dropped it): negative_waitgroup cannot happen", path,
-			 go, GO_WAITGROUP_COUNTER, CW_CTR_S32, err, errlen))
+			 "dropped it): negative_waitgroup cannot happen",
+			 "sync: negative WaitGroup counter", path, go,
+			 GO_WAITGROUP_COUNTER, CW_CTR_S32, err, errlen))
 		return -1;
 	return 0;
 }

@@ -36,6 +36,10 @@ struct spec_probe {
 	/* set by presets */
 	int optional;		/* absent from the binary: skipped, not an error */
 	const char *absent_why;	/* what its absence means (static) */
+	/* Go runtime checks: probed on the branch to this panic where it
+	 * is found, its test reading [reg + branch_disp]; else at entry */
+	const char *panic_msg;
+	int64_t branch_disp;
 	int switch_arg;		/* >= 0: open if this bool arg, else close */
 	struct spec_counter counter;	/* this probe's own read, if type */
 };

@@ -77,6 +77,9 @@ check "wg-negative: the stack names WaitGroup.Add and its caller" \
 	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","main.(\*Server).handleConn+' "$CW_LOG"
 check "wg-negative: the record says counter 0 and would-be -1" \
 	grep -q '"shadow":-1,"counter":0' "$CW_LOG"
+# Add(1) and Done() ran ~10 times; the probe sits on the failing branch.
+check_eq "wg-negative: WaitGroup.Add's probe fired once, on the bad Done" \
+	"$(metric connwatch_probe_hits_total 'wg_add:')" 1
 stop "$CW_PID"
 
 # --on-critical stop: frozen at the critical event, before the panic.

@@ -98,6 +98,8 @@ buggy() {
 		"2 2"
 	check_eq "$bin: the drain probe fired twice, once per idle" \
 		"$(metric connwatch_probe_hits_total 'drain:runtime.closechan from')" 2
+	check_eq "$bin: closechan's failing branch fired once: the double close" \
+		"$(metric connwatch_probe_hits_total 'chan_close:runtime.closechan')" 1
 	stop "$CW_PID"
 }
 buggy quic_v048_buggy.stripped
@@ -126,6 +128,10 @@ fixed() {
 		"$(metric connwatch_drain_signals_total "$p")" 1
 	check_eq "$bin: zero alerts" "$(metric_sum connwatch_anomalies_total)" 0
 	check_eq "$bin: nothing in the alert log" "$(wc -l <"$CW_LOG" 2>/dev/null || echo 0)" 0
+	# Hundreds of channel closes and WaitGroup.Adds, none of them bad.
+	check_eq "$bin: go-runtime's failing branches never fired" \
+		"$(metric connwatch_probe_hits_total 'chan_close:') $(metric connwatch_probe_hits_total 'wg_add:')" \
+		"0 0"
 	stop "$CW_PID"
 }
 fixed quic_v048_fixed.stripped

@@ -317,11 +317,114 @@ static void test_call_case(void **state)
 	assert_int_equal(out.site[0].owner_disp, c->disp);
 }
 
+/* Failing branches: the block that ends in CALL GOPANIC. */
+#define GOPANIC (VADDR + 0x1000)
+#define LEA_RAX 0x48, 0x8d, 0x05, 0x00, 0x01, 0, 0	/* lea rax,[rip+0x100] */
+#define LEA_RBX 0x48, 0x8d, 0x1d, 0x00, 0x02, 0, 0	/* lea rbx,[rip+0x200] */
+
+/* closechan: cmp closed; jne to an unlock-then-panic block. */
+static const uint8_t closechan_like[] = {
+	0x48, 0x8b, 0x7c, 0x24, 0x40,		/* +0  mov rdi,[rsp+0x40] */
+	0x83, 0x7f, 0x1c, 0x00,			/* +5  cmp dword [rdi+0x1c],0 */
+	0x75, 0x01,				/* +9  jne +12 */
+	0xc3,					/* +11 ret */
+	0x90,					/* +12 nop: the branch */
+	0xe8, 0xee, 0x2f, 0, 0,			/* +13 call unlock (returns) */
+	LEA_RAX,				/* +18 */
+	LEA_RBX,				/* +25 value +32+0x200 */
+	0xe8, 0xdb, 0x0f, 0, 0,			/* +32 call GOPANIC */
+};
+
+/* WaitGroup.Add: lock xadd, the panic on the jcc's fall-through. */
+static const uint8_t xadd_like[] = {
+	0x48, 0x89, 0xde,			/* +0  mov rsi,rbx */
+	0xf0, 0x48, 0x0f, 0xc1, 0x18,		/* +3  lock xadd [rax],rbx */
+	0x48, 0x01, 0xde,			/* +8  add rsi,rbx */
+	0x48, 0xc1, 0xee, 0x20,			/* +11 shr rsi,0x20 */
+	0x85, 0xf6,				/* +15 test esi,esi */
+	0x7d, 0x13,				/* +17 jge +38 */
+	LEA_RAX,				/* +19 the branch */
+	LEA_RBX,				/* +26 value +33+0x200 */
+	0xe8, 0xda, 0x0f, 0, 0,			/* +33 call GOPANIC */
+	0xc3,					/* +38 ret */
+};
+
+/* Two jumps reach the panic: no single branch to probe. */
+static const uint8_t two_ways[] = {
+	0x48, 0x85, 0xc0,			/* +0  test rax,rax */
+	0x74, 0x07,				/* +3  je +12 */
+	0x83, 0x7f, 0x1c, 0x00,			/* +5  cmp dword [rdi+0x1c],0 */
+	0x75, 0x01,				/* +9  jne +12 */
+	0xc3,					/* +11 ret */
+	0x90,					/* +12 nop */
+	LEA_RAX,				/* +13 */
+	LEA_RBX,				/* +20 value +27+0x200 */
+	0xe8, 0xe0, 0x0f, 0, 0,			/* +27 call GOPANIC */
+};
+
+/* The tested register is overwritten before the jump. */
+static const uint8_t test_clobbered[] = {
+	0x83, 0x7f, 0x1c, 0x00,			/* +0  cmp dword [rdi+0x1c],0 */
+	0x48, 0x31, 0xff,			/* +4  xor rdi,rdi */
+	0x75, 0x01,				/* +7  jne +10 */
+	0xc3,					/* +9  ret */
+	0x90,					/* +10 the branch */
+	LEA_RAX,				/* +11 */
+	LEA_RBX,				/* +18 value +25+0x200 */
+	0xe8, 0xe2, 0x0f, 0, 0,			/* +25 call GOPANIC */
+};
+
+struct panic_case {
+	const char *name;
+	const uint8_t *code;
+	size_t size;
+	struct panic_branch want;	/* offsets from VADDR; 0: none */
+};
+
+static const struct panic_case panic_cases[] = {
+	{ "panic_closechan_like", CODE(closechan_like),
+	  { .call = 32, .value = 32 + 0x200, .probe = 12, .jump = 9,
+	    .base_reg = CW_REG_RDI, .base_disp = 0x1c } },
+	{ "panic_xadd_fallthrough", CODE(xadd_like),
+	  { .call = 33, .value = 33 + 0x200, .probe = 19, .jump = 17,
+	    .base_reg = CW_REG_RAX, .old_reg = CW_REG_RBX } },
+	{ "panic_two_ways", CODE(two_ways),
+	  { .call = 27, .value = 27 + 0x200 } },
+	{ "panic_test_clobbered", CODE(test_clobbered),
+	  { .call = 25, .value = 25 + 0x200, .probe = 10, .jump = 7 } },
+};
+
+static uint64_t at(uint64_t off)
+{
+	return off ? VADDR + off : 0;
+}
+
+static void test_panic_case(void **state)
+{
+	const struct panic_case *c = *state;
+	struct panic_branches out;
+	const struct panic_branch *b = &out.b[0];
+	char err[256] = "";
+
+	if (find_panic_branches(c->code, c->size, VADDR, GOPANIC, &out, err,
+				sizeof(err)))
+		fail_msg("find_panic_branches: %s", err);
+	assert_int_equal(out.nr, 1);
+	assert_int_equal(b->call, at(c->want.call));
+	assert_int_equal(b->value, at(c->want.value));
+	assert_int_equal(b->probe, at(c->want.probe));
+	assert_int_equal(b->jump, at(c->want.jump));
+	assert_int_equal(b->base_reg, c->want.base_reg);
+	assert_int_equal(b->base_disp, c->want.base_disp);
+	assert_int_equal(b->old_reg, c->want.old_reg);
+}
+
 int main(void)
 {
 	struct CMUnitTest tests[ARRAY_SIZE(exit_cases) +
 				ARRAY_SIZE(entry_cases) +
-				ARRAY_SIZE(call_cases) + 1];
+				ARRAY_SIZE(call_cases) +
+				ARRAY_SIZE(panic_cases) + 1];
 	size_t i, n = 0;
 
 	/* One named test per case, so TAP says which one failed. */
@@ -342,6 +445,12 @@ int main(void)
 			.name = call_cases[i].name,
 			.test_func = test_call_case,
 			.initial_state = (void *)&call_cases[i],
+		};
+	for (i = 0; i < ARRAY_SIZE(panic_cases); i++)
+		tests[n++] = (struct CMUnitTest){
+			.name = panic_cases[i].name,
+			.test_func = test_panic_case,
+			.initial_state = (void *)&panic_cases[i],
 		};
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_exit_limit);
 	return cmocka_run_group_tests_name("disasm", tests, NULL, NULL);
