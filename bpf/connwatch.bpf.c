@@ -40,12 +40,15 @@ struct {
 /*
  * A thread between a probe's entry and exit: what the exit needs. The
  * owner is the thread (C), or the goroutine (Go: it may move to another
- * thread between entry and RET).
+ * thread between entry and RET). Two processes of one Go binary have
+ * goroutines at the same addresses, and an entry left by a process gone
+ * since (the map outlives connwatch) must not meet a new one's RET: the
+ * process is part of the key.
  */
 struct inflight_key {
 	__u64 owner;
 	__u32 slot;
-	__u32 pad;
+	__u32 tgid;
 };
 
 struct inflight_val {
@@ -61,12 +64,16 @@ struct {
 	__type(value, struct inflight_val);
 } inflight SEC(".maps");
 
-/* Processes whose exit the daemon wants to hear about. */
+/*
+ * Processes whose exit the daemon wants to hear about, with their start
+ * time: a later connwatch adopting this map tells the process from
+ * another one that got its pid since.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CW_MAX_TARGETS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, __u64);	/* start, clock ticks since boot */
 } watched SEC(".maps");
 
 /*
@@ -198,12 +205,16 @@ static __always_inline __u64 probe_key(struct pt_regs *ctx,
 }
 
 /* Who is between entry and exit: the goroutine in Go, else the thread. */
-static __always_inline __u64 inflight_owner(struct pt_regs *ctx,
-					    const struct cw_probe_cfg *cfg)
+static __always_inline struct inflight_key
+inflight_of(struct pt_regs *ctx, const struct cw_probe_cfg *cfg, __u32 slot)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight_key ik = { .owner = (__u32)pid_tgid, .slot = slot,
+				   .tgid = pid_tgid >> 32 };
+
 	if (cfg->abi == CW_ABI_GO)
-		return CTX_REG(ctx, r14);
-	return (__u32)bpf_get_current_pid_tgid();
+		ik.owner = CTX_REG(ctx, r14);
+	return ik;
 }
 
 static __always_inline __u64 counter_base(struct pt_regs *ctx,
@@ -230,6 +241,16 @@ struct hit {
 };
 
 
+/* Asks to be told when the current process exits. */
+static void watch_current(__u32 tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime) /
+		      CW_NS_PER_TICK;
+
+	bpf_map_update_elem(&watched, &tgid, &start, BPF_NOEXIST);
+}
+
 static struct cw_acct *acct_get(__u32 tgid, const struct cw_probe_cfg *cfg,
 				__u64 key)
 {
@@ -237,13 +258,12 @@ static struct cw_acct *acct_get(__u32 tgid, const struct cw_probe_cfg *cfg,
 				 .key = key };
 	struct cw_acct fresh = {};
 	struct cw_acct *st;
-	__u32 one = 1;
 
 	st = bpf_map_lookup_elem(&acct, &k);
 	if (st)
 		return st;
 	/* First hit of this process: ask to be told when it exits. */
-	bpf_map_update_elem(&watched, &tgid, &one, BPF_NOEXIST);
+	watch_current(tgid);
 	fresh.armed = !bpf_map_lookup_elem(&preexisting, &tgid);
 	bpf_map_update_elem(&acct, &k, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&acct, &k);
@@ -384,8 +404,7 @@ static void on_dec(const struct hit *h)
 	__sync_fetch_and_add(&st->dec, 1);
 	old = __sync_fetch_and_add(&st->count, -1);
 	if (h->cfg->track_inside) {
-		struct inflight_key ik = { .owner = inflight_owner(h->ctx, h->cfg),
-					   .slot = h->slot };
+		struct inflight_key ik = inflight_of(h->ctx, h->cfg, h->slot);
 		struct inflight_val iv = { .key = h->key,
 					   .counter_base = h->base };
 
@@ -590,8 +609,7 @@ static void count_hit(__u32 slot)
 static void save_args(struct pt_regs *ctx, __u32 slot,
 		      const struct cw_probe_cfg *cfg)
 {
-	struct inflight_key ik = { .owner = inflight_owner(ctx, cfg),
-				   .slot = slot };
+	struct inflight_key ik = inflight_of(ctx, cfg, slot);
 	struct inflight_val iv = { .key = probe_key(ctx, cfg, CW_REG_NONE),
 				   .counter_base = counter_base(ctx, cfg) };
 
@@ -619,8 +637,7 @@ static void leave_dec(const struct cw_probe_cfg *cfg,
 static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 			 const struct cw_probe_cfg *cfg)
 {
-	struct inflight_key ik = { .owner = inflight_owner(ctx, cfg),
-				   .slot = slot };
+	struct inflight_key ik = inflight_of(ctx, cfg, slot);
 	struct inflight_val *iv = bpf_map_lookup_elem(&inflight, &ik);
 
 	if (cfg->at_return) {
@@ -803,7 +820,7 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 {
 	static const struct cw_sock_stats zero_stats;
 	struct cw_sock_stats *stats;
-	__u32 target_id, one = 1;
+	__u32 target_id;
 
 	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
 	if (stats)
@@ -812,7 +829,7 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
 		bpf_map_update_elem(&sock_targets, &tgid, &target_id, BPF_NOEXIST);
-		bpf_map_update_elem(&watched, &tgid, &one, BPF_NOEXIST);
+		watch_current(tgid);
 	}
 	bpf_map_update_elem(&sock_stats, &tgid, &zero_stats, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&sock_stats, &tgid);

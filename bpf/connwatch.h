@@ -16,6 +16,13 @@
 #define CW_RINGBUF_BYTES	(256 * 1024)
 
 /*
+ * The `watched` map holds each process' start time as /proc/PID/stat
+ * says it: clock ticks (USER_HZ, 100 on x86) since boot. A pid that
+ * names another process since has another start time.
+ */
+#define CW_NS_PER_TICK		10000000ull
+
+/*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
  * upper bounds in ns; one more bucket counts what is above the last.
  */

@@ -626,11 +626,20 @@ static void attach_probe(struct cw_session *s, struct cw_probe *p, int slot)
 			    p->branch.base_reg, p->branch.old_reg);
 }
 
+/* A process whose exit we want to hear of, with its start time. */
+static void watch_pid(struct cw_session *s, __u32 tgid)
+{
+	uint64_t start;
+
+	if (!proc_start_ticks(tgid, &start))
+		bpf_map_update_elem(bpf_map__fd(s->skel->maps.watched), &tgid,
+				    &start, BPF_ANY);
+}
+
 /* Processes already running: their shadow starts unknown. */
 static void mark_running(struct cw_session *s)
 {
 	int pre = bpf_map__fd(s->skel->maps.preexisting);
-	int watched = bpf_map__fd(s->skel->maps.watched);
 	pid_t pids[CW_MAX_TARGETS];
 	size_t i, n;
 	__u32 one = 1;
@@ -646,7 +655,7 @@ static void mark_running(struct cw_session *s)
 
 		if (!s->spawned)
 			bpf_map_update_elem(pre, &tgid, &one, BPF_ANY);
-		bpf_map_update_elem(watched, &tgid, &one, BPF_ANY);
+		watch_pid(s, tgid);
 	}
 }
 
@@ -694,8 +703,7 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 {
 	int targets = bpf_map__fd(s->skel->maps.sock_targets);
-	int watched = bpf_map__fd(s->skel->maps.watched);
-	__u32 target_id = s->sockets_target, one = 1;
+	__u32 target_id = s->sockets_target;
 	pid_t pids[CW_MAX_TARGETS];
 	size_t i, n;
 
@@ -704,7 +712,7 @@ void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 		__u32 tgid = pids[i];
 
 		bpf_map_update_elem(targets, &tgid, &target_id, BPF_ANY);
-		bpf_map_update_elem(watched, &tgid, &one, BPF_ANY);
+		watch_pid(s, tgid);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,31 @@ int proc_exists(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	return pid > 0 && access(path, F_OK) == 0;
+}
+
+int proc_start_ticks(pid_t pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *end;
+	unsigned long long t;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm, in parentheses, may hold anything: fields follow the last ')' */
+	end = strrchr(buf, ')');
+	if (!end || sscanf(end + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			   "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
+		return -1;
+	*ticks = t;
+	return 0;
 }
 
 /*
