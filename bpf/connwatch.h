@@ -23,6 +23,13 @@
 #define CW_NS_PER_TICK		10000000ull
 
 /*
+ * Maps pinned under /sys/fs/bpf/connwatch outlive connwatch and are
+ * adopted by the next one: bump this when what a pinned map holds
+ * changes meaning, so that no connwatch adopts another one's maps.
+ */
+#define CW_PIN_VERSION		1
+
+/*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
  * upper bounds in ns; one more bucket counts what is above the last.
  */

@@ -531,8 +531,8 @@ static int key_source(const struct cw_session *s, const struct cw_probe *p)
 	return CW_KEY_PROCESS;
 }
 
-static struct cw_probe_cfg probe_cfg(const struct cw_session *s,
-				     const struct cw_probe *p)
+struct cw_probe_cfg session_probe_cfg(const struct cw_session *s,
+				      const struct cw_probe *p)
 {
 	const struct spec *spec = s->targets[p->target_id].spec;
 	const struct spec_counter *ctr = probe_counter(p->sp, spec);
@@ -602,7 +602,7 @@ static int attach_site(struct cw_session *s, struct cw_probe *p, int slot,
 
 static void attach_probe(struct cw_session *s, struct cw_probe *p, int slot)
 {
-	struct cw_probe_cfg cfg = probe_cfg(s, p);
+	struct cw_probe_cfg cfg = session_probe_cfg(s, p);
 	__u32 key = slot;
 	size_t i;
 
@@ -681,6 +681,7 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->skel->rodata->stop_on_critical = s->stop_on_critical;
+	pin_prepare(s);
 	if (connwatch_bpf__load(s->skel)) {
 		snprintf(err, errlen, "loading BPF programs: %s%s",
 			 strerror(errno), errno == EPERM || errno == EACCES ?
@@ -688,6 +689,8 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 			 " (CONNWATCH_DEBUG=1 shows the verifier log)");
 		return -1;
 	}
+	/* Before any program runs: what is adopted is settled first. */
+	pin_adopt(s);
 	if (ensure_tracefs(err, errlen))
 		return -1;
 	s->skel->links.handle_exit =
@@ -822,8 +825,10 @@ void session_close(struct cw_session *s)
 	free(s->links);
 	s->links = NULL;
 	s->nr_links = 0;
-	if (s->skel)
+	if (s->skel) {
+		pin_release(s);
 		connwatch_bpf__destroy(s->skel);
+	}
 	s->skel = NULL;
 	elf_symtab_free(&s->symtab);
 	go_pclntab_free(&s->go);

@@ -10,6 +10,7 @@
 #include "disasm.h"
 #include "elf_symbols.h"
 #include "gopclntab.h"
+#include "pin.h"
 #include "spec.h"
 
 #define CW_MAX_TARGET_SPECS 16
@@ -71,6 +72,8 @@ struct cw_session {
 	int nr_links;
 	int sockets_target;	/* target id of the sockets preset, or -1 */
 	int stop_on_critical;	/* --on-critical stop */
+	int fresh;		/* --fresh: adopt no pinned state */
+	struct cw_pin pin;	/* the maps a restart adopts */
 };
 
 /* Reads the binary's ELF symbols and, for Go, its function table. */
@@ -83,6 +86,9 @@ int session_resolve(struct cw_session *s, char *err, size_t errlen);
  * number of probes with at least one uprobe, or -1 with err set. */
 int session_attach(struct cw_session *s, char *err, size_t errlen);
 void session_close(struct cw_session *s);
+/* What a resolved probe's BPF side is told: its row of the probe map. */
+struct cw_probe_cfg session_probe_cfg(const struct cw_session *s,
+				      const struct cw_probe *p);
 /* Processes to count sockets of: pid and its descendants. */
 void session_watch_sockets_of(struct cw_session *s, pid_t pid);
 

@@ -34,6 +34,7 @@ struct cli {
 	const char *alertmanager;	/* --alertmanager URL */
 	const char *on_alert;	/* --on-alert CMD */
 	const char *web_config;	/* --web.config.file FILE */
+	int fresh;		/* --fresh: adopt no pinned state */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)

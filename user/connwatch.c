@@ -32,8 +32,10 @@ static const char usage_text[] =
 "  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
 "         [--on-critical stop] [--alertmanager URL] [--on-alert CMD]\n"
-"         [--web.config.file FILE]\n"
-"                       watch a running process (or every process of a binary)\n"
+"         [--web.config.file FILE] [--fresh]\n"
+"                       watch a running process (or every process of a binary);\n"
+"                       a restart for the same target and spec goes on from the\n"
+"                       state pinned in /sys/fs/bpf/connwatch\n"
 "  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "                       resolve every probe, attach nothing\n"
 "  run [--preload] [--preset NAME | --spec FILE]... [--fail-on LEVEL] -- CMD...\n"
@@ -68,7 +70,15 @@ static const char attach_help[] =
 "      --web.config.file FILE\n"
 "                         TLS and basic auth (bcrypt) for /metrics, in the\n"
 "                         Prometheus exporter-toolkit format\n"
-"  -h, --help             this text\n";
+"      --fresh            start over: adopt none of the counts and drain\n"
+"                         state a connwatch before pinned for this target\n"
+"                         and spec (/sys/fs/bpf/connwatch), and drop them\n"
+"  -h, --help             this text\n"
+"\n"
+"The counts and the drain state are pinned under /sys/fs/bpf/connwatch:\n"
+"connwatch started again for the same target (binary; --pid: that process)\n"
+"and the same specs goes on from them, after SIGTERM or kill -9 alike.\n"
+"Probes are not pinned: they end with connwatch.\n";
 
 static const char check_help[] =
 "usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
@@ -130,6 +140,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "alertmanager", required_argument, NULL, 'M' },
 		{ "on-alert", required_argument, NULL, 'H' },
 		{ "web.config.file", required_argument, NULL, 'W' },
+		{ "fresh", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -202,6 +213,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		case 'S':
 			c->preload_socket = optarg;
 			break;
+		case 'F':
+			c->fresh = 1;
+			break;
 		case 'f':
 			if (!strcmp(optarg, "warning") || !strcmp(optarg, "critical"))
 				c->fail_on = !strcmp(optarg, "critical") ? 2 : 1;
@@ -219,6 +233,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			die_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (c->fresh && mode != CLI_TARGET)
+		die_usage(cmd, "--fresh is an option of `connwatch attach`: "
+			  "what %s watches is new anyway", cmd);
 	if (mode == CLI_COLLECT) {
 		if (c->pid || c->exe || c->nr_specs || c->nr_presets ||
 		    c->preload || c->fail_on)
@@ -331,6 +348,7 @@ int prepare(const struct cli *c, struct spec *specs,
 	s->pid = c->pid ? c->pid : -1;
 	s->sockets_target = -1;
 	s->stop_on_critical = c->stop_on_critical;
+	s->fresh = c->fresh;
 	if (resolve_binary(c, s->binary, sizeof(s->binary)))
 		return -1;
 	if (session_load_binary(s, err, sizeof(err))) {
