@@ -30,7 +30,8 @@
 #define MAX_CHILDREN CW_MAX_TARGETS
 
 struct child {
-	char *argv[MAX_ARGS];	/* connwatch attach ...; NULL-terminated */
+	char *argv[MAX_ARGS];	/* connwatch attach ...; NULL-terminated,
+				 * with room for --fresh */
 	char key[2048];		/* the argv joined: same key, same child */
 	pid_t pid;		/* 0: not running */
 	int err_fd;		/* its stderr, forwarded line by line */
@@ -49,6 +50,7 @@ struct config {
 
 struct supervisor {
 	const char *path;
+	int fresh;		/* --fresh: the first children start over */
 	char self[4096];	/* this binary, for the children */
 	struct config cfg;
 	pthread_mutex_t lock;	/* children's addresses, read by /metrics */
@@ -85,7 +87,7 @@ static yaml_node_t *node(struct cparse *p, int id)
 
 static int push_arg(struct child *c, int *n, const char *a)
 {
-	if (*n == MAX_ARGS - 1 || !(c->argv[*n] = strdup(a)))
+	if (*n == MAX_ARGS - 2 || !(c->argv[*n] = strdup(a)))
 		return -1;
 	c->argv[++*n] = NULL;
 	return 0;
@@ -286,9 +288,14 @@ out:
 
 /* ---- the children -------------------------------------------------- */
 
-static void child_start(struct child *c)
+/*
+ * fresh: the child adopts no state pinned by a connwatch before. Only at
+ * the daemon's start: a child restarted later, or for a changed target,
+ * goes on from its pinned state.
+ */
+static void child_start(struct child *c, int fresh)
 {
-	int fds[2];
+	int fds[2], n;
 
 	c->address[0] = '\0';
 	c->used = 0;
@@ -304,6 +311,12 @@ static void child_start(struct child *c)
 	if (!c->pid) {
 		dup2(fds[1], STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
+		for (n = 0; c->argv[n]; n++)
+			;
+		if (fresh) {	/* push_arg left room for it */
+			c->argv[n] = "--fresh";
+			c->argv[n + 1] = NULL;
+		}
 		execv(c->argv[0], c->argv);
 		_exit(127);
 	}
@@ -385,7 +398,7 @@ static void reap(struct supervisor *s)
 	}
 	for (i = 0; i < cfg->nr; i++)
 		if (!cfg->children[i].pid && time(NULL) >= cfg->children[i].restart_at)
-			child_start(&cfg->children[i]);
+			child_start(&cfg->children[i], 0);
 }
 
 static void serve_children(struct supervisor *s)
@@ -444,7 +457,7 @@ static void reload(struct supervisor *s)
 	pthread_mutex_unlock(&s->lock);
 	for (i = 0; i < s->cfg.nr; i++)
 		if (!s->cfg.children[i].pid)
-			child_start(&s->cfg.children[i]);
+			child_start(&s->cfg.children[i], 0);
 	fprintf(stderr, "connwatch: reloaded %s: %d targets\n", s->path,
 		s->cfg.nr);
 }
@@ -629,7 +642,7 @@ static int supervise(struct supervisor *s)
 		"SIGHUP reloads\n", s->cfg.nr, s->path, metrics_scheme(server),
 		metrics_address(server));
 	for (i = 0; i < s->cfg.nr; i++)
-		child_start(&s->cfg.children[i]);
+		child_start(&s->cfg.children[i], s->fresh);
 	while (!got_stop) {
 		if (got_hup) {
 			got_hup = 0;
@@ -655,8 +668,10 @@ int cmd_config(int argc, char **argv)
 	ssize_t n;
 	int ret;
 
-	if (argc != 2)
-		die_usage("--config", "usage: connwatch --config FILE");
+	if (argc == 3 && !strcmp(argv[2], "--fresh"))
+		s.fresh = 1;
+	else if (argc != 2)
+		die_usage("--config", "usage: connwatch --config FILE [--fresh]");
 	s.path = argv[1];
 	pthread_mutex_init(&s.lock, NULL);
 	n = readlink("/proc/self/exe", s.self, sizeof(s.self) - 1);
