@@ -50,26 +50,33 @@
  * restart returns after it) and the ring buffer (records connwatch had
  * not read when it was killed). Not pinned: what attach writes anew (the
  * probe table, the --exe inode), and a close in flight (its exit, seen
- * without its entry, would count it twice). per_process: keyed by tgid
- * first.
+ * without its entry, would count it twice).
+ *
+ * per_process: keyed by tgid first. sockets: only with the sockets preset;
+ * otherwise empty, and sock_fds alone holds some 20 MB of kernel memory
+ * (an LRU map is preallocated) that pins would keep after connwatch.
  */
-#define PINNED(m, per_process) \
-	{ offsetof(struct connwatch_bpf, maps.m), per_process }
+#define PINNED(m, per_process, sockets) \
+	{ offsetof(struct connwatch_bpf, maps.m), per_process, sockets }
 static const struct {
 	size_t off;
 	int per_process;
+	int sockets;
 } pinned[] = {
-	PINNED(acct, 1), PINNED(watched, 1), PINNED(preexisting, 1),
-	PINNED(stopped, 1), PINNED(sock_targets, 1), PINNED(sock_stats, 1),
-	PINNED(sock_fds, 1), PINNED(probe_hits, 0), PINNED(inflight, 0),
-	PINNED(records, 0),
+	PINNED(acct, 1, 0), PINNED(watched, 1, 0), PINNED(preexisting, 1, 0),
+	PINNED(stopped, 1, 0), PINNED(probe_hits, 0, 0), PINNED(inflight, 0, 0),
+	PINNED(records, 0, 0), PINNED(sock_targets, 1, 1),
+	PINNED(sock_stats, 1, 1), PINNED(sock_fds, 1, 1),
 };
 #define NR_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 _Static_assert(offsetof(struct cw_acct_key, tgid) == 0, "tgid first");
 _Static_assert(offsetof(struct cw_sock_key, tgid) == 0, "tgid first");
 
+/* The i-th map of the table, or NULL when this session pins it not. */
 static struct bpf_map *pinned_map(const struct cw_session *s, size_t i)
 {
+	if (pinned[i].sockets && s->sockets_target < 0)
+		return NULL;
 	return *(struct bpf_map **)((char *)s->skel + pinned[i].off);
 }
 
@@ -427,7 +434,8 @@ static int adoptable(const struct cw_session *s)
 		snprintf(why, sizeof(why), "its processes are all gone");
 	else
 		for (i = 0; i < NR_PINNED; i++)
-			if (!pin_fits(pinned_map(s, i), dir, why, sizeof(why)))
+			if (pinned_map(s, i) &&
+			    !pin_fits(pinned_map(s, i), dir, why, sizeof(why)))
 				break;
 	if (!why[0])
 		return 1;
@@ -455,9 +463,13 @@ void pin_prepare(struct cw_session *s)
 		goto unlock;
 	}
 	for (i = 0; i < NR_PINNED; i++) {
+		struct bpf_map *map = pinned_map(s, i);
+
+		if (!map)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", p->dir,
-			 bpf_map__name(pinned_map(s, i)));
-		bpf_map__set_pin_path(pinned_map(s, i), path);
+			 bpf_map__name(map));
+		bpf_map__set_pin_path(map, path);
 	}
 	return;
 unlock:
@@ -467,15 +479,15 @@ unpinned:
 }
 
 /* Deletes the entries of processes not in live; notes them in gone. */
-static int drop_gone(int fd, size_t key_size, const struct pids *live,
-		     struct pids *gone)
+static void drop_gone(int fd, size_t key_size, const struct pids *live,
+		      struct pids *gone)
 {
 	char *keys = NULL, *grown, cur[64], prev[64];
 	size_t n = 0, cap = 0, i;
 	int first = 1;
 
 	if (key_size > sizeof(cur))
-		return -1;
+		return;
 	while (!bpf_map_get_next_key(fd, first ? NULL : prev, cur)) {
 		__u32 tgid = *(__u32 *)cur;
 
@@ -497,7 +509,6 @@ static int drop_gone(int fd, size_t key_size, const struct pids *live,
 	for (i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, keys + i * key_size);
 	free(keys);
-	return 0;
 }
 
 static void say_gone(const struct pids *gone)
@@ -561,7 +572,7 @@ void pin_adopt(struct cw_session *s)
 		goto out;
 	running(bpf_map__fd(s->skel->maps.watched), live);
 	for (i = 0; i < NR_PINNED; i++)
-		if (pinned[i].per_process)
+		if (pinned[i].per_process && pinned_map(s, i))
 			drop_gone(bpf_map__fd(pinned_map(s, i)),
 				  bpf_map__key_size(pinned_map(s, i)), live, gone);
 	say_gone(gone);
