@@ -612,8 +612,9 @@ static int watch(struct cw_daemon *d, const struct cli *c)
 	fprintf(stderr, "connwatch: detached\n");
 	ret = 0;
 out:
-	session_close(&d->sess);
+	/* The server first: a scrape reads the maps the session frees. */
 	outputs_close(d);
+	session_close(&d->sess);
 	return ret;
 }
 
