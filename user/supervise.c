@@ -615,10 +615,14 @@ static int supervise(struct supervisor *s)
 	if (s->cfg.web_config &&
 	    !(web = web_config_load(s->cfg.web_config, err, sizeof(err))))
 		goto fail;
-	server = metrics_start(render_all, s, s->cfg.listen ? s->cfg.listen :
-			       CW_DEFAULT_LISTEN, web, err, sizeof(err));
+	server = metrics_bind(s->cfg.listen ? s->cfg.listen : CW_DEFAULT_LISTEN,
+			      web, err, sizeof(err));
 	if (!server) {
 		web_config_free(web);
+		goto fail;
+	}
+	if (metrics_serve(server, render_all, s, err, sizeof(err))) {
+		metrics_stop(server);
 		goto fail;
 	}
 	sigaction(SIGHUP, &hup, NULL);
