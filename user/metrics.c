@@ -330,12 +330,35 @@ static uint64_t probe_hits(struct cw_daemon *d, uint32_t slot)
 	return total;
 }
 
+/*
+ * The sockets preset and the LD_PRELOAD shim count with no uprobe: one
+ * row for each. Tracepoints: 1 when all four are attached. The shim under
+ * `run`: 1 once it is mapped in the command. Under `collect`, whose
+ * services start on their own: 1, the report socket is bound.
+ */
+static void write_socket_probe(FILE *f, struct cw_daemon *d)
+{
+	const char *probe = "sockets:tracepoints";
+	int attached = d->sess.sockets_attached;
+
+	if (d->sess.sockets_target < 0)
+		return;
+	if (d->preload_fd >= 0) {
+		probe = d->child ? "preload:shim" : "preload:socket";
+		attached = d->child ? d->shim_loaded : 1;
+	}
+	fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
+		d->sess.targets[d->sess.sockets_target].label, probe, attached);
+}
+
 static void write_probes(FILE *f, struct cw_daemon *d)
 {
 	int i;
 
 	help(f, "connwatch_probe_attached", "gauge",
-	     "1 when every uprobe of the probe is attached.");
+	     "1 when every uprobe (or tracepoint, or the LD_PRELOAD shim) of "
+	     "the probe is in place.");
+	write_socket_probe(f, d);
 	for (i = 0; i < d->sess.nr_probes; i++) {
 		const struct cw_probe *p = &d->sess.probes[i];
 
