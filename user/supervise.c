@@ -604,34 +604,68 @@ static char *render_all(void *ctx, size_t *len)
 
 /* ---- the command ----------------------------------------------------- */
 
+/* How long /metrics may wait for the first attach of every target. */
+#define READY_TIMEOUT_S 30
+
+/* Attached (it serves), or failed at least once: retried with backoff. */
+static int child_settled(const struct child *c)
+{
+	return c->address[0] || c->backoff_s > 0;
+}
+
+/*
+ * /metrics answers once every target's child has attached or failed: no
+ * first scrape without a target that is about to appear. One stuck child
+ * does not keep the others unserved past READY_TIMEOUT_S.
+ */
+static int ready(const struct supervisor *s, time_t deadline)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->cfg.nr; i++)
+		n += child_settled(&s->cfg.children[i]);
+	if (n < s->cfg.nr && time(NULL) < deadline)
+		return 0;
+	if (n < s->cfg.nr)
+		fprintf(stderr, "connwatch: %d of %d targets not attached after "
+			"%d s; serving the others\n", s->cfg.nr - n, s->cfg.nr,
+			READY_TIMEOUT_S);
+	return 1;
+}
+
+static int serve(struct supervisor *s, struct metrics_server *server)
+{
+	char err[512];
+
+	if (metrics_serve(server, render_all, s, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "connwatch: %d targets from %s; metrics on %s://%s/metrics; "
+		"SIGHUP reloads\n", s->cfg.nr, s->path, metrics_scheme(server),
+		metrics_address(server));
+	return 0;
+}
+
+/* The children's loop; /metrics answers from the moment all are in. */
 static int supervise(struct supervisor *s)
 {
-	struct sigaction hup = { .sa_handler = on_hup }, stop = { .sa_handler = on_stop };
+	time_t deadline = time(NULL) + READY_TIMEOUT_S;
 	struct metrics_server *server;
 	struct web_config *web = NULL;
+	int i, serving = 0, ret = 0;
 	char err[512];
-	int i;
 
 	if (s->cfg.web_config &&
 	    !(web = web_config_load(s->cfg.web_config, err, sizeof(err))))
 		goto fail;
+	/* Bound now: a port in use fails before any child starts. */
 	server = metrics_bind(s->cfg.listen ? s->cfg.listen : CW_DEFAULT_LISTEN,
 			      web, err, sizeof(err));
 	if (!server) {
 		web_config_free(web);
 		goto fail;
 	}
-	if (metrics_serve(server, render_all, s, err, sizeof(err))) {
-		metrics_stop(server);
-		goto fail;
-	}
-	sigaction(SIGHUP, &hup, NULL);
-	sigaction(SIGINT, &stop, NULL);
-	sigaction(SIGTERM, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "connwatch: %d targets from %s; metrics on %s://%s/metrics; "
-		"SIGHUP reloads\n", s->cfg.nr, s->path, metrics_scheme(server),
-		metrics_address(server));
 	for (i = 0; i < s->cfg.nr; i++)
 		child_start(&s->cfg.children[i]);
 	while (!got_stop) {
@@ -641,12 +675,17 @@ static int supervise(struct supervisor *s)
 		}
 		serve_children(s);
 		reap(s);
+		if (serving || !ready(s, deadline))
+			continue;
+		if ((ret = serve(s, server)))
+			break;
+		serving = 1;
 	}
 	metrics_stop(server);
 	for (i = 0; i < s->cfg.nr; i++)
 		child_stop(&s->cfg.children[i]);
 	fprintf(stderr, "connwatch: stopped\n");
-	return 0;
+	return ret ? 1 : 0;
 fail:
 	fprintf(stderr, "connwatch: %s\n", err);
 	return 1;
@@ -654,6 +693,7 @@ fail:
 
 int cmd_config(int argc, char **argv)
 {
+	struct sigaction hup = { .sa_handler = on_hup }, stop = { .sa_handler = on_stop };
 	static struct supervisor s;
 	char err[512];
 	ssize_t n;
@@ -661,6 +701,11 @@ int cmd_config(int argc, char **argv)
 
 	if (argc != 2)
 		die_usage("--config", "usage: connwatch --config FILE");
+	/* First: SIGHUP's default action would end a daemon still starting. */
+	sigaction(SIGHUP, &hup, NULL);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	s.path = argv[1];
 	pthread_mutex_init(&s.lock, NULL);
 	n = readlink("/proc/self/exe", s.self, sizeof(s.self) - 1);
