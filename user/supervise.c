@@ -290,7 +290,7 @@ static void child_start(struct child *c)
 {
 	int fds[2];
 
-	c->address[0] = '\0';
+	/* address is empty: never set yet, or cleared by reap under lock */
 	c->used = 0;
 	if (pipe2(fds, O_CLOEXEC))
 		return;
@@ -406,10 +406,14 @@ static void serve_children(struct supervisor *s)
 			child_read(s, &s->cfg.children[map[i]]);
 }
 
-/* SIGHUP: same options, same child (its counts stay); others replaced. */
+/*
+ * SIGHUP: same options, same child (its counts stay); others replaced.
+ * The new set is published before the old children stop: /metrics never
+ * scrapes a child that is going away.
+ */
 static void reload(struct supervisor *s)
 {
-	struct config next;
+	struct config next, prev;
 	char err[512];
 	int i, j;
 
@@ -435,13 +439,12 @@ static void reload(struct supervisor *s)
 			old->pid = 0;
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
-	for (i = 0; i < s->cfg.nr; i++)
-		child_stop(&s->cfg.children[i]);
-	pthread_mutex_lock(&s->lock);
-	config_free(&s->cfg);
+	prev = s->cfg;
 	s->cfg = next;
 	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < prev.nr; i++)
+		child_stop(&prev.children[i]);
+	config_free(&prev);
 	for (i = 0; i < s->cfg.nr; i++)
 		if (!s->cfg.children[i].pid)
 			child_start(&s->cfg.children[i]);
@@ -540,6 +543,7 @@ static void scrape_child(struct merge *m, const char *address)
 	char url[128], *text = NULL, *line, *save;
 	size_t len = 0;
 	struct family *cur = NULL;
+	int complete = 0;
 	FILE *f = open_memstream(&text, &len);
 	CURL *c = curl_easy_init();
 
@@ -550,13 +554,15 @@ static void scrape_child(struct merge *m, const char *address)
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_perform(c);
+		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+		complete = curl_easy_perform(c) == CURLE_OK;
 	}
 	if (c)
 		curl_easy_cleanup(c);
 	if (f)
 		fclose(f);
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	/* A child that died mid-answer: its half text would be wrong sums. */
+	for (line = text && complete ? strtok_r(text, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save))
 		merge_line(m, &cur, line);
 	free(text);
