@@ -34,7 +34,7 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 GO122      := /usr/lib/go-1.22/bin/go
 BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
 
-.PHONY: all deps test unit integration bench demo install clean
+.PHONY: all deps test unit integration bench demo install clean asan
 
 PRELOAD        := $(OUT)/libconnwatch-preload.so
 PRELOAD_CFLAGS := -O2 -g -fPIC -shared $(WARN) -std=gnu11 -D_GNU_SOURCE \
@@ -88,6 +88,24 @@ $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
 $(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
 		bpf/connwatch.h | $(OUT)
 	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl -lpthread
+
+# connwatch under ASan+UBSan (`make asan`), for the tests that hammer it
+# (tests/integration/test_scrape_lifecycle.sh): the same sources with the
+# unit tests' sanitizer flags, and the same BPF skeleton.
+ASAN_OUT   := $(OUT)/asan
+ASAN_OBJS  := $(patsubst %,$(ASAN_OUT)/user/%.o,$(USER_MODULES))
+asan: $(ASAN_OUT)/connwatch
+
+$(ASAN_OUT)/user:
+	mkdir -p $@
+
+$(ASAN_OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/connwatch.h $(SKEL) \
+		| $(ASAN_OUT)/user
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(ASAN_OUT)/connwatch: user/connwatch.c $(ASAN_OBJS)
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' $^ -o $@ \
+		$(LDLIBS)
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread

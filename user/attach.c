@@ -752,6 +752,7 @@ static int attach_sockets(struct cw_session *s, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	s->sockets_attached = 1;
 	if (s->pid > 0) {
 		session_watch_sockets_of(s, s->pid);
 		return 0;

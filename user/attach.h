@@ -70,6 +70,7 @@ struct cw_session {
 	struct bpf_link **links;
 	int nr_links;
 	int sockets_target;	/* target id of the sockets preset, or -1 */
+	int sockets_attached;	/* all its tracepoints are */
 	int stop_on_critical;	/* --on-critical stop */
 };
 

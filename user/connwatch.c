@@ -606,8 +606,8 @@ int outputs_open(struct cw_daemon *d, const struct cli *c)
 	if (alert_push_start(&d->push, c->alertmanager, c->on_alert, err,
 			     sizeof(err)))
 		goto fail_sinks;
-	d->server = metrics_start(metrics_render, d, c->listen, web, err,
-				  sizeof(err));
+	/* Bound now (a port in use fails here); answers once watch_loop runs. */
+	d->server = metrics_bind(c->listen, web, err, sizeof(err));
 	if (!d->server)
 		goto fail_push;
 	return 0;
@@ -642,21 +642,28 @@ int attach_all(struct cw_daemon *d)
 	return report_attach(&d->sess, attached);
 }
 
-/* The loop, until stopped; 0 or -1 (said on stderr). */
+/*
+ * Ready: every probe is in place. Answers /metrics from now on, and runs
+ * the loop until stopped. 0 or -1 (said on stderr).
+ */
 int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 {
 	char err[512];
 
+	/* Before the first answer: a SIGTERM once it came must detach. */
+	install_signals();
+	if (metrics_serve(d->server, metrics_render, d, err, sizeof(err)))
+		goto fail;
 	fprintf(stderr, "connwatch: metrics on %s://%s/metrics%s, alerts to %s%s\n",
 		metrics_scheme(d->server), metrics_address(d->server),
 		metrics_auth(d->server) ? " (basic auth)" : "", c->alert_log,
 		until);
-	install_signals();
-	if (daemon_run(d, err, sizeof(err))) {
-		fprintf(stderr, "connwatch: %s\n", err);
-		return -1;
-	}
+	if (daemon_run(d, err, sizeof(err)))
+		goto fail;
 	return 0;
+fail:
+	fprintf(stderr, "connwatch: %s\n", err);
+	return -1;
 }
 
 static int watch(struct cw_daemon *d, const struct cli *c)
@@ -675,8 +682,9 @@ static int watch(struct cw_daemon *d, const struct cli *c)
 	fprintf(stderr, "connwatch: detached\n");
 	ret = 0;
 out:
-	session_close(&d->sess);
+	/* The server first: a scrape reads the maps the session frees. */
 	outputs_close(d);
+	session_close(&d->sess);
 	return ret;
 }
 

@@ -46,6 +46,7 @@ struct cw_daemon {
 	int preload_fd;		/* LD_PRELOAD shim reports, or -1 */
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
+	int shim_loaded;	/* `run --preload`: the shim is in the command */
 	struct metrics_server *server;	/* /metrics */
 	int live_summary;	/* a terminal: redraw a summary each second */
 	char recent[CW_RECENT_ALERTS][160];	/* for the summary */

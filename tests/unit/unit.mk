@@ -25,7 +25,8 @@ $(OUT)/unit/test_gopclntab $(OUT)/unit-san/test_gopclntab: \
 	user/gopclntab.c user/go_inline.c user/elf_symbols.c user/dwarf_inline.c
 
 .PHONY: unit-bins
-unit-bins: $(UNIT_BINS) fixtures
+# asan: the sanitized connwatch that test_scrape_lifecycle.sh hammers.
+unit-bins: $(UNIT_BINS) fixtures asan
 
 # $(OUT)/unit's mkdir rule is in the top-level Makefile.
 $(OUT)/unit-san:
