@@ -110,6 +110,25 @@ static long parse_number(const char *cmd, const char *opt, const char *s,
 	return v;
 }
 
+/* A preset given twice is one target: the second would serve every
+ * series twice. */
+static void add_preset(const char *cmd, struct cli *c, const char *name)
+{
+	const struct preset *p = preset_find(name);
+	int i;
+
+	if (!p)
+		die_usage(cmd, "--preset: unknown preset '%s' (`connwatch "
+			  "presets` lists them)", name);
+	for (i = 0; i < c->nr_presets; i++)
+		if (c->presets[i] == p)
+			return;
+	if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
+		die_usage(cmd, "at most %d specs and presets",
+			  CW_MAX_TARGET_SPECS);
+	c->presets[c->nr_presets++] = p;
+}
+
 void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	       const char *help, int mode)
 {
@@ -156,14 +175,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			c->specs[c->nr_specs++] = optarg;
 			break;
 		case 'P':
-			if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
-				die_usage(cmd, "at most %d specs and presets",
-					  CW_MAX_TARGET_SPECS);
-			c->presets[c->nr_presets] = preset_find(optarg);
-			if (!c->presets[c->nr_presets])
-				die_usage(cmd, "--preset: unknown preset '%s' "
-					  "(`connwatch presets` lists them)", optarg);
-			c->nr_presets++;
+			add_preset(cmd, c, optarg);
 			break;
 		case 'l':
 			c->listen = optarg;

@@ -221,6 +221,18 @@ check_eq "inlined, fixed: one drain, at shutdown" \
 check_eq "inlined, fixed: zero alerts" "$(metric_sum connwatch_anomalies_total)" 0
 stop "$CW_PID"
 
+# --- a preset given twice is one target: every series once
+start_v048 quic_v048_fixed.stripped || exit 1
+start_connwatch --pid "$V_PID" --preset quic-go-http3 --preset quic-go-http3 || exit 1
+client "${V_ADDR[0]}" -n 3
+wait_eq 5 3 metric connwatch_connections_closed_total "pid=\"$V_PID\""
+check_eq "a preset given twice: one target_up series" \
+	"$(scrape | grep -c '^connwatch_target_up{')" 1
+check_eq "a preset given twice: connections counted once" \
+	"$(scrape | grep '^connwatch_connections_opened_total{' | awk '{s += $NF} END {print s}')" 3
+stop "$CW_PID"
+stop "$V_PID"
+
 # --- detached: no probe left on the binaries
 check_eq "no probe left" \
 	"$(bpftool perf show 2>/dev/null | grep -c 'uprobe .*/quic_v048_')" 0
