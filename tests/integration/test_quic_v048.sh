@@ -72,6 +72,10 @@ buggy() {
 	check_eq "$bin: then the server panics (exit 2)" "$?" 2
 	check "$bin: panic: close of closed channel" \
 		grep -q 'panic: close of closed channel' "$V_ERR"
+	wait_for 5 logged close_of_closed_channel
+	check "$bin: both criticals were handled before the exit record" \
+		awk '/critical duplicate_drain/ { d = NR } /critical close_of_closed_channel/ { c = NR }
+		     /exited with status 2/ { e = NR } END { exit !(d && c && d < e && c < e) }' "$CW_ERR"
 	check_eq "$bin: duplicate_drain on disk" "$(alerts_of_kind duplicate_drain)" 1
 	check_eq "$bin: close_of_closed_channel on disk" \
 		"$(alerts_of_kind close_of_closed_channel)" 1
@@ -196,6 +200,7 @@ inlined() {
 	wait "$c"
 	wait "$V_PID"
 	check_eq "$bin: then it panics (exit 2)" "$?" 2
+	wait_for 5 logged close_of_closed_channel
 	check_eq "$bin: duplicate_drain and close_of_closed_channel on disk" \
 		"$(alerts_of_kind duplicate_drain) $(alerts_of_kind close_of_closed_channel)" "1 1"
 	check_eq "$bin: keyed by its server" "$(field duplicate_drain key)" "${V_SRV[0]}"
