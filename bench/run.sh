@@ -7,6 +7,8 @@
 #                              attach time vs bpftrace on an unstripped one
 #   bench/nginx_throughput.sh  nginx requests/s plain, under the LD_PRELOAD
 #                              shim, under eBPF tracepoints
+#   bench/go_http.sh           a Go HTTP server (Prometheus) req/s plain and
+#                              under each preset, uprobe hits per request
 #   bench/quic_v048.sh         the seed's server: probe hits per connection
 #                              (caller-scoped drain vs closechan), attach time
 #
@@ -17,7 +19,7 @@
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
-SECTIONS=(uprobe_cost attach_time nginx_throughput quic_v048)
+SECTIONS=(uprobe_cost attach_time nginx_throughput go_http quic_v048)
 
 preflight bpftrace bpftool curl wrk nginx prometheus readelf
 header
