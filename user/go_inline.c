@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Where Go inlined a function, from the pclntab alone: the runtime prints
- * inlined frames in tracebacks, so no strip removes the inline trees.
+ * Where Go inlined a function, and what it inlined at a pc, from the
+ * pclntab alone: the runtime prints inlined frames in tracebacks, so no
+ * strip removes the inline trees.
  *
  * Layout facts, 64-bit. Go 1.19 and 1.22: read in their runtime sources
  * (runtime2.go, symtab.go, symtabinl.go) and checked on binaries built
@@ -88,7 +89,6 @@ struct walk {
 	const struct layout *lay;
 	uint64_t gofunc;
 	const char *name;
-	size_t namelen;
 	const struct go_func *fn;	/* being read */
 	const char *why;		/* set when fn cannot be read */
 	struct run *runs;		/* fn's InlTreeIndex table */
@@ -305,14 +305,23 @@ static int decode(struct walk *w, const struct func_info *fi, int32_t *max)
 	}
 }
 
-static int named(const struct walk *w, const uint8_t *node)
+/* The node's function name, NUL-terminated inside the table, or NULL. */
+static const char *node_name(const struct walk *w, const uint8_t *node)
 {
 	const struct pcln *pc = w->pc;
 	int32_t off = (int32_t)le32(node + w->lay->node_name);
 	uint64_t at = pc->funcname + (uint64_t)off;
 
-	return off >= 0 && at < pc->len && pc->len - at > w->namelen &&
-	       !memcmp(pc->p + at, w->name, w->namelen + 1);
+	if (off < 0 || at >= pc->len || !memchr(pc->p + at, 0, pc->len - at))
+		return NULL;
+	return (const char *)pc->p + at;
+}
+
+static int named(const struct walk *w, const uint8_t *node)
+{
+	const char *name = node_name(w, node);
+
+	return name && !strcmp(name, w->name);
 }
 
 static int any_named(const struct walk *w, const uint8_t *tree, size_t n)
@@ -452,21 +461,33 @@ static int emit_copies(struct walk *w, const uint8_t *tree)
 	return 0;
 }
 
+/*
+ * Function i's inline tree and its decoded InlTreeIndex table (its
+ * largest index in *max): 1, 0 when no pc of it is inlined code, -1.
+ */
+static int read_tree(struct walk *w, size_t i, struct func_info *fi,
+		     int32_t *max)
+{
+	if (read_func(w, i, fi))
+		return -1;
+	if (!fi->table || !fi->tree)
+		return 0;
+	if (decode(w, fi, max))
+		return -1;
+	return *max >= 0;
+}
+
 static int read_one(struct walk *w, size_t i)
 {
 	struct func_info fi;
 	const uint8_t *tree;
 	int32_t max;
 	size_t n;
+	int ret;
 
-	if (read_func(w, i, &fi))
-		return -1;
-	if (!fi.table || !fi.tree)
-		return 0;
-	if (decode(w, &fi, &max))
-		return -1;
-	if (max < 0)
-		return 0;
+	ret = read_tree(w, i, &fi, &max);
+	if (ret <= 0)
+		return ret;
 	n = (size_t)max + 1;
 	tree = img_at(&w->f->im, fi.tree, n * w->lay->node_size);
 	if (!tree)
@@ -496,13 +517,20 @@ static int setup(struct walk *w, const struct go_pclntab *t, char *err,
 	return w->lay->gofunc ? find_gofunc(w, err, errlen) : 0;
 }
 
+static void walk_end(struct walk *w)
+{
+	if (w->f)
+		img_release(&w->f->im);
+	free(w->runs);
+	free(w->outer);
+	free(w->copy);
+}
+
 int go_inline_ranges(const struct go_pclntab *t, const char *name,
 		     struct go_inline_range *out, size_t max,
 		     char *err, size_t errlen)
 {
-	struct walk w = {
-		.name = name, .namelen = strlen(name), .out = out, .max = max,
-	};
+	struct walk w = { .name = name, .out = out, .max = max };
 	int ret = -1;
 	size_t i;
 
@@ -519,10 +547,54 @@ int go_inline_ranges(const struct go_pclntab *t, const char *name,
 	flush(&w);
 	ret = (int)w.found;
 out:
-	if (w.f)
-		img_release(&w.f->im);
-	free(w.runs);
-	free(w.outer);
-	free(w.copy);
+	walk_end(&w);
+	return ret;
+}
+
+/*
+ * The chain at pc offset off of function i, innermost first, as the
+ * runtime's traceback walks it (symtabinl.go). A parent is an earlier
+ * node: a chain that says otherwise (see mark_copies) ends there, which
+ * also bounds a corrupt one.
+ */
+static int chain_of(struct walk *w, size_t i, uint64_t off, const char **names,
+		    size_t max)
+{
+	uint64_t size = w->lay->node_size;
+	struct func_info fi;
+	const uint8_t *node;
+	int32_t idx, parent, last;
+	size_t n = 0;
+	int ret;
+
+	ret = read_tree(w, i, &fi, &last);
+	if (ret <= 0)
+		return ret;
+	for (idx = index_at(w, off); idx >= 0 && n < max; idx = parent) {
+		node = img_at(&w->f->im, fi.tree + (uint64_t)idx * size, size);
+		names[n] = node ? node_name(w, node) : NULL;
+		if (!names[n++])
+			return -1;
+		parent = parent_of(w, node);
+		if (parent >= idx)
+			break;
+	}
+	return (int)n;
+}
+
+int go_inline_chain(const struct go_pclntab *t, uint64_t pc,
+		    const char **names, size_t max)
+{
+	const struct go_func *fn = go_func_by_addr(t, pc);
+	struct walk w = { .fn = fn };
+	char err[256];
+	int ret = -1;
+
+	if (!fn)
+		return 0;
+	if (!setup(&w, t, err, sizeof(err)))
+		ret = chain_of(&w, (size_t)(fn - t->funcs), pc - fn->entry,
+			       names, max);
+	walk_end(&w);
 	return ret;
 }

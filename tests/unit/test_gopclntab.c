@@ -5,6 +5,8 @@
  * ELF files for the layouts no local toolchain builds (Go 1.16, 1.20+),
  * PIE relocations, a table no section names, and corrupt tables.
  */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>
@@ -593,16 +595,226 @@ static void test_inline_stripped_same(void **state)
 	go_pclntab_free(&st);
 }
 
-/* On a corrupt file: -1, or an answer as sane as on a good one. */
+/* Some range of r holds pc: the copy's index in r, or -1. */
+static int range_at(const struct go_inline_range *r, int n, uint64_t pc)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pc >= r[i].lo && pc < r[i].hi)
+			return i;
+	return -1;
+}
+
+/*
+ * At every pc of closeOne and closeTwo: drained then release inside a
+ * copy of drained, release alone in the rest of a copy of release,
+ * nothing elsewhere; acquire, never inlined into, has no chain.
+ */
+static void test_inline_chain(void **state)
+{
+	static const char *const holders[] = { "main.closeOne", "main.closeTwo",
+					       NOINLINE };
+	const struct go_pclntab *t = &((struct fixture *)*state)->t;
+	struct go_inline_range r[16], d[16];
+	const char *names[4];
+	int n, m, got, inlined = 0;
+	size_t k;
+	uint64_t pc;
+
+	n = ranges_of(t, RELEASE, r, ARRAY_SIZE(r));
+	m = ranges_of(t, DRAINED, d, ARRAY_SIZE(d));
+	for (k = 0; k < ARRAY_SIZE(holders); k++) {
+		const struct go_func *f = must_find(t, holders[k]);
+
+		for (pc = f->entry; pc < f->end; pc++) {
+			int want = range_at(d, m, pc) >= 0 ? 2 :
+				   range_at(r, n, pc) >= 0;
+
+			memset(names, 0, sizeof(names));
+			got = go_inline_chain(t, pc, names, ARRAY_SIZE(names));
+			if (got != want)
+				fail_msg("%s+0x%llx: %d inlined, want %d", f->name,
+					 (unsigned long long)(pc - f->entry), got, want);
+			if (want)
+				assert_string_equal(names[want - 1], RELEASE);
+			if (want == 2)
+				assert_string_equal(names[0], DRAINED);
+			inlined += want > 0;
+		}
+	}
+	assert_true(inlined > 0);
+	/* the innermost are kept */
+	assert_int_equal(go_inline_chain(t, d[0].lo, names, 1), 1);
+	assert_string_equal(names[0], DRAINED);
+	assert_int_equal(go_inline_chain(t, d[0].lo, names, 0), 0);
+	assert_int_equal(go_inline_chain(t, 0, names, ARRAY_SIZE(names)), 0);
+	assert_int_equal(go_inline_chain(t, t->funcs[t->nr - 1].end, names,
+					 ARRAY_SIZE(names)), 0);
+}
+
+/* The unstripped fixture's DWARF, and where each of its CUs is. */
+struct dwarf_view {
+	int fd;
+	Dwarf *dw;
+	Dwarf_Die cus[256];
+	size_t nr_cus;
+};
+
+static void dwarf_view_open(struct dwarf_view *v, const char *path)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	v->nr_cus = 0;
+	v->fd = open(path, O_RDONLY);
+	v->dw = v->fd >= 0 ? dwarf_begin(v->fd, DWARF_C_READ) : NULL;
+	if (!v->dw)
+		fail_msg("%s: no DWARF", path);
+	while (!dwarf_nextcu(v->dw, off, &next, &hsize, NULL, NULL, NULL)) {
+		assert_true(v->nr_cus < ARRAY_SIZE(v->cus));
+		if (dwarf_offdie(v->dw, off + hsize, &v->cus[v->nr_cus]))
+			v->nr_cus++;
+		off = next;
+	}
+}
+
+static void dwarf_view_close(struct dwarf_view *v)
+{
+	dwarf_end(v->dw);
+	close(v->fd);
+}
+
+static const char *origin_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute at;
+	Dwarf_Die origin;
+
+	if (!dwarf_attr(die, DW_AT_abstract_origin, &at) ||
+	    !dwarf_formref_die(&at, &origin))
+		return NULL;
+	return dwarf_diename(&origin);
+}
+
+/* The child of die whose code holds pc, if any is a scope. */
+static int scope_at(Dwarf_Die *die, uint64_t pc, Dwarf_Die *child)
+{
+	int tag;
+
+	if (dwarf_child(die, child))
+		return 0;
+	do {
+		tag = dwarf_tag(child);
+		if ((tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block ||
+		     tag == DW_TAG_inlined_subroutine) && dwarf_haspc(child, pc) > 0)
+			return 1;
+	} while (!dwarf_siblingof(child, child));
+	return 0;
+}
+
+/*
+ * The subprogram holding pc; 0 for a wrapper the compiler made
+ * (DW_AT_trampoline): Go 1.19 describes none of what it inlined into
+ * those, the pclntab does.
+ */
+static int dwarf_function(struct dwarf_view *v, uint64_t pc, Dwarf_Die *fn)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr_cus; i++)
+		if (dwarf_haspc(&v->cus[i], pc) > 0)
+			return scope_at(&v->cus[i], pc, fn) &&
+			       !dwarf_hasattr(fn, DW_AT_trampoline);
+	return 0;
+}
+
+/* The inlined subroutines DWARF nests around pc in fn, innermost first. */
+static int dwarf_chain(Dwarf_Die *fn, uint64_t pc, const char **names,
+		       size_t max)
+{
+	const char *outer[16];
+	Dwarf_Die die, child;
+	size_t i, n = 0;
+
+	for (die = *fn; scope_at(&die, pc, &child); die = child)
+		if (dwarf_tag(&child) == DW_TAG_inlined_subroutine &&
+		    n < ARRAY_SIZE(outer))
+			outer[n++] = origin_name(&child);
+	for (i = 0; i < n && i < max; i++)
+		names[i] = outer[n - 1 - i];
+	return (int)i;
+}
+
+/*
+ * Against DWARF's nesting at every pc of main and of a sample of the
+ * rest (every 8th function: the runtime's deep chains too).
+ */
+static void test_inline_chain_dwarf(void **state)
+{
+	const struct fixture *f = *state;
+	const char *names[16], *want[16];
+	struct dwarf_view v;
+	size_t i, checked = 0, inlined = 0;
+	Dwarf_Die die;
+	uint64_t pc;
+	int n, m, k;
+
+	dwarf_view_open(&v, f->path);
+	for (i = 0; i < f->t.nr; i++) {
+		const struct go_func *fn = &f->t.funcs[i];
+
+		if ((i % 8 && strncmp(fn->name, "main.", 5)) ||
+		    !dwarf_function(&v, fn->entry, &die))
+			continue;
+		for (pc = fn->entry; pc < fn->end; pc++) {
+			m = dwarf_chain(&die, pc, want, ARRAY_SIZE(want));
+			n = go_inline_chain(&f->t, pc, names, ARRAY_SIZE(names));
+			if (n != m)
+				fail_msg("%s+0x%llx: %d inlined, DWARF says %d",
+					 fn->name, (unsigned long long)(pc - fn->entry),
+					 n, m);
+			for (k = 0; k < n; k++)
+				assert_string_equal(names[k], want[k]);
+			checked++;
+			inlined += n > 0;
+		}
+	}
+	print_message("# %s: %zu pcs agree with DWARF, %zu in inlined code\n",
+		      f->path, checked, inlined);
+	assert_true(inlined > 1000);
+	dwarf_view_close(&v);
+}
+
+/* A chain, or -1; never a name outside the file (ASan, SIGSEGV). */
+static void chain_sane(const struct go_pclntab *t, uint64_t pc)
+{
+	const char *names[8];
+	int n = go_inline_chain(t, pc, names, ARRAY_SIZE(names)), i;
+
+	assert_in_range(n + 1, 0, ARRAY_SIZE(names) + 1);
+	for (i = 0; i < n; i++)
+		assert_true(strlen(names[i]) < 4096);
+}
+
+/*
+ * On a corrupt file: -1, or an answer as sane as on a good one; the
+ * chains at the start of each range found too.
+ */
 static void query_sane(const struct go_pclntab *t, const char *name)
 {
 	static struct go_inline_range r[64];
 	char err[256];
 	int n = go_inline_ranges(t, name, r, ARRAY_SIZE(r), err, sizeof(err));
+	uint64_t pc;
+	size_t i;
 
-	if (n > 0)
-		check_ranges(t, r, (size_t)n < ARRAY_SIZE(r) ? (size_t)n :
-			     ARRAY_SIZE(r));
+	if (n <= 0)
+		return;
+	n = (size_t)n < ARRAY_SIZE(r) ? n : (int)ARRAY_SIZE(r);
+	check_ranges(t, r, (size_t)n);
+	for (i = 0; i < (size_t)n; i++)
+		for (pc = r[i].lo; pc < r[i].hi && pc < r[i].lo + 16; pc++)
+			chain_sane(t, pc);
 }
 
 /* A corrupt copy of a binary: it fails to load, or loads sanely. */
@@ -1108,9 +1320,25 @@ static void expect_range(const struct go_inline_range *r, uint64_t lo,
 	assert_int_equal(r->copy, copy);
 }
 
+/* The chain at off in trackConn: n names, innermost first. */
+static void expect_chain(const struct go_pclntab *t, uint64_t off, int n,
+			 const char *inner, const char *outer)
+{
+	const char *names[4];
+
+	assert_int_equal(go_inline_chain(t, sfuncs[INL_FUNC].entry + off, names,
+					 ARRAY_SIZE(names)), n);
+	if (n > 0)
+		assert_string_equal(names[0], inner);
+	if (n > 1)
+		assert_string_equal(names[1], outer);
+}
+
 /* snodes and sruns, read back: closechan's pcs count in Add's copy. */
 static void check_synth_inline(const struct go_pclntab *t)
 {
+	static const char *const add = "sync.(*WaitGroup).Add";
+	static const char *const closechan = "runtime.closechan";
 	struct go_inline_range r[4];
 
 	assert_int_equal(ranges_of(t, "sync.(*WaitGroup).Add", r, 4), 2);
@@ -1119,6 +1347,16 @@ static void check_synth_inline(const struct go_pclntab *t)
 	assert_int_equal(ranges_of(t, "runtime.closechan", r, 4), 1);
 	expect_range(&r[0], 0x10, 0x18, 0x0c, 0);
 	assert_int_equal(ranges_of(t, "runtime.args", r, 4), 0);
+
+	expect_chain(t, 0x00, 0, NULL, NULL);
+	expect_chain(t, 0x08, 1, add, NULL);
+	expect_chain(t, 0x10, 2, closechan, add);
+	expect_chain(t, 0x17, 2, closechan, add);
+	expect_chain(t, 0x1f, 1, add, NULL);
+	expect_chain(t, 0x20, 0, NULL, NULL);
+	expect_chain(t, 0x2f, 1, add, NULL);
+	expect_chain(t, 0x3f, 0, NULL, NULL);
+	expect_chain(t, sfuncs[0].entry - sfuncs[INL_FUNC].entry, 0, NULL, NULL);
 }
 
 static void check_synth(const struct synth *s)
@@ -1237,6 +1475,22 @@ static void test_synth_corrupt(void **state)
 	expect_corrupt(&im, "not a Go binary");
 }
 
+/* The chain at off in trackConn of the image: how many names. */
+static int chain_in(const struct image_buf *im, uint64_t off)
+{
+	const char *names[4];
+	struct go_pclntab t;
+	char err[256] = "";
+	int n;
+
+	if (load_image(im, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	n = go_inline_chain(&t, sfuncs[INL_FUNC].entry + off, names,
+			    ARRAY_SIZE(names));
+	go_pclntab_free(&t);
+	return n;
+}
+
 static void expect_inline_error(const struct image_buf *im, const char *what)
 {
 	struct go_inline_range r[4];
@@ -1249,6 +1503,7 @@ static void expect_inline_error(const struct image_buf *im, const char *what)
 					  err, sizeof(err)), -1);
 	assert_contains(err, what);
 	go_pclntab_free(&t);
+	assert_int_equal(chain_in(im, 0x10), -1);
 }
 
 /* What the tree reader refuses, and says so. */
@@ -1289,6 +1544,17 @@ static void test_synth_inline_corrupt(void **state)
 	n = put_varint(im.b + im.table_at, 2 * (1 << 20) + 2);	/* -1 + 2^20 + 1 */
 	im.b[im.table_at + n] = 0x08;
 	expect_inline_error(&im, "inline tree index out of range");
+
+	/* A parent that is not an earlier node ends the chain. */
+	build(&im, &go118);
+	im.b[TREE + 20] = 1;	/* closechan's parent: itself */
+	assert_int_equal(chain_in(&im, 0x10), 1);
+	im.b[TREE + 20] = 2;
+	assert_int_equal(chain_in(&im, 0x10), 1);
+	build(&im, &go118);
+	put32(im.b + TREE + 20 + 12, 0x7fffff00);	/* closechan's name */
+	assert_int_equal(chain_in(&im, 0x10), -1);
+	assert_int_equal(chain_in(&im, 0x08), 1);
 }
 
 /*
@@ -1367,6 +1633,12 @@ int main(void)
 		FIXTURE_TEST(test_inline_dwarf, inline122),
 		FIXTURE_TEST(test_inline_stripped_same, inline119),
 		FIXTURE_TEST(test_inline_stripped_same, inline122),
+		FIXTURE_TEST(test_inline_chain, inline119),
+		FIXTURE_TEST(test_inline_chain, inline119s),
+		FIXTURE_TEST(test_inline_chain, inline122),
+		FIXTURE_TEST(test_inline_chain, inline122s),
+		FIXTURE_TEST(test_inline_chain_dwarf, inline119),
+		FIXTURE_TEST(test_inline_chain_dwarf, inline122),
 		FIXTURE_TEST(test_inline_fixture_corrupt, inline119s),
 		FIXTURE_TEST(test_inline_fixture_corrupt, inline122s),
 	};
