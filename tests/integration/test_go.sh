@@ -73,8 +73,8 @@ load --connections 5 --concurrency 1
 check_eq "wg-negative: the server panicked (exit 2)" "$?" 2
 wait_for 5 grep -qs negative_waitgroup "$CW_LOG"
 check_eq "wg-negative: one negative_waitgroup" "$(alerts_of_kind negative_waitgroup)" 1
-check "wg-negative: the stack names WaitGroup.Add and its caller" \
-	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","main.(\*Server).handleConn+' "$CW_LOG"
+check "wg-negative: the stack names WaitGroup.Add, Done inlined into its caller, the caller" \
+	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","sync.(\*WaitGroup).Done (inlined)","main.(\*Server).handleConn+' "$CW_LOG"
 check "wg-negative: the record says counter 0 and would-be -1" \
 	grep -q '"shadow":-1,"counter":0' "$CW_LOG"
 stop "$CW_PID"
