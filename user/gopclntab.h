@@ -80,6 +80,15 @@ int go_inline_ranges(const struct go_pclntab *t, const char *name,
 		     char *err, size_t errlen);
 
 /*
+ * Where each inlined copy of name begins, for a probe that fires once
+ * per call (go_inline.c says how it is chosen): its inline mark, or its
+ * lowest address. Returns how many copies (at most max stored, by
+ * address), or -1 with err set, as go_inline_ranges().
+ */
+int go_inlined_copies(const struct go_pclntab *t, const char *name,
+		      uint64_t *entries, size_t max, char *err, size_t errlen);
+
+/*
  * The functions the compiler inlined at pc, innermost first, as Go's
  * tracebacks name them: the innermost inlined call, the copy it was
  * inlined into, ... up to (not including) the out-of-line function

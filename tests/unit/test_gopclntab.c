@@ -574,6 +574,73 @@ static void test_inline_dwarf(void **state)
 	}
 }
 
+/*
+ * Where a probe on each copy goes: DWARF's address of the copy, or the
+ * inline mark, a NOP, right before it (go_inline.c: copy_entry).
+ */
+static void test_inline_entries_dwarf(void **state)
+{
+	static const char *const names[] = { RELEASE, DRAINED };
+	const struct fixture *f = *state;
+	uint64_t e[16], addrs[16];
+	struct elf_symtab tab;
+	char err[256] = "";
+	int n, d, i, j, at_mark = 0;
+	uint8_t *insn;
+	size_t k;
+
+	if (elf_symtab_load(&tab, f->path, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (k = 0; k < ARRAY_SIZE(names); k++) {
+		n = go_inlined_copies(&f->t, names[k], e, ARRAY_SIZE(e), err,
+				      sizeof(err));
+		d = dwarf_inlined_copies(f->path, names[k], addrs,
+					 ARRAY_SIZE(addrs));
+		assert_int_equal(n, 3);
+		assert_int_equal(d, n);
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < d && addrs[j] != e[i]; j++)
+				;
+			if (j < d)
+				continue;
+			insn = elf_read_code(&tab, e[i], 1, err, sizeof(err));
+			assert_non_null(insn);
+			assert_int_equal(*insn, 0x90);
+			free(insn);
+			for (j = 0; j < d && addrs[j] != e[i] + 1; j++)
+				;
+			if (j == d)
+				fail_msg("%s: copy at 0x%llx, DWARF has none there",
+					 names[k], (unsigned long long)e[i]);
+			at_mark++;
+		}
+	}
+	assert_true(at_mark > 0);
+	elf_symtab_free(&tab);
+}
+
+/* The same copies, by holder and offset, in a and b. */
+static void same_entries(const struct go_pclntab *a, const struct go_pclntab *b,
+			 const char *name)
+{
+	uint64_t x[16], y[16];
+	char err[256] = "";
+	int n, i;
+
+	n = go_inlined_copies(a, name, x, ARRAY_SIZE(x), err, sizeof(err));
+	assert_in_range(n, 1, ARRAY_SIZE(x));
+	assert_int_equal(go_inlined_copies(b, name, y, ARRAY_SIZE(y), err,
+					   sizeof(err)), n);
+	for (i = 0; i < n; i++) {
+		const struct go_func *fx = go_func_by_addr(a, x[i]);
+		const struct go_func *fy = go_func_by_addr(b, y[i]);
+
+		assert_true(fx && fy);
+		assert_string_equal(fx->name, fy->name);
+		assert_int_equal(x[i] - fx->entry, y[i] - fy->entry);
+	}
+}
+
 /* -s -w drops DWARF and .symtab, not the pclntab: the same answers. */
 static void test_inline_stripped_same(void **state)
 {
@@ -600,6 +667,7 @@ static void test_inline_stripped_same(void **state)
 					 r[i].call_pc - r[i].func);
 			assert_int_equal(s[i].copy, r[i].copy);
 		}
+		same_entries(&f->t, &st, names[k]);
 	}
 	go_pclntab_free(&st);
 }
@@ -807,14 +875,14 @@ static void chain_sane(const struct go_pclntab *t, uint64_t pc)
 
 /*
  * On a corrupt file: -1, or an answer as sane as on a good one; the
- * chains at the start of each range found too.
+ * chains at the start of each range found and the copies' entries too.
  */
 static void query_sane(const struct go_pclntab *t, const char *name)
 {
 	static struct go_inline_range r[64];
 	char err[256];
 	int n = go_inline_ranges(t, name, r, ARRAY_SIZE(r), err, sizeof(err));
-	uint64_t pc;
+	uint64_t pc, e[64];
 	size_t i;
 
 	if (n <= 0)
@@ -824,6 +892,10 @@ static void query_sane(const struct go_pclntab *t, const char *name)
 	for (i = 0; i < (size_t)n; i++)
 		for (pc = r[i].lo; pc < r[i].hi && pc < r[i].lo + 16; pc++)
 			chain_sane(t, pc);
+	/* each copy's entry: in the function holding it */
+	n = go_inlined_copies(t, name, e, ARRAY_SIZE(e), err, sizeof(err));
+	for (i = 0; i < (size_t)n && i < ARRAY_SIZE(e); i++)
+		assert_non_null(go_func_by_addr(t, e[i]));
 }
 
 /* A corrupt copy of a binary: it fails to load, or loads sanely. */
@@ -1349,6 +1421,8 @@ static void check_synth_inline(const struct go_pclntab *t)
 	static const char *const add = "sync.(*WaitGroup).Add";
 	static const char *const closechan = "runtime.closechan";
 	struct go_inline_range r[4];
+	char err[256] = "";
+	uint64_t e[4];
 
 	assert_int_equal(ranges_of(t, "sync.(*WaitGroup).Add", r, 4), 2);
 	expect_range(&r[0], 0x08, 0x20, 0x04, 0);
@@ -1356,6 +1430,14 @@ static void check_synth_inline(const struct go_pclntab *t)
 	assert_int_equal(ranges_of(t, "runtime.closechan", r, 4), 1);
 	expect_range(&r[0], 0x10, 0x18, 0x0c, 0);
 	assert_int_equal(ranges_of(t, "runtime.args", r, 4), 0);
+
+	/* no mark is in the file (text is not): the lowest addresses */
+	memset(e, 0, sizeof(e));
+	assert_int_equal(go_inlined_copies(t, add, e, 1, err, sizeof(err)), 2);
+	assert_int_equal(e[0], sfuncs[INL_FUNC].entry + 0x08);
+	assert_int_equal(e[1], 0);
+	assert_int_equal(go_inlined_copies(t, add, e, 4, err, sizeof(err)), 2);
+	assert_int_equal(e[1], sfuncs[INL_FUNC].entry + 0x28);
 
 	expect_chain(t, 0x00, 0, NULL, NULL);
 	expect_chain(t, 0x08, 1, add, NULL);
@@ -1503,6 +1585,7 @@ static int chain_in(const struct image_buf *im, uint64_t off)
 static void expect_inline_error(const struct image_buf *im, const char *what)
 {
 	struct go_inline_range r[4];
+	uint64_t e[4];
 	struct go_pclntab t;
 	char err[256] = "";
 
@@ -1510,6 +1593,9 @@ static void expect_inline_error(const struct image_buf *im, const char *what)
 		fail_msg("%s", err);
 	assert_int_equal(go_inline_ranges(&t, "sync.(*WaitGroup).Add", r, 4,
 					  err, sizeof(err)), -1);
+	assert_contains(err, what);
+	assert_int_equal(go_inlined_copies(&t, "sync.(*WaitGroup).Add", e, 4,
+					   err, sizeof(err)), -1);
 	assert_contains(err, what);
 	go_pclntab_free(&t);
 	assert_int_equal(chain_in(im, 0x10), -1);
@@ -1640,6 +1726,8 @@ int main(void)
 		FIXTURE_TEST(test_inline_copies, inline122s),
 		FIXTURE_TEST(test_inline_dwarf, inline119),
 		FIXTURE_TEST(test_inline_dwarf, inline122),
+		FIXTURE_TEST(test_inline_entries_dwarf, inline119),
+		FIXTURE_TEST(test_inline_entries_dwarf, inline122),
 		FIXTURE_TEST(test_inline_stripped_same, inline119),
 		FIXTURE_TEST(test_inline_stripped_same, inline122),
 		FIXTURE_TEST(test_inline_chain, inline119),
