@@ -103,7 +103,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 int alert_deliver(struct alert_sinks *s, const struct alert *a)
 {
-	char line[8192];
+	char line[CW_ALERT_JSON_MAX];
 	size_t n = alert_to_json(a, line, sizeof(line) - 1);
 	int ret = 0;
 

@@ -7,7 +7,13 @@
 #include <stdint.h>
 #include <time.h>
 
-#define CW_ALERT_MAX_FRAMES 34
+/* The stack's addresses (32 and the caller) and the Go functions
+ * inlined at them: a frame each. */
+#define CW_ALERT_MAX_FRAMES 64
+#define CW_FRAME_LEN 192
+/* An alert as JSON: every frame escaped (quotes in Go's generic shape
+ * names double at worst), the message and the rest. */
+#define CW_ALERT_JSON_MAX (CW_ALERT_MAX_FRAMES * (2 * CW_FRAME_LEN + 3) + 4096)
 
 struct alert {
 	struct timespec ts;	/* CLOCK_REALTIME */
@@ -22,7 +28,7 @@ struct alert {
 	int has_counter;
 	int64_t counter;
 	const char *probe;
-	char frames[CW_ALERT_MAX_FRAMES][192];
+	char frames[CW_ALERT_MAX_FRAMES][CW_FRAME_LEN];
 	int nr_frames;
 	char message[512];
 };

@@ -101,20 +101,23 @@ static uint64_t probe_bias(const struct cw_probe *p, uint64_t ip)
 }
 
 void alert_symbolize(struct cw_daemon *d, struct alert *a, pid_t pid,
-		     const uint64_t *addrs, size_t n, uint64_t bias)
+		     const uint64_t *addrs, size_t n, uint64_t bias,
+		     int top_is_pc)
 {
-	size_t i;
+	size_t i, k = 0;
 
-	for (i = 0; i < n && i < CW_ALERT_MAX_FRAMES; i++)
-		symbolize(&d->sym, pid, addrs[i], bias, a->frames[i],
-			  sizeof(a->frames[i]));
-	a->nr_frames = i;
+	/* the frames past the budget are the outermost: the least needed */
+	for (i = 0; i < n && k < CW_ALERT_MAX_FRAMES; i++)
+		k += symbolize(&d->sym, pid, addrs[i], bias, i || !top_is_pc,
+			       a->frames + k, CW_ALERT_MAX_FRAMES - k);
+	a->nr_frames = (int)k;
 }
 
 /*
  * Frames: the hit, its caller from [sp] (a frame-pointer walk skips it at
  * a function's first instruction, or under a frameless libc wrapper),
- * then the walk. The caller is kept only when it points into code.
+ * then the walk. The caller is kept only when it points into code. All
+ * but a probe's own hit (ip) are return addresses.
  */
 static void fill_stack(struct cw_daemon *d, struct alert *a,
 		       const struct cw_record *r, const struct cw_probe *p)
@@ -132,7 +135,8 @@ static void fill_stack(struct cw_daemon *d, struct alert *a,
 		addrs[n++] = r->caller;
 	for (i = 1; i < depth && n < CW_ALERT_MAX_FRAMES; i++)
 		addrs[n++] = r->stack[i];
-	alert_symbolize(d, a, r->tgid, addrs, n, p ? probe_bias(p, r->ip) : 0);
+	alert_symbolize(d, a, r->tgid, addrs, n, p ? probe_bias(p, r->ip) : 0,
+			r->ip != 0);
 }
 
 void alert_raise(struct cw_daemon *d, int target_id, int kind,

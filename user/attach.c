@@ -158,16 +158,23 @@ static int inline_countable(const struct cw_probe *p, const struct spec *spec)
 	       probe_counter(sp, spec)->type == CW_CTR_NONE;
 }
 
-/* Copies the compiler inlined into callers (DWARF): probed too. */
+/*
+ * Copies the compiler inlined into callers, probed too: a Go binary's
+ * from its pclntab inline tree (stripped ones too), else from DWARF.
+ */
 static void resolve_inlined(struct cw_session *s, struct cw_probe *p,
 			    const struct spec *spec)
 {
 	uint64_t copies[CW_MAX_INLINED];
 	char err[200];
-	int i, n;
+	int i, n = -1;
 
-	n = dwarf_inlined_copies(s->binary, p->sp->symbol, copies,
-				 CW_MAX_INLINED);
+	if (s->is_go)
+		n = go_inlined_copies(&s->go, p->sp->symbol, copies,
+				      CW_MAX_INLINED, err, sizeof(err));
+	if (n < 0)
+		n = dwarf_inlined_copies(s->binary, p->sp->symbol, copies,
+					 CW_MAX_INLINED);
 	p->nr_inlined_found = n;
 	if (n <= 0 || !inline_countable(p, spec))
 		return;
@@ -185,7 +192,8 @@ static void resolve_inlined(struct cw_session *s, struct cw_probe *p,
 
 /*
  * No out-of-line copy at all (the linker dropped it): the function lives
- * only inlined into its callers. DWARF still finds it. 0 when probed.
+ * only inlined into its callers, where resolve_inlined() still finds it.
+ * 0 when probed.
  */
 static int resolve_inline_only(struct cw_session *s, struct cw_probe *p,
 			       const struct spec *spec)

@@ -28,7 +28,8 @@ struct cw_probe {
 	int entry_late;		/* after a first instruction uprobes refuse */
 	int wants_exits;	/* uprobes on every RET / tail call */
 	struct exit_sites exits;
-	int nr_inlined_found;	/* copies DWARF knows of; -1: no DWARF */
+	int nr_inlined_found;	/* copies found (Go: pclntab, else DWARF);
+				 * -1: neither can tell */
 	uint64_t inlined[CW_MAX_INLINED];	/* probed ones: entry sites */
 	int nr_inlined;
 	struct panic_branch branch;	/* .probe: on the failing branch */

@@ -481,9 +481,10 @@ static int cmd_check(int argc, char **argv)
 			printf("  %-32s accept/accept4/close tracepoints\n",
 			       "sockets");
 		if (s.nr_probes && s.probes[0].nr_inlined_found < 0)
-			printf("no DWARF: copies the compiler inlined into callers "
-			       "cannot be found; a probe that never fires shows 0 "
-			       "in connwatch_probe_hits_total\n");
+			printf("no DWARF%s: copies the compiler inlined into "
+			       "callers cannot be found; a probe that never "
+			       "fires shows 0 in connwatch_probe_hits_total\n",
+			       s.is_go ? " and no readable inline tree" : "");
 	}
 	session_close(&s);
 	free_specs(&c, specs);

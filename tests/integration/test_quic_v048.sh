@@ -204,6 +204,13 @@ inlined() {
 	check_eq "$bin: duplicate_drain and close_of_closed_channel on disk" \
 		"$(alerts_of_kind duplicate_drain) $(alerts_of_kind close_of_closed_channel)" "1 1"
 	check_eq "$bin: keyed by its server" "$(field duplicate_drain key)" "${V_SRV[0]}"
+	# Go's traceback order: the inlined function, then the one holding it
+	local http3='github.com/quic-go/quic-go/http3.(\*Server)'
+	local inl="\"$http3.decreaseConnCount (inlined)\",\"$http3.serveListener.func1.deferwrap1+0x[0-9a-f]* ($bin)\""
+	check "$bin: duplicate_drain's stack names decreaseConnCount, inlined there" \
+		grep -q "\"kind\":\"duplicate_drain\".*\"stack\":\[$inl" "$CW_LOG"
+	check "$bin: ... and so does close_of_closed_channel's, from closechan's caller" \
+		grep -q "\"kind\":\"close_of_closed_channel\".*\"stack\":\[\"runtime.closechan+0x[0-9a-f]* ($bin)\",$inl" "$CW_LOG"
 	stop "$CW_PID"
 }
 inlined quic_v048_shape_buggy.stripped
