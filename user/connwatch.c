@@ -457,6 +457,9 @@ static void print_probe(FILE *f, const struct cw_session *s,
 		fprintf(f, " inlined:%d%s", p->nr_inlined_found,
 			p->nr_inlined ? "" : " (not probed: no arguments "
 			"there; key: process counts them)");
+	if (p->nr_inlined && p->nr_inlined < p->nr_inlined_found)
+		fprintf(f, " (only the first %d probed: calls made in the "
+			"other copies are not counted)", p->nr_inlined);
 	if (attached)
 		fprintf(f, "  %s", p->link_errors ? "FAILED: " : "attached");
 	if (attached && p->link_errors)
