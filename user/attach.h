@@ -27,6 +27,7 @@ struct cw_probe {
 	uint64_t entry_vaddr;	/* where the entry uprobe goes */
 	int entry_late;		/* after a first instruction uprobes refuse */
 	int wants_exits;	/* uprobes on every RET / tail call */
+	int track_inside;	/* a dec: its exits end a thread's stay */
 	struct exit_sites exits;
 	int nr_inlined_found;	/* copies found (Go: pclntab, else DWARF);
 				 * -1: neither can tell */
@@ -75,12 +76,6 @@ struct cw_session {
 	int stop_on_critical;	/* --on-critical stop */
 };
 
-/* Reads the binary's ELF symbols and, for Go, its function table. */
-int session_load_binary(struct cw_session *s, char *err, size_t errlen);
-/* Resolves every probe of every target in the loaded binary. Returns the
- * number of probes that did not resolve (each has err), or -1 with err
- * set when a whole target cannot be used. */
-int session_resolve(struct cw_session *s, char *err, size_t errlen);
 /* Loads the BPF object and attaches every resolved probe. Returns the
  * number of probes with at least one uprobe, or -1 with err set. */
 int session_attach(struct cw_session *s, char *err, size_t errlen);

@@ -17,6 +17,7 @@
 #include "gopclntab.h"
 #include "presets.h"
 #include "procfs.h"
+#include "resolve.h"
 #include "summary.h"
 #include "supervise.h"
 #include "web_config.h"
