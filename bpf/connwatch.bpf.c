@@ -615,6 +615,28 @@ static void leave_dec(const struct cw_probe_cfg *cfg,
 	read_counter(cfg, iv->counter_base, st);
 }
 
+/*
+ * A close at a RET whose entry ran before we attached (a QUIC connection
+ * already open): its key was never stashed. In a process that was running
+ * at attach it is a connection ending that began before us: counted
+ * closed and preattach, keyed by the process since the key is unknown,
+ * never judged. Elsewhere (an entry aged out) it is dropped.
+ */
+static void preattach_exit(const struct cw_probe_cfg *cfg)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct cw_acct *st;
+
+	if (cfg->role != CW_ROLE_CLOSE ||
+	    !bpf_map_lookup_elem(&preexisting, &tgid))
+		return;
+	st = acct_get(tgid, cfg, 0);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->closed, 1);
+	__sync_fetch_and_add(&st->preattach_closes, 1);
+}
+
 /* A RET or tail call of the probed function. */
 static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 			 const struct cw_probe_cfg *cfg)
@@ -624,8 +646,10 @@ static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 	struct inflight_val *iv = bpf_map_lookup_elem(&inflight, &ik);
 
 	if (cfg->at_return) {
-		if (cfg->stash_args && !iv)
-			return;	/* entered before we attached */
+		if (cfg->stash_args && !iv) {
+			preattach_exit(cfg);
+			return;
+		}
 		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
 				 .site = CW_SITE_EXIT,
 				 .key = iv ? iv->key : 0,

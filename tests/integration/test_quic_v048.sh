@@ -245,6 +245,22 @@ check_eq "a preset given twice: connections counted once" \
 stop "$CW_PID"
 stop "$V_PID"
 
+# --- a QUIC connection open before attach, closed after: counted closed,
+# as preattach, never lost and never an alert
+start_v048 quic_v048_fixed.stripped || exit 1
+client "${V_ADDR[0]}" -hold 3000 &
+C=$!
+sleep 1
+start_connwatch --pid "$V_PID" "${PRESETS[@]}" || exit 1
+wait "$C"
+P="pid=\"$V_PID\""
+wait_eq 5 1 metric connwatch_connections_closed_total "$P"
+check_eq "preattach: the connection's close counted, as a preattach close" \
+	"$(metric connwatch_connections_closed_total "$P") $(metric connwatch_preattach_closes_total "$P")" "1 1"
+check_eq "preattach: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+stop "$CW_PID"
+stop "$V_PID"
+
 # --- detached: no probe left on the binaries
 check_eq "no probe left" \
 	"$(bpftool perf show 2>/dev/null | grep -c 'uprobe .*/quic_v048_')" 0
