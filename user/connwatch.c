@@ -592,11 +592,18 @@ void install_signals(void)
 
 int report_attach(struct cw_session *s, int attached)
 {
-	int i;
+	int i, absent = 0;
 
-	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached\n",
+	/* Optional parts this binary lacks are not failures: said apart. */
+	for (i = 0; i < s->nr_probes; i++)
+		absent += s->probes[i].absent;
+	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached",
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
-		s->nr_probes + (s->sockets_target >= 0));
+		s->nr_probes + (s->sockets_target >= 0) - absent);
+	if (absent)
+		fprintf(stderr, " (%d optional ones absent from this binary, "
+			"each said below)", absent);
+	fputc('\n', stderr);
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, s, &s->probes[i], 1);
 	if (s->sockets_target >= 0)

@@ -53,6 +53,8 @@ buggy() {
 	local bin=$1
 	start_v048 "$bin" || return 1
 	start_connwatch --pid "$V_PID" "${PRESETS[@]}" || return 1
+	check "$bin: every probe it has attached, the other module path's absent" \
+		grep -q 'probes attached (6 optional ones absent from this binary' "$CW_ERR"
 	check "$bin: first connection" client "${V_ADDR[0]}"
 	wait_for 5 logged drain_without_shutdown
 	check_eq "$bin: first idle: drain_without_shutdown" \
