@@ -15,7 +15,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
-		presets procfs symbolize attach anomalies json alert_sinks \
+		presets procfs symbolize attach anomalies anomaly_counts json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config supervise
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))

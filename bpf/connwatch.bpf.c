@@ -281,6 +281,41 @@ static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
 	return 1;
 }
 
+/* Anomaly counts per (process, target, kind): see connwatch.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_ANOM_COUNTS);
+	__type(key, struct cw_anom_key);
+	__type(value, __u64);
+} anomaly_counts SEC(".maps");
+
+/*
+ * Per target and kind: what anomaly_counts had no room for, and what
+ * user space folded in from processes that exited (atomically, through
+ * the .bss mapping).
+ */
+__u64 anomalies_unkeyed[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
+
+/* Counted before the record is reserved: a full ring buffer loses no count. */
+static void count_anomaly(__u32 tgid, __u32 target_id, __u32 kind)
+{
+	struct cw_anom_key k = { .tgid = tgid, .target_id = target_id,
+				 .kind = kind };
+	__u64 zero = 0, *n;
+
+	n = bpf_map_lookup_elem(&anomaly_counts, &k);
+	if (!n) {
+		bpf_map_update_elem(&anomaly_counts, &k, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&anomaly_counts, &k);
+	}
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	if (target_id < CW_MAX_TARGET_SPECS && kind < CW_ANOM__COUNT)
+		__sync_fetch_and_add(&anomalies_unkeyed[target_id][kind], 1);
+}
+
 static int is_critical(__u32 kind)
 {
 	return kind <= CW_ANOM_DOUBLE_CLOSE_FD;
@@ -295,6 +330,7 @@ static void emit(const struct hit *h, __u32 kind)
 
 	/* Frozen before the panic, so it can be cored (gcore). */
 	stop = stop_on_critical && is_critical(kind) && first_stop();
+	count_anomaly(pid_tgid >> 32, h->cfg->target_id, kind);
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&records_lost, 1);
@@ -900,6 +936,7 @@ static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 	long n;
 
 	stop = stop_on_critical && first_stop();
+	count_anomaly(pid_tgid >> 32, target_id, CW_ANOM_DOUBLE_CLOSE_FD);
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&records_lost, 1);

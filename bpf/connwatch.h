@@ -11,6 +11,7 @@
 #define CW_MAX_KEYS		16384	/* (tgid, key) accounting entries */
 #define CW_MAX_INFLIGHT		16384	/* threads inside a dec function */
 #define CW_MAX_TARGETS		1024	/* watched processes */
+#define CW_MAX_TARGET_SPECS	16	/* targets (specs, presets) of a session */
 #define CW_STACK_DEPTH		32	/* user frames kept per alert */
 #define CW_COMM_LEN		16
 #define CW_RINGBUF_BYTES	(256 * 1024)
@@ -153,6 +154,21 @@ enum cw_anomaly_kind {
 	CW_ANOM_DRAIN_WITHOUT_SHUTDOWN,
 	CW_ANOM_ACCOUNTING_DRIFT,
 	CW_ANOM__COUNT,
+};
+
+/*
+ * Anomalies are counted in the kernel per (process, target, kind), in
+ * the probe, before anything that can fail: a full ring buffer loses a
+ * record, never a count. Entries of exited processes are folded by user
+ * space into the per-target totals (anomalies_unkeyed in the BPF
+ * object's .bss), which also take what finds no room in the map.
+ */
+#define CW_MAX_ANOM_COUNTS	(CW_MAX_TARGETS * CW_ANOM__COUNT)
+
+struct cw_anom_key {
+	__u32 tgid;
+	__u32 target_id;
+	__u32 kind;		/* enum cw_anomaly_kind */
 };
 
 enum cw_record_type {

@@ -135,6 +135,7 @@ static void fill_stack(struct cw_daemon *d, struct alert *a,
 	alert_symbolize(d, a, r->tgid, addrs, n, p ? probe_bias(p, r->ip) : 0);
 }
 
+/* Counting is the caller's: see anomaly_counts.c. */
 void alert_raise(struct cw_daemon *d, int target_id, int kind,
 		 struct alert *a)
 {
@@ -145,7 +146,6 @@ void alert_raise(struct cw_daemon *d, int target_id, int kind,
 	a->kind = anomaly_kind_name(kind);
 	a->target = d->sess.targets[target_id].label;
 	alert_deliver(&d->sinks, a);
-	__atomic_fetch_add(&d->anomalies[target_id][kind], 1, __ATOMIC_RELAXED);
 	if (d->worst_severity < level)
 		d->worst_severity = level;
 	alert_push_offer(&d->push, a);
@@ -221,6 +221,9 @@ static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 		 (long long)d->sess.targets[k->target_id].spec->drift.threshold,
 		 grace_s);
 	alert_raise(d, k->target_id, CW_ANOM_ACCOUNTING_DRIFT, &a);
+	/* Judged here, not in a probe: the kernel has no count of it. */
+	__atomic_fetch_add(&d->anomalies[k->target_id][CW_ANOM_ACCOUNTING_DRIFT],
+			   1, __ATOMIC_RELAXED);
 }
 
 static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
+#include "anomaly_counts.h"
 #include "daemon.h"
 #include "summary.h"
 
@@ -107,7 +108,7 @@ static void notice_new_procs(struct cw_daemon *d)
 	}
 }
 
-/* Every second: new processes, drift, a child that exited. */
+/* Every second: new processes, drift, the counts, a child that exited. */
 static int periodic(struct cw_daemon *d, uint64_t now)
 {
 	alert_batch_begin(&d->sinks);
@@ -115,6 +116,7 @@ static int periodic(struct cw_daemon *d, uint64_t now)
 		notice_new_procs(d);
 		drift_scan(d, now);
 	}
+	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
 	if (d->live_summary)
 		summary_draw(d);
@@ -170,6 +172,7 @@ static void final_drain(struct cw_daemon *d, struct ring_buffer *rb)
 		ring_buffer__consume(rb);
 	if (d->preload_fd >= 0)
 		preload_receive(d);
+	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
 }
 

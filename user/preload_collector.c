@@ -132,6 +132,7 @@ static void on_snapshot(struct cw_daemon *d, const struct cw_pl_snapshot *s)
 static void on_double_close(struct cw_daemon *d,
 			    const struct cw_pl_double_close *m)
 {
+	struct preload_proc *p;
 	struct cw_record r = {
 		.type = CW_REC_ANOMALY,
 		.kind = CW_ANOM_DOUBLE_CLOSE_FD,
@@ -147,6 +148,12 @@ static void on_double_close(struct cw_daemon *d,
 	memcpy(r.stack, m->stack, r.nr_frames * sizeof(r.stack[0]));
 	memcpy(r.comm, m->comm, sizeof(r.comm));
 	daemon_proc_seen(d, m->h.pid);
+	/* Counted by the shim: credited from its snapshots (metrics). */
+	pthread_mutex_lock(&d->lock);
+	p = proc_slot(d, m->h.pid);
+	if (p)
+		p->reported++;
+	pthread_mutex_unlock(&d->lock);
 	anomaly_report(d, &r);
 }
 
