@@ -37,6 +37,7 @@ size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 	if (a->has_counter)
 		jputf(&b, ",\"counter\":%lld", (long long)a->counter);
 	jfield(&b, "probe", a->probe);
+	jputf(&b, ",\"folded\":%llu", (unsigned long long)a->folded);
 	jputf(&b, ",\"stack\":[");
 	for (i = 0; i < a->nr_frames; i++) {
 		if (i)

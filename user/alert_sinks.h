@@ -27,6 +27,7 @@ struct alert {
 	int has_counter;
 	int64_t counter;
 	const char *probe;
+	uint64_t folded;	/* events like this one not logged one by one */
 	char frames[CW_ALERT_MAX_FRAMES][192];
 	int nr_frames;
 	char message[512];

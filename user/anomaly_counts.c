@@ -7,6 +7,11 @@
  * LD_PRELOAD shims count. The entries of processes gone are folded into
  * their target's totals in the BPF object's .bss, under the lock a
  * scrape reads them with: no scrape sees a count twice, or not at all.
+ *
+ * The records themselves are rate-limited per (key, kind) in the kernel;
+ * what it folded rides on the next record of that key and kind, or, when
+ * none comes, is claimed here once the window is over and logged as the
+ * last folded event with the count of those before it.
  */
 #include <string.h>
 #include <bpf/bpf.h>
@@ -118,4 +123,59 @@ void anomaly_counts_tick(struct cw_daemon *d)
 			if (totals[t][kind] && d->worst_severity < level)
 				d->worst_severity = level;
 		}
+}
+
+/* Takes what (key, kind) folded: this claim or a record gets it, once. */
+static int claim(struct cw_daemon *d, const struct cw_rate_key *k,
+		 struct cw_claim *c)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = c,
+		    .ctx_size_in = sizeof(*c));
+
+	memset(c, 0, sizeof(*c));
+	c->key = *k;
+	return bpf_prog_test_run_opts(
+		bpf_program__fd(d->sess.skel->progs.claim_folded), &opts);
+}
+
+/* The last folded event, and how many came before it. */
+static void report_claim(struct cw_daemon *d, const struct cw_claim *c)
+{
+	struct cw_record r = {
+		.type = CW_REC_FOLDED,
+		.kind = c->key.kind,
+		.ts_ns = c->last.ts_ns,
+		.tgid = c->key.tgid,
+		.tid = c->last.tid,
+		.slot = c->last.slot,
+		.target_id = c->key.target_id,
+		.key = c->last.key,
+		.shadow = c->last.shadow,
+		.counter = c->last.counter,
+		.counter_read = c->last.counter_read,
+		.folded = c->folded - 1,
+		.folded_ns = c->folded_ns,
+	};
+
+	memcpy(r.comm, c->last.comm, sizeof(r.comm));
+	anomaly_report(d, &r);
+}
+
+void folded_flush(struct cw_daemon *d, uint64_t now_ns, int all)
+{
+	int fd = bpf_map__fd(d->sess.skel->maps.rates);
+	struct cw_rate_key k, next, *prev = NULL;
+	struct cw_claim c;
+	struct cw_rate v;
+
+	/* A claim deletes nothing: the walk goes on from where it was. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v) || !v.folded ||
+		    (!all && now_ns - v.window_ns < CW_RATE_WINDOW_NS))
+			continue;
+		if (!claim(d, &k, &c) && c.folded)
+			report_claim(d, &c);
+	}
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Exact anomaly counts, whatever the ring buffer drops. */
+/* Exact anomaly counts, and the records the kernel's rate limit folded. */
 #ifndef CW_ANOMALY_COUNTS_H
 #define CW_ANOMALY_COUNTS_H
 
@@ -17,4 +17,8 @@ void anomaly_totals(struct cw_daemon *d,
  * totals (the map keeps room for the living), and raises worst_severity
  * to what was counted, whether or not its record arrived. */
 void anomaly_counts_tick(struct cw_daemon *d);
+/* Logs what the rate limit folded and no later record carried, for each
+ * (key, kind) whose window is over, or every one (all: at the end). */
+void folded_flush(struct cw_daemon *d, uint64_t now_ns, int all);
+
 #endif

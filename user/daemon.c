@@ -108,13 +108,17 @@ static void notice_new_procs(struct cw_daemon *d)
 	}
 }
 
-/* Every second: new processes, drift, the counts, a child that exited. */
+/*
+ * Every second: new processes, drift, the counts, what the rate limit
+ * folded in windows now over, a child that exited.
+ */
 static int periodic(struct cw_daemon *d, uint64_t now)
 {
 	alert_batch_begin(&d->sinks);
 	if (d->sess.skel) {
 		notice_new_procs(d);
 		drift_scan(d, now);
+		folded_flush(d, now, 0);
 	}
 	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
@@ -164,7 +168,7 @@ static int poll_once(struct cw_daemon *d, struct ring_buffer *rb,
 	return ret;
 }
 
-/* The end: what is queued, on disk. */
+/* The end: what is queued, and every count still folded, on disk. */
 static void final_drain(struct cw_daemon *d, struct ring_buffer *rb)
 {
 	alert_batch_begin(&d->sinks);
@@ -172,6 +176,8 @@ static void final_drain(struct cw_daemon *d, struct ring_buffer *rb)
 		ring_buffer__consume(rb);
 	if (d->preload_fd >= 0)
 		preload_receive(d);
+	if (d->sess.skel)
+		folded_flush(d, now_ns(), 1);
 	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
 }

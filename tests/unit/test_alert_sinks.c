@@ -2,7 +2,8 @@
 /*
  * Alert log batching: what arrives together is fsync'ed together, the
  * first critical line of a batch at once, a long batch every
- * CW_ALERT_BATCH_LINES lines; outside a batch every line.
+ * CW_ALERT_BATCH_LINES lines; outside a batch every line. And the JSON
+ * line's "folded" field.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -142,6 +143,21 @@ static void empty_batch_does_not_sync(void **state)
 	assert_int_equal(syncs, 0);
 }
 
+static void json_has_folded(void **state)
+{
+	struct alert a = { .severity = "critical", .kind = "counter_underflow",
+			   .target = "t", .probe = "dec:f", .folded = 17431,
+			   .shadow = -5 };
+	char buf[1024];
+
+	(void)state;
+	alert_to_json(&a, buf, sizeof(buf));
+	assert_contains(buf, "\"probe\":\"dec:f\",\"folded\":17431,\"stack\":[]");
+	a.folded = 0;
+	alert_to_json(&a, buf, sizeof(buf));
+	assert_contains(buf, "\"folded\":0,");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +171,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_batch_does_not_sync,
 						setup, teardown),
+		cmocka_unit_test(json_has_folded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
