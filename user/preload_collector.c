@@ -134,7 +134,7 @@ static void on_double_close(struct cw_daemon *d,
 {
 	struct preload_proc *p;
 	struct cw_record r = {
-		.type = CW_REC_ANOMALY,
+		.type = m->close_errno ? CW_REC_ANOMALY : CW_REC_FOLDED,
 		.kind = CW_ANOM_DOUBLE_CLOSE_FD,
 		.tgid = m->h.pid,
 		.tid = m->h.tid,
@@ -143,6 +143,7 @@ static void on_double_close(struct cw_daemon *d,
 		.key = (uint32_t)m->fd,
 		.nr_frames = m->nr_frames < CW_PL_MAX_FRAMES ?
 			     m->nr_frames : CW_PL_MAX_FRAMES,
+		.folded = m->folded,
 	};
 
 	memcpy(r.stack, m->stack, r.nr_frames * sizeof(r.stack[0]));
@@ -152,7 +153,7 @@ static void on_double_close(struct cw_daemon *d,
 	pthread_mutex_lock(&d->lock);
 	p = proc_slot(d, m->h.pid);
 	if (p)
-		p->reported++;
+		p->reported += 1 + (uint64_t)m->folded;
 	pthread_mutex_unlock(&d->lock);
 	anomaly_report(d, &r);
 }

@@ -12,8 +12,8 @@ struct cw_daemon;
 struct preload_proc {
 	int pid;
 	struct cw_pl_snapshot snap;
-	/* double closes it reported one by one: ahead of snap until the
-	 * next snapshot comes */
+	/* double closes its reports stood for (each one and its folded):
+	 * ahead of snap until the next snapshot comes */
 	uint64_t reported;
 };
 
