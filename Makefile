@@ -15,7 +15,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
-		presets procfs symbolize resolve attach anomalies json alert_sinks \
+		presets procfs symbolize resolve attach anomalies anomaly_counts json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config supervise
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
@@ -121,6 +121,7 @@ GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 		      $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_shape_$(v) \
 			$(OUT)/fixtures/quic_v048_shape_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
+	    $(OUT)/fixtures/storm_counter \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)

@@ -12,7 +12,6 @@
 #include "gopclntab.h"
 #include "spec.h"
 
-#define CW_MAX_TARGET_SPECS 16
 #define CW_MAX_INLINED 32
 #define CW_MAX_INLINE_RANGES 1024	/* of one caller's inlined copies */
 

@@ -37,7 +37,9 @@ struct cw_daemon {
 	pthread_mutex_t lock;	/* procs, read by the metrics thread */
 	struct proc_state procs[CW_MAX_TARGETS];
 	int nr_procs;
-	/* per target and kind; written by the loop, read by /metrics */
+	/* per target and kind, the anomalies judged in user space
+	 * (accounting_drift); the kernel counts the rest (anomaly_counts.c).
+	 * Written by the loop, read by /metrics */
 	unsigned long anomalies[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
 	struct drift_state drift[CW_MAX_DRIFT];
 	int nr_drift;

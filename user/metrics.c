@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
+#include "anomaly_counts.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -242,39 +243,22 @@ static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row
 	pthread_mutex_unlock(&d->lock);
 }
 
-/*
- * Double closes the LD_PRELOAD shims saw: their snapshots count every
- * one, even those whose alert datagram was dropped in a burst.
- */
-static unsigned long preload_double_closes(struct cw_daemon *d)
-{
-	unsigned long n = 0;
-	int i;
-
-	pthread_mutex_lock(&d->lock);
-	for (i = 0; i < d->nr_preload; i++)
-		n += d->preload[i].snap.double_closes;
-	pthread_mutex_unlock(&d->lock);
-	return n;
-}
-
 static void write_anomalies(FILE *f, struct cw_daemon *d)
 {
-	unsigned long n, shim = preload_double_closes(d);
+	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
 	int t, k;
 
+	anomaly_totals(d, totals);
 	help(f, "connwatch_anomalies_total", "counter",
-	     "Anomalies reported, by kind and severity.");
+	     "Anomalies detected, by kind and severity: counted where they "
+	     "are detected, exact whatever the ring buffer drops or the "
+	     "rate limit folds.");
 	for (t = 0; t < d->sess.nr_targets; t++)
-		for (k = 0; k < CW_ANOM__COUNT; k++) {
-			n = __atomic_load_n(&d->anomalies[t][k], __ATOMIC_RELAXED);
-			if (k == CW_ANOM_DOUBLE_CLOSE_FD &&
-			    t == d->sess.sockets_target && shim > n)
-				n = shim;
-			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %lu\n",
+		for (k = 0; k < CW_ANOM__COUNT; k++)
+			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %llu\n",
 				d->sess.targets[t].label, anomaly_kind_name(k),
-				anomaly_severity(k), n);
-		}
+				anomaly_severity(k),
+				(unsigned long long)totals[t][k]);
 }
 
 static void write_push(FILE *f, struct cw_daemon *d)
