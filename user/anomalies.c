@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
+#include "anomalies.h"
 #include "daemon.h"
 #include "summary.h"
 

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
 #include "anomaly_counts.h"
+#include "anomalies.h"
 #include "daemon.h"
 #include "summary.h"
 

@@ -67,18 +67,4 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 /* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen);
 
-/* anomalies.c */
-const char *anomaly_kind_name(int kind);
-const char *anomaly_severity(int kind);
-int anomaly_is_critical(int kind);
-void anomaly_report(struct cw_daemon *d, const struct cw_record *r);
-/* Fills the alert's severity, kind, target and time, and delivers it. */
-void alert_raise(struct cw_daemon *d, int target_id, int kind,
-		 struct alert *a);
-/* addrs[0] is a pc when top_is_pc, else a return address like the rest. */
-void alert_symbolize(struct cw_daemon *d, struct alert *a, pid_t pid,
-		     const uint64_t *addrs, size_t n, uint64_t bias,
-		     int top_is_pc);
-void drift_scan(struct cw_daemon *d, uint64_t now_ns);
-
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "anomalies.h"
 #include "daemon.h"
 #include "preload_collector.h"
 
