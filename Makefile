@@ -15,7 +15,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
-		presets procfs symbolize attach pin anomalies json alert_sinks \
+		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config supervise
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
@@ -34,7 +34,7 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 GO122      := /usr/lib/go-1.22/bin/go
 BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
 
-.PHONY: all deps test unit integration bench demo install clean
+.PHONY: all deps test unit integration bench demo install clean asan
 
 PRELOAD        := $(OUT)/libconnwatch-preload.so
 PRELOAD_CFLAGS := -O2 -g -fPIC -shared $(WARN) -std=gnu11 -D_GNU_SOURCE \
@@ -89,6 +89,24 @@ $(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
 		bpf/connwatch.h | $(OUT)
 	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl -lpthread
 
+# connwatch under ASan+UBSan (`make asan`), for the tests that hammer it
+# (tests/integration/test_scrape_lifecycle.sh): the same sources with the
+# unit tests' sanitizer flags, and the same BPF skeleton.
+ASAN_OUT   := $(OUT)/asan
+ASAN_OBJS  := $(patsubst %,$(ASAN_OUT)/user/%.o,$(USER_MODULES))
+asan: $(ASAN_OUT)/connwatch
+
+$(ASAN_OUT)/user:
+	mkdir -p $@
+
+$(ASAN_OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/connwatch.h $(SKEL) \
+		| $(ASAN_OUT)/user
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(ASAN_OUT)/connwatch: user/connwatch.c $(ASAN_OBJS)
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' $^ -o $@ \
+		$(LDLIBS)
+
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
 GO_FIXTURES := go_tracker h3_server h3_client go_inline go_close_twice
@@ -103,6 +121,7 @@ GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 		      $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_shape_$(v) \
 			$(OUT)/fixtures/quic_v048_shape_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
+	    $(OUT)/fixtures/storm_counter \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)

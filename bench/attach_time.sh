@@ -47,19 +47,6 @@ bt_noise() { grep -v -e RLIMIT_MEMLOCK -e '^$' "$@"; }
 
 # --- Prometheus, started once, watched by every attach run ---
 
-start_prom() {
-	PROM_PORT=$(free_port)
-	mkdir -p "$TMP/prom"
-	exec_prometheus "$TMP/prom" "$PROM_PORT" >"$TMP/prom/log" 2>&1 &
-	PROM_PID=$!
-	started "$PROM_PID"
-	ATTACH_WAIT=30 POLL=0.1 poll_until "$PROM_PID" \
-		curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null || {
-		echo "prometheus did not start:"
-		tail -3 "$TMP/prom/log"
-		return 1
-	}
-}
 
 # bpftrace by name on the stripped Prometheus: must fail; show how.
 bt_stripped() {

@@ -244,3 +244,36 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 round_ratios() {
 	paste "$TMP/v.$1" "$TMP/v.$2" | awk '{ printf " %.3f", $1 / $2 }'
 }
+
+# spread MODE: how far MODE's runs lie apart, max / min - 1, in %.
+spread() {
+	sort -g "$TMP/v.$1" | awk 'NR == 1 { min = $1 } { max = $1 }
+		END { printf "%.0f%%", (max / min - 1) * 100 }'
+}
+
+# wrk_load URL: one run of ${WRK[@]} on URL; sets REQS (requests
+# completed) and RPS.
+wrk_load() {
+	"${WRK[@]}" "$1" >"$TMP/wrk.out" 2>&1
+	REQS=$(awk '/ requests in / { print $1 }' "$TMP/wrk.out")
+	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out")
+	grep -E 'Socket errors|Non-2xx' "$TMP/wrk.out" | sed 's/^ */  wrk: /'
+	[ -n "$REQS" ] && [ -n "$RPS" ] || { cat "$TMP/wrk.out"; return 1; }
+}
+
+# start_prom: Debian's Prometheus on a fresh port, its data in a fresh
+# $TMP/prom; sets PROM_PORT and PROM_PID once it is ready.
+start_prom() {
+	PROM_PORT=$(free_port)
+	rm -rf "$TMP/prom"
+	mkdir -p "$TMP/prom"
+	exec_prometheus "$TMP/prom" "$PROM_PORT" >"$TMP/prom.log" 2>&1 &
+	PROM_PID=$!
+	started "$PROM_PID"
+	ATTACH_WAIT=30 POLL=0.1 poll_until "$PROM_PID" \
+		curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null || {
+		echo "prometheus did not start:"
+		tail -3 "$TMP/prom.log"
+		return 1
+	}
+}

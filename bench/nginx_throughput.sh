@@ -55,13 +55,7 @@ children() {
 }
 
 # load: one wrk run on nginx; sets REQS (requests completed) and RPS.
-load() {
-	"${WRK[@]}" "http://127.0.0.1:$NGX_PORT/" >"$TMP/wrk.out" 2>&1
-	REQS=$(awk '/ requests in / { print $1 }' "$TMP/wrk.out")
-	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out")
-	grep -E 'Socket errors|Non-2xx' "$TMP/wrk.out" | sed 's/^ */  wrk: /'
-	[ -n "$REQS" ] && [ -n "$RPS" ] || { cat "$TMP/wrk.out"; return 1; }
-}
+load() { wrk_load "http://127.0.0.1:$NGX_PORT/"; }
 
 # opened PORT: connwatch's connwatch_connections_opened_total, all pids.
 opened() {
@@ -156,12 +150,6 @@ run_ebpf() {
 }
 
 # --- report ---
-
-# spread MODE: how far MODE's runs lie apart, max / min - 1, in %.
-spread() {
-	sort -g "$TMP/v.$1" | awk 'NR == 1 { min = $1 } { max = $1 }
-		END { printf "%.0f%%", (max / min - 1) * 100 }'
-}
 
 table() {
 	local plain m r

@@ -7,8 +7,13 @@
 #                              attach time vs bpftrace on an unstripped one
 #   bench/nginx_throughput.sh  nginx requests/s plain, under the LD_PRELOAD
 #                              shim, under eBPF tracepoints
+#   bench/go_http.sh           a Go HTTP server (Prometheus) req/s plain and
+#                              under each preset, uprobe hits per request
 #   bench/quic_v048.sh         the seed's server: probe hits per connection
 #                              (caller-scoped drain vs closechan), attach time
+#   bench/storm.sh             an alert storm of 10^6 counter underflows:
+#                              time, exact counts, RSS, /metrics latency,
+#                              alert log lines
 #
 # Each section can run alone (the same options, its own header); see their
 # heads for what they measure and the environment that overrides it. Every
@@ -17,9 +22,9 @@
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
-SECTIONS=(uprobe_cost attach_time nginx_throughput quic_v048)
+SECTIONS=(uprobe_cost attach_time nginx_throughput go_http quic_v048 storm)
 
-preflight bpftrace bpftool curl wrk nginx prometheus readelf
+preflight bpftrace bpftool curl wrk nginx prometheus readelf python3
 header
 export BENCH_IN_RUN=1
 failed=()

@@ -301,59 +301,206 @@ static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
 	return 1;
 }
 
+/* Anomaly counts per (process, target, kind): see connwatch.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_MAX_ANOM_COUNTS);
+	__type(key, struct cw_anom_key);
+	__type(value, __u64);
+} anomaly_counts SEC(".maps");
+
+/*
+ * Per target and kind: what anomaly_counts had no room for, and what
+ * user space folded in from processes that exited (atomically, through
+ * the .bss mapping).
+ */
+__u64 anomalies_unkeyed[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
+
+/* Rate limit state per (process, target, key, kind): see connwatch.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_MAX_KEYS);
+	__type(key, struct cw_rate_key);
+	__type(value, struct cw_rate);
+} rates SEC(".maps");
+
+/* Counted before the record is reserved: a full ring buffer loses no count. */
+static void count_anomaly(const struct cw_rate_key *rk)
+{
+	struct cw_anom_key k = { .tgid = rk->tgid, .target_id = rk->target_id,
+				 .kind = rk->kind };
+	__u32 t = rk->target_id, kind = rk->kind;
+	__u64 zero = 0, *n;
+
+	n = bpf_map_lookup_elem(&anomaly_counts, &k);
+	if (!n) {
+		bpf_map_update_elem(&anomaly_counts, &k, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&anomaly_counts, &k);
+	}
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	if (t < CW_MAX_TARGET_SPECS && kind < CW_ANOM__COUNT)
+		__sync_fetch_and_add(&anomalies_unkeyed[t][kind], 1);
+}
+
+static struct cw_rate *rate_of(const struct cw_rate_key *rk)
+{
+	static const struct cw_rate fresh;
+	struct cw_rate *rl = bpf_map_lookup_elem(&rates, rk);
+
+	if (rl)
+		return rl;
+	bpf_map_update_elem(&rates, rk, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&rates, rk);
+}
+
+/* Whether an event at now gets a record: the first ones of a window. */
+static int rate_admit(struct cw_rate *rl, __u64 now)
+{
+	/* Two CPUs may both open the window: a record or two more. */
+	if (now - rl->window_ns >= CW_RATE_WINDOW_NS) {
+		rl->window_ns = now;
+		rl->sent = 0;
+	}
+	return __sync_fetch_and_add(&rl->sent, 1) < CW_RATE_RECORDS;
+}
+
+/* An event without a record: counted into the next record or a flush. */
+static void fold(struct cw_rate *rl, const struct cw_event *ev)
+{
+	if (!rl)
+		return;
+	rl->last = *ev;
+	if (!__sync_fetch_and_add(&rl->folded, 1))
+		rl->fold_ns = ev->ts_ns;
+}
+
+/*
+ * An anomaly: counted first, exactly; then a record reserved for it
+ * unless the rate limit (or a full ring buffer) folds it. The record
+ * carries the events of its key and kind folded since the last one.
+ * The caller adds the stack and submits.
+ */
+static struct cw_record *anomaly_record(const struct cw_rate_key *rk,
+					const struct cw_event *ev)
+{
+	struct cw_rate *rl;
+	struct cw_record *r;
+
+	count_anomaly(rk);
+	rl = rate_of(rk);
+	if (rl && !rate_admit(rl, ev->ts_ns)) {
+		fold(rl, ev);
+		return NULL;
+	}
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&records_lost, 1);
+		fold(rl, ev);
+		return NULL;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = CW_REC_ANOMALY;
+	r->kind = rk->kind;
+	r->ts_ns = ev->ts_ns;
+	r->tgid = rk->tgid;
+	r->tid = ev->tid;
+	r->slot = ev->slot;
+	r->target_id = rk->target_id;
+	r->key = ev->key;
+	r->shadow = ev->shadow;
+	r->counter = ev->counter;
+	r->counter_read = ev->counter_read;
+	__builtin_memcpy(r->comm, ev->comm, sizeof(r->comm));
+	if (!rl)
+		return r;
+	r->folded = __sync_lock_test_and_set(&rl->folded, 0);
+	if (r->folded)
+		r->folded_ns = ev->ts_ns - rl->fold_ns;
+	return r;
+}
+
+/*
+ * User space's flush of what a (key, kind) folded once its window is
+ * over (bpf_prog_test_run): the exchange makes the count go to exactly
+ * one report, this one or the next record's.
+ */
+SEC("syscall")
+int claim_folded(struct cw_claim *c)
+{
+	struct cw_rate_key k = c->key;
+	struct cw_rate *rl = bpf_map_lookup_elem(&rates, &k);
+
+	c->folded = 0;
+	if (!rl)
+		return 0;
+	c->folded = __sync_lock_test_and_set(&rl->folded, 0);
+	if (!c->folded)
+		return 0;
+	c->last = rl->last;
+	c->folded_ns = rl->last.ts_ns - rl->fold_ns;
+	return 0;
+}
+
 static int is_critical(__u32 kind)
 {
 	return kind <= CW_ANOM_DOUBLE_CLOSE_FD;
 }
 
-static void emit(const struct hit *h, __u32 kind)
+/* The values an alert shows: the key's shadow, or what a check read. */
+static void hit_event(const struct hit *h, struct cw_event *ev)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->key = h->key;
+	ev->tid = (__u32)pid_tgid;
+	ev->slot = h->slot;
+	if (h->st) {
+		ev->shadow = h->cfg->shadow_from_counter ? h->st->count :
+							   h->st->live;
+		ev->counter = h->st->counter_value;
+		ev->counter_read = h->st->counter_read;
+	} else {
+		ev->shadow = h->shadow;
+		ev->counter = h->counter;
+		ev->counter_read = h->counter_read;
+	}
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
+static void emit(const struct hit *h, __u32 kind)
+{
+	struct cw_rate_key rk = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.target_id = h->cfg->target_id, .key = h->key, .kind = kind,
+	};
+	struct cw_event ev = {};
 	struct cw_record *r;
 	__u32 stop;
 	long n;
 
 	/* Frozen before the panic, so it can be cored (gcore). */
 	stop = stop_on_critical && is_critical(kind) && first_stop();
-	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-	if (!r) {
-		__sync_fetch_and_add(&records_lost, 1);
+	hit_event(h, &ev);
+	r = anomaly_record(&rk, &ev);
+	if (!r)
 		goto out;
-	}
-	r->type = CW_REC_ANOMALY;
-	r->kind = kind;
 	r->stopped = stop;
-	r->ts_ns = bpf_ktime_get_ns();
-	r->tgid = pid_tgid >> 32;
-	r->tid = (__u32)pid_tgid;
-	r->slot = h->slot;
-	r->target_id = h->cfg->target_id;
-	r->key = h->key;
-	if (h->st) {
-		r->shadow = h->cfg->shadow_from_counter ? h->st->count :
-							  h->st->live;
-		r->counter = h->st->counter_value;
-		r->counter_read = h->st->counter_read;
-	} else {
-		r->shadow = h->shadow;
-		r->counter = h->counter;
-		r->counter_read = h->counter_read;
-	}
-	r->exit_code = 0;
 	r->ip = PT_REGS_IP(h->ctx);
 	/*
 	 * At a function's entry the frame is not linked yet, so a frame
 	 * pointer walk skips the immediate caller: take it from [sp]. A
 	 * call site is inside its caller's linked frame: the walk is whole.
 	 */
-	r->caller = 0;
 	if (h->site == CW_SITE_ENTRY || h->site == CW_SITE_STASH)
 		bpf_probe_read_user(&r->caller, sizeof(r->caller),
 				    (void *)PT_REGS_SP(h->ctx));
 	n = bpf_get_stack(h->ctx, r->stack, sizeof(r->stack),
 			  BPF_F_USER_STACK);
 	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
 out:
 	if (stop)
@@ -633,6 +780,28 @@ static void leave_dec(const struct cw_probe_cfg *cfg,
 	read_counter(cfg, iv->counter_base, st);
 }
 
+/*
+ * A close at a RET whose entry ran before we attached (a QUIC connection
+ * already open): its key was never stashed. In a process that was running
+ * at attach it is a connection ending that began before us: counted
+ * closed and preattach, keyed by the process since the key is unknown,
+ * never judged. Elsewhere (an entry aged out) it is dropped.
+ */
+static void preattach_exit(const struct cw_probe_cfg *cfg)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct cw_acct *st;
+
+	if (cfg->role != CW_ROLE_CLOSE ||
+	    !bpf_map_lookup_elem(&preexisting, &tgid))
+		return;
+	st = acct_get(tgid, cfg, 0);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->closed, 1);
+	__sync_fetch_and_add(&st->preattach_closes, 1);
+}
+
 /* A RET or tail call of the probed function. */
 static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 			 const struct cw_probe_cfg *cfg)
@@ -641,8 +810,10 @@ static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 	struct inflight_val *iv = bpf_map_lookup_elem(&inflight, &ik);
 
 	if (cfg->at_return) {
-		if (cfg->stash_args && !iv)
-			return;	/* entered before we attached */
+		if (cfg->stash_args && !iv) {
+			preattach_exit(cfg);
+			return;
+		}
 		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
 				 .site = CW_SITE_EXIT,
 				 .key = iv ? iv->key : 0,
@@ -911,27 +1082,22 @@ static void count_closed(struct cw_sock_stats *stats, __u64 open_ns)
 static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct cw_rate_key rk = { .tgid = pid_tgid >> 32, .target_id = target_id,
+				  .kind = CW_ANOM_DOUBLE_CLOSE_FD };
+	struct cw_event ev = { .key = fd, .tid = (__u32)pid_tgid,
+			       .slot = CW_SLOT_SOCKETS };
 	struct pt_regs *regs;
 	struct cw_record *r;
 	__u32 stop;
 	long n;
 
 	stop = stop_on_critical && first_stop();
-	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-	if (!r) {
-		__sync_fetch_and_add(&records_lost, 1);
+	ev.ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	r = anomaly_record(&rk, &ev);
+	if (!r)
 		goto out;
-	}
-	__builtin_memset(r, 0, sizeof(*r));
-	r->type = CW_REC_ANOMALY;
-	r->kind = CW_ANOM_DOUBLE_CLOSE_FD;
 	r->stopped = stop;
-	r->ts_ns = bpf_ktime_get_ns();
-	r->tgid = pid_tgid >> 32;
-	r->tid = (__u32)pid_tgid;
-	r->slot = CW_SLOT_SOCKETS;
-	r->target_id = target_id;
-	r->key = fd;
 	/*
 	 * libc's close() is a leaf with no frame of its own: the walk would
 	 * skip its caller, whose return address may sit at the user sp.
@@ -942,7 +1108,6 @@ static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 			    (void *)BPF_CORE_READ(regs, sp));
 	n = bpf_get_stack(ctx, r->stack, sizeof(r->stack), BPF_F_USER_STACK);
 	r->nr_frames = n > 0 ? n / sizeof(__u64) : 0;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
 out:
 	if (stop)

@@ -11,6 +11,7 @@
 #define CW_MAX_KEYS		16384	/* (tgid, key) accounting entries */
 #define CW_MAX_INFLIGHT		16384	/* threads inside a dec function */
 #define CW_MAX_TARGETS		1024	/* watched processes */
+#define CW_MAX_TARGET_SPECS	16	/* targets (specs, presets) of a session */
 #define CW_STACK_DEPTH		32	/* user frames kept per alert */
 #define CW_COMM_LEN		16
 #define CW_RINGBUF_BYTES	(256 * 1024)
@@ -169,9 +170,76 @@ enum cw_anomaly_kind {
 	CW_ANOM__COUNT,
 };
 
+/*
+ * Anomalies are counted in the kernel per (process, target, kind), in
+ * the probe, before anything that can fail: a full ring buffer loses a
+ * record, never a count. Entries of exited processes are folded by user
+ * space into the per-target totals (anomalies_unkeyed in the BPF
+ * object's .bss), which also take what finds no room in the map.
+ */
+#define CW_MAX_ANOM_COUNTS	(CW_MAX_TARGETS * CW_ANOM__COUNT)
+
+struct cw_anom_key {
+	__u32 tgid;
+	__u32 target_id;
+	__u32 kind;		/* enum cw_anomaly_kind */
+};
+
+/*
+ * Records are rate-limited per (process, target, key, kind): the first
+ * CW_RATE_RECORDS of a window of CW_RATE_WINDOW_NS get one, the others
+ * are folded: counted, and the count rides on the next record of that
+ * key and kind, or on a flush by user space (the claim_folded program)
+ * once the window is over. A record the ring buffer has no room for is
+ * folded too. The first record of a (key, kind) is never suppressed.
+ */
+#define CW_RATE_RECORDS		10
+#define CW_RATE_WINDOW_NS	10000000000ull
+
+struct cw_rate_key {
+	__u32 tgid;
+	__u32 target_id;
+	__u64 key;		/* 0 for double_close_fd: an fd number is
+				 * reused by the next accept, it names no
+				 * object */
+	__u32 kind;
+	__u32 pad;
+};
+
+/* What an alert says of one event, beyond its kind and stack. */
+struct cw_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 key;		/* the object (the fd for double_close_fd) */
+	__s64 shadow;
+	__s64 counter;
+	__u32 counter_read;
+	__u32 tid;
+	__u32 slot;
+	__u32 pad;
+	char comm[CW_COMM_LEN];
+};
+
+struct cw_rate {
+	__u64 window_ns;	/* start of the current window */
+	__u64 sent;		/* records admitted in it */
+	__u64 folded;		/* events without a record since the last one */
+	__u64 fold_ns;		/* when the first of them came */
+	struct cw_event last;	/* the last of them */
+};
+
+/* claim_folded's context: in, key; out, what was folded (0: nothing). */
+struct cw_claim {
+	struct cw_rate_key key;
+	__u64 folded;
+	__u64 folded_ns;	/* from the first folded event to the last */
+	struct cw_event last;
+};
+
 enum cw_record_type {
 	CW_REC_ANOMALY = 1,
 	CW_REC_EXIT,		/* a watched process exited */
+	CW_REC_FOLDED,		/* made by user space from a claim: the last
+				 * event folded, with no stack */
 };
 
 /* One ring buffer record: an anomaly, or a watched process' exit. */
@@ -192,6 +260,10 @@ struct cw_record {
 	__u64 caller;		/* return address at sp (entry sites), or 0 */
 	__u32 nr_frames;
 	__u32 stopped;		/* --on-critical stop: this froze the process */
+	__u64 folded;		/* events of this key and kind folded since the
+				 * last record of theirs (rate limit, or no
+				 * room in the ring buffer) */
+	__u64 folded_ns;	/* since the first of them */
 	__u64 stack[CW_STACK_DEPTH];
 	char comm[CW_COMM_LEN];
 };

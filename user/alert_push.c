@@ -19,7 +19,7 @@
 #include "json.h"
 
 #define QUEUE_LEN	256
-#define PAYLOAD_MAX	8192
+#define PAYLOAD_MAX	CW_ALERT_JSON_MAX
 #define RETRIES		5	/* 0.25 s, 0.5 s, 1 s, 2 s between tries */
 #define HOOK_TIMEOUT_S	10
 #define RESOLVE_AFTER_S	(15 * 60)	/* endsAt: resolved unless re-sent */

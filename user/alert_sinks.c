@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Alert delivery, in DESIGN.md §4's order: the JSON line is appended and
- * fsync'ed before anything else (the target may be about to die), then a
- * human line on stderr. The metric is the caller's last step.
+ * Alert delivery, in DESIGN.md §4's order: the JSON line is appended
+ * before anything else (the target may be about to die), then a human
+ * line on stderr. The metric is the caller's last step. A storm must not
+ * make connwatch spend its life in fsync: lines that arrive together are
+ * fsync'ed together, except the first critical one, which is on disk
+ * before anything else of its batch is done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@ size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 	if (a->has_counter)
 		jputf(&b, ",\"counter\":%lld", (long long)a->counter);
 	jfield(&b, "probe", a->probe);
+	jputf(&b, ",\"folded\":%llu", (unsigned long long)a->folded);
 	jputf(&b, ",\"stack\":[");
 	for (i = 0; i < a->nr_frames; i++) {
 		if (i)
@@ -69,6 +73,7 @@ int alert_sinks_open(struct alert_sinks *s, const char *log_path,
 		     int json_stderr, char *err, size_t errlen)
 {
 	s->json_stderr = json_stderr;
+	s->in_batch = s->unsynced = s->critical_synced = 0;
 	if (mkdir_parents(log_path) ||
 	    (s->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 			      0640)) < 0) {
@@ -101,18 +106,58 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int log_sync(struct alert_sinks *s)
+{
+	s->unsynced = 0;
+	return fdatasync(s->log_fd);
+}
+
+void alert_batch_begin(struct alert_sinks *s)
+{
+	s->in_batch = 1;
+	s->critical_synced = 0;
+}
+
+int alert_batch_end(struct alert_sinks *s)
+{
+	s->in_batch = 0;
+	if (!s->unsynced || !log_sync(s))
+		return 0;
+	fprintf(stderr, "connwatch: syncing the alert log: %s\n",
+		strerror(errno));
+	return -1;
+}
+
+/* Whether the line just written must be on disk before going on. */
+static int sync_now(struct alert_sinks *s, const struct alert *a)
+{
+	int critical = a->severity && !strcmp(a->severity, "critical");
+
+	if (!s->in_batch || s->unsynced >= CW_ALERT_BATCH_LINES)
+		return 1;
+	if (!critical || s->critical_synced)
+		return 0;
+	s->critical_synced = 1;
+	return 1;
+}
+
 int alert_deliver(struct alert_sinks *s, const struct alert *a)
 {
-	char line[8192];
+	char line[CW_ALERT_JSON_MAX];
 	size_t n = alert_to_json(a, line, sizeof(line) - 1);
 	int ret = 0;
 
 	line[n++] = '\n';
-	if (write_all(s->log_fd, line, n) || fdatasync(s->log_fd)) {
+	if (write_all(s->log_fd, line, n)) {
+		ret = -1;
+	} else {
+		s->unsynced++;
+		if (sync_now(s, a) && log_sync(s))
+			ret = -1;
+	}
+	if (ret)
 		fprintf(stderr, "connwatch: writing the alert log: %s\n",
 			strerror(errno));
-		ret = -1;
-	}
 	if (s->json_stderr) {
 		fwrite(line, 1, n, stderr);
 		return ret;

@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
+#include "anomalies.h"
 #include "daemon.h"
 #include "summary.h"
 
@@ -101,20 +102,23 @@ static uint64_t probe_bias(const struct cw_probe *p, uint64_t ip)
 }
 
 void alert_symbolize(struct cw_daemon *d, struct alert *a, pid_t pid,
-		     const uint64_t *addrs, size_t n, uint64_t bias)
+		     const uint64_t *addrs, size_t n, uint64_t bias,
+		     int top_is_pc)
 {
-	size_t i;
+	size_t i, k = 0;
 
-	for (i = 0; i < n && i < CW_ALERT_MAX_FRAMES; i++)
-		symbolize(&d->sym, pid, addrs[i], bias, a->frames[i],
-			  sizeof(a->frames[i]));
-	a->nr_frames = i;
+	/* the frames past the budget are the outermost: the least needed */
+	for (i = 0; i < n && k < CW_ALERT_MAX_FRAMES; i++)
+		k += symbolize(&d->sym, pid, addrs[i], bias, i || !top_is_pc,
+			       a->frames + k, CW_ALERT_MAX_FRAMES - k);
+	a->nr_frames = (int)k;
 }
 
 /*
  * Frames: the hit, its caller from [sp] (a frame-pointer walk skips it at
  * a function's first instruction, or under a frameless libc wrapper),
- * then the walk. The caller is kept only when it points into code.
+ * then the walk. The caller is kept only when it points into code. All
+ * but a probe's own hit (ip) are return addresses.
  */
 static void fill_stack(struct cw_daemon *d, struct alert *a,
 		       const struct cw_record *r, const struct cw_probe *p)
@@ -132,20 +136,76 @@ static void fill_stack(struct cw_daemon *d, struct alert *a,
 		addrs[n++] = r->caller;
 	for (i = 1; i < depth && n < CW_ALERT_MAX_FRAMES; i++)
 		addrs[n++] = r->stack[i];
-	alert_symbolize(d, a, r->tgid, addrs, n, p ? probe_bias(p, r->ip) : 0);
+	alert_symbolize(d, a, r->tgid, addrs, n, p ? probe_bias(p, r->ip) : 0,
+			r->ip != 0);
 }
 
+/* 1,234,567: a count a person reads at a glance. */
+static const char *grouped(uint64_t n, char *buf, size_t len)
+{
+	char digits[24];
+	size_t nd = snprintf(digits, sizeof(digits), "%llu",
+			     (unsigned long long)n), i, o = 0;
+
+	for (i = 0; i < nd && o + 2 < len; i++) {
+		if (i && (nd - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What the rate limit did with this record and its kind, said so. */
+static void note_folded(struct alert *a, const struct cw_record *r)
+{
+	size_t used = strlen(a->message);
+	char n[32], span[48] = "";
+
+	if (r->folded && r->folded_ns >= 1000000000ull)
+		snprintf(span, sizeof(span), " in %.1f s", r->folded_ns / 1e9);
+	else if (r->folded && r->folded_ns)
+		snprintf(span, sizeof(span), " in %.0f ms",
+			 r->folded_ns < 1000000 ? 1 : r->folded_ns / 1e6);
+	if (r->folded)
+		snprintf(a->message + used, sizeof(a->message) - used,
+			 "; and %s more like it%s", grouped(r->folded, n,
+							    sizeof(n)), span);
+	used = strlen(a->message);
+	if (r->type == CW_REC_FOLDED)
+		snprintf(a->message + used, sizeof(a->message) - used,
+			 " (reported when the rate limit let go: no stack)");
+}
+
+/* The record's kernel time (CLOCK_MONOTONIC) as wall-clock time. */
+static void event_time(struct timespec *ts, uint64_t mono_ns)
+{
+	struct timespec now, mono;
+	uint64_t now_ns, ago;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	*ts = now;
+	ago = (uint64_t)mono.tv_sec * 1000000000ull + mono.tv_nsec - mono_ns;
+	if (!mono_ns || ago > (uint64_t)now.tv_sec * 1000000000ull)
+		return;
+	now_ns = (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec - ago;
+	ts->tv_sec = now_ns / 1000000000ull;
+	ts->tv_nsec = now_ns % 1000000000ull;
+}
+
+/* a->ts, if not set: now. Counting is the caller's: see anomaly_counts.c. */
 void alert_raise(struct cw_daemon *d, int target_id, int kind,
 		 struct alert *a)
 {
 	int level = 1 + anomaly_is_critical(kind);
 
-	clock_gettime(CLOCK_REALTIME, &a->ts);
+	if (!a->ts.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &a->ts);
 	a->severity = anomaly_severity(kind);
 	a->kind = anomaly_kind_name(kind);
 	a->target = d->sess.targets[target_id].label;
 	alert_deliver(&d->sinks, a);
-	__atomic_fetch_add(&d->anomalies[target_id][kind], 1, __ATOMIC_RELAXED);
 	if (d->worst_severity < level)
 		d->worst_severity = level;
 	alert_push_offer(&d->push, a);
@@ -174,8 +234,11 @@ void anomaly_report(struct cw_daemon *d, const struct cw_record *r)
 	a.has_counter = r->counter_read;
 	a.counter = r->counter;
 	a.probe = p ? p->name : "sockets:close";
+	a.folded = r->folded;
+	event_time(&a.ts, r->ts_ns);
 	fill_stack(d, &a, r, p);
 	describe(&a, r, p ? p->sp->symbol : "close");
+	note_folded(&a, r);
 	alert_raise(d, r->target_id, r->kind, &a);
 	/* The probe itself sent SIGSTOP (--on-critical stop). */
 	if (r->stopped)
@@ -221,6 +284,9 @@ static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 		 (long long)d->sess.targets[k->target_id].spec->drift.threshold,
 		 grace_s);
 	alert_raise(d, k->target_id, CW_ANOM_ACCOUNTING_DRIFT, &a);
+	/* Judged here, not in a probe: the kernel has no count of it. */
+	__atomic_fetch_add(&d->anomalies[k->target_id][CW_ANOM_ACCOUNTING_DRIFT],
+			   1, __ATOMIC_RELAXED);
 }
 
 static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,

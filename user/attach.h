@@ -13,7 +13,6 @@
 #include "pin.h"
 #include "spec.h"
 
-#define CW_MAX_TARGET_SPECS 16
 #define CW_MAX_INLINED 32
 #define CW_MAX_INLINE_RANGES 1024	/* of one caller's inlined copies */
 
@@ -28,8 +27,10 @@ struct cw_probe {
 	uint64_t entry_vaddr;	/* where the entry uprobe goes */
 	int entry_late;		/* after a first instruction uprobes refuse */
 	int wants_exits;	/* uprobes on every RET / tail call */
+	int track_inside;	/* a dec: its exits end a thread's stay */
 	struct exit_sites exits;
-	int nr_inlined_found;	/* copies DWARF knows of; -1: no DWARF */
+	int nr_inlined_found;	/* copies found (Go: pclntab, else DWARF);
+				 * -1: neither can tell */
 	uint64_t inlined[CW_MAX_INLINED];	/* probed ones: entry sites */
 	int nr_inlined;
 	struct panic_branch branch;	/* .probe: on the failing branch */
@@ -71,17 +72,12 @@ struct cw_session {
 	struct bpf_link **links;
 	int nr_links;
 	int sockets_target;	/* target id of the sockets preset, or -1 */
+	int sockets_attached;	/* all its tracepoints are */
 	int stop_on_critical;	/* --on-critical stop */
 	int fresh;		/* --fresh: adopt no pinned state */
 	struct cw_pin pin;	/* the maps a restart adopts */
 };
 
-/* Reads the binary's ELF symbols and, for Go, its function table. */
-int session_load_binary(struct cw_session *s, char *err, size_t errlen);
-/* Resolves every probe of every target in the loaded binary. Returns the
- * number of probes that did not resolve (each has err), or -1 with err
- * set when a whole target cannot be used. */
-int session_resolve(struct cw_session *s, char *err, size_t errlen);
 /* Loads the BPF object and attaches every resolved probe. Returns the
  * number of probes with at least one uprobe, or -1 with err set. */
 int session_attach(struct cw_session *s, char *err, size_t errlen);

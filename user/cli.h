@@ -51,11 +51,14 @@ int prepare(const struct cli *c, struct spec *specs, struct cw_session *s);
 void free_specs(const struct cli *c, struct spec *specs);
 void install_signals(void);
 int report_attach(struct cw_session *s, int attached);
-/* Alert log and /metrics. 0, or -1 said on stderr. */
+/* Alert log, pushes, the /metrics socket (bound, refusing until
+ * watch_loop). 0, or -1 said on stderr. */
 int outputs_open(struct cw_daemon *d, const struct cli *c);
+/* Stops /metrics first: from then on nothing else reads the daemon. */
 void outputs_close(struct cw_daemon *d);
 /* Attaches every probe and reports them. 0, or -1 said on stderr. */
 int attach_all(struct cw_daemon *d);
+/* Once every probe is in place: serves /metrics, loops until stopped. */
 int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until);
 
 int cmd_run(int argc, char **argv);

@@ -17,6 +17,7 @@
 #include "gopclntab.h"
 #include "presets.h"
 #include "procfs.h"
+#include "resolve.h"
 #include "summary.h"
 #include "supervise.h"
 #include "web_config.h"
@@ -123,6 +124,25 @@ static long parse_number(const char *cmd, const char *opt, const char *s,
 	return v;
 }
 
+/* A preset given twice is one target: the second would serve every
+ * series twice. */
+static void add_preset(const char *cmd, struct cli *c, const char *name)
+{
+	const struct preset *p = preset_find(name);
+	int i;
+
+	if (!p)
+		die_usage(cmd, "--preset: unknown preset '%s' (`connwatch "
+			  "presets` lists them)", name);
+	for (i = 0; i < c->nr_presets; i++)
+		if (c->presets[i] == p)
+			return;
+	if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
+		die_usage(cmd, "at most %d specs and presets",
+			  CW_MAX_TARGET_SPECS);
+	c->presets[c->nr_presets++] = p;
+}
+
 void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	       const char *help, int mode)
 {
@@ -170,14 +190,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			c->specs[c->nr_specs++] = optarg;
 			break;
 		case 'P':
-			if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
-				die_usage(cmd, "at most %d specs and presets",
-					  CW_MAX_TARGET_SPECS);
-			c->presets[c->nr_presets] = preset_find(optarg);
-			if (!c->presets[c->nr_presets])
-				die_usage(cmd, "--preset: unknown preset '%s' "
-					  "(`connwatch presets` lists them)", optarg);
-			c->nr_presets++;
+			add_preset(cmd, c, optarg);
 			break;
 		case 'l':
 			c->listen = optarg;
@@ -466,6 +479,9 @@ static void print_probe(FILE *f, const struct cw_session *s,
 		fprintf(f, " inlined:%d%s", p->nr_inlined_found,
 			p->nr_inlined ? "" : " (not probed: no arguments "
 			"there; key: process counts them)");
+	if (p->nr_inlined && p->nr_inlined < p->nr_inlined_found)
+		fprintf(f, " (only the first %d probed: calls made in the "
+			"other copies are not counted)", p->nr_inlined);
 	if (attached)
 		fprintf(f, "  %s", p->link_errors ? "FAILED: " : "attached");
 	if (attached && p->link_errors)
@@ -490,9 +506,10 @@ static int cmd_check(int argc, char **argv)
 			printf("  %-32s accept/accept4/close tracepoints\n",
 			       "sockets");
 		if (s.nr_probes && s.probes[0].nr_inlined_found < 0)
-			printf("no DWARF: copies the compiler inlined into callers "
-			       "cannot be found; a probe that never fires shows 0 "
-			       "in connwatch_probe_hits_total\n");
+			printf("no DWARF%s: copies the compiler inlined into "
+			       "callers cannot be found; a probe that never "
+			       "fires shows 0 in connwatch_probe_hits_total\n",
+			       s.is_go ? " and no readable inline tree" : "");
 	}
 	session_close(&s);
 	free_specs(&c, specs);
@@ -596,11 +613,18 @@ void install_signals(void)
 
 int report_attach(struct cw_session *s, int attached)
 {
-	int i;
+	int i, absent = 0;
 
-	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached\n",
+	/* Optional parts this binary lacks are not failures: said apart. */
+	for (i = 0; i < s->nr_probes; i++)
+		absent += s->probes[i].absent;
+	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached",
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
-		s->nr_probes + (s->sockets_target >= 0));
+		s->nr_probes + (s->sockets_target >= 0) - absent);
+	if (absent)
+		fprintf(stderr, " (%d optional ones absent from this binary, "
+			"each said below)", absent);
+	fputc('\n', stderr);
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, s, &s->probes[i], 1);
 	if (s->sockets_target >= 0)
@@ -627,8 +651,8 @@ int outputs_open(struct cw_daemon *d, const struct cli *c)
 	if (alert_push_start(&d->push, c->alertmanager, c->on_alert, err,
 			     sizeof(err)))
 		goto fail_sinks;
-	d->server = metrics_start(metrics_render, d, c->listen, web, err,
-				  sizeof(err));
+	/* Bound now (a port in use fails here); answers once watch_loop runs. */
+	d->server = metrics_bind(c->listen, web, err, sizeof(err));
 	if (!d->server)
 		goto fail_push;
 	return 0;
@@ -663,21 +687,28 @@ int attach_all(struct cw_daemon *d)
 	return report_attach(&d->sess, attached);
 }
 
-/* The loop, until stopped; 0 or -1 (said on stderr). */
+/*
+ * Ready: every probe is in place. Answers /metrics from now on, and runs
+ * the loop until stopped. 0 or -1 (said on stderr).
+ */
 int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 {
 	char err[512];
 
+	/* Before the first answer: a SIGTERM once it came must detach. */
+	install_signals();
+	if (metrics_serve(d->server, metrics_render, d, err, sizeof(err)))
+		goto fail;
 	fprintf(stderr, "connwatch: metrics on %s://%s/metrics%s, alerts to %s%s\n",
 		metrics_scheme(d->server), metrics_address(d->server),
 		metrics_auth(d->server) ? " (basic auth)" : "", c->alert_log,
 		until);
-	install_signals();
-	if (daemon_run(d, err, sizeof(err))) {
-		fprintf(stderr, "connwatch: %s\n", err);
-		return -1;
-	}
+	if (daemon_run(d, err, sizeof(err)))
+		goto fail;
 	return 0;
+fail:
+	fprintf(stderr, "connwatch: %s\n", err);
+	return -1;
 }
 
 static int watch(struct cw_daemon *d, const struct cli *c)
@@ -696,8 +727,9 @@ static int watch(struct cw_daemon *d, const struct cli *c)
 	fprintf(stderr, "connwatch: detached\n");
 	ret = 0;
 out:
-	session_close(&d->sess);
+	/* The server first: a scrape reads the maps the session frees. */
 	outputs_close(d);
+	session_close(&d->sess);
 	return ret;
 }
 

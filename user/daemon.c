@@ -10,6 +10,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
+#include "anomaly_counts.h"
+#include "anomalies.h"
 #include "daemon.h"
 #include "summary.h"
 
@@ -75,8 +77,10 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 	pthread_mutex_unlock(&d->lock);
 	if (status >= 0)
 		describe_status(status, how, sizeof(how));
-	fprintf(stderr, "connwatch: pid %d (%.16s) %s; keeping its final counts\n",
-		pid, comm, how);
+	/* `run` ends with its command: no counts are kept to be scraped. */
+	fprintf(stderr, "connwatch: pid %d (%.16s) %s%s\n", pid, comm, how,
+		d->child && d->child->pid == pid ? "" :
+		"; keeping its final counts");
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -107,13 +111,20 @@ static void notice_new_procs(struct cw_daemon *d)
 	}
 }
 
-/* Every second: new processes, drift, a child that exited. */
+/*
+ * Every second: new processes, drift, the counts, what the rate limit
+ * folded in windows now over, a child that exited.
+ */
 static int periodic(struct cw_daemon *d, uint64_t now)
 {
+	alert_batch_begin(&d->sinks);
 	if (d->sess.skel) {
 		notice_new_procs(d);
 		drift_scan(d, now);
+		folded_flush(d, now, 0);
 	}
+	anomaly_counts_tick(d);
+	alert_batch_end(&d->sinks);
 	if (d->live_summary)
 		summary_draw(d);
 	return d->child && spawn_reap(d->child);
@@ -147,13 +158,31 @@ static int poll_once(struct cw_daemon *d, struct ring_buffer *rb,
 		snprintf(err, errlen, "poll: %s", strerror(errno));
 		return -1;
 	}
+	/* What arrived together is one batch: one fsync. */
+	alert_batch_begin(&d->sinks);
+	ret = 0;
 	if (rb && ring_buffer__consume(rb) < 0 && errno != EINTR) {
 		snprintf(err, errlen, "ring buffer: %s", strerror(errno));
-		return -1;
+		ret = -1;
 	}
 	if (d->preload_fd >= 0)
 		preload_receive(d);
-	return 0;
+	alert_batch_end(&d->sinks);
+	return ret;
+}
+
+/* The end: what is queued, and every count still folded, on disk. */
+static void final_drain(struct cw_daemon *d, struct ring_buffer *rb)
+{
+	alert_batch_begin(&d->sinks);
+	if (rb)
+		ring_buffer__consume(rb);
+	if (d->preload_fd >= 0)
+		preload_receive(d);
+	if (d->sess.skel)
+		folded_flush(d, now_ns(), 1);
+	anomaly_counts_tick(d);
+	alert_batch_end(&d->sinks);
 }
 
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
@@ -189,11 +218,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 			break;
 	}
 	/* Drain what is already queued: alerts are never dropped. */
-	if (rb) {
-		ring_buffer__consume(rb);
-		ring_buffer__free(rb);
-	}
-	if (d->preload_fd >= 0)
-		preload_receive(d);
+	final_drain(d, rb);
+	ring_buffer__free(rb);
 	return ret;
 }

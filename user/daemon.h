@@ -37,7 +37,9 @@ struct cw_daemon {
 	pthread_mutex_t lock;	/* procs, read by the metrics thread */
 	struct proc_state procs[CW_MAX_TARGETS];
 	int nr_procs;
-	/* per target and kind; written by the loop, read by /metrics */
+	/* per target and kind, the anomalies judged in user space
+	 * (accounting_drift); the kernel counts the rest (anomaly_counts.c).
+	 * Written by the loop, read by /metrics */
 	unsigned long anomalies[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
 	struct drift_state drift[CW_MAX_DRIFT];
 	int nr_drift;
@@ -46,6 +48,7 @@ struct cw_daemon {
 	int preload_fd;		/* LD_PRELOAD shim reports, or -1 */
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
+	int shim_loaded;	/* `run --preload`: the shim is in the command */
 	struct metrics_server *server;	/* /metrics */
 	int live_summary;	/* a terminal: redraw a summary each second */
 	char recent[CW_RECENT_ALERTS][160];	/* for the summary */
@@ -63,17 +66,5 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 		      int status);
 /* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen);
-
-/* anomalies.c */
-const char *anomaly_kind_name(int kind);
-const char *anomaly_severity(int kind);
-int anomaly_is_critical(int kind);
-void anomaly_report(struct cw_daemon *d, const struct cw_record *r);
-/* Fills the alert's severity, kind, target and time, and delivers it. */
-void alert_raise(struct cw_daemon *d, int target_id, int kind,
-		 struct alert *a);
-void alert_symbolize(struct cw_daemon *d, struct alert *a, pid_t pid,
-		     const uint64_t *addrs, size_t n, uint64_t bias);
-void drift_scan(struct cw_daemon *d, uint64_t now_ns);
 
 #endif

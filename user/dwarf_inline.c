@@ -69,6 +69,19 @@ static int is_origin(const struct search *s, Dwarf_Off off)
 	return 0;
 }
 
+/*
+ * DW_AT_entry_pc, else DW_AT_low_pc; a copy in pieces (Go's, often) has
+ * DW_AT_ranges instead: its first range's start, the lowest in Go's.
+ */
+static int copy_start(Dwarf_Die *die, Dwarf_Addr *pc)
+{
+	Dwarf_Addr base, end;
+
+	if (!dwarf_entrypc(die, pc))
+		return 0;
+	return dwarf_ranges(die, 0, &base, pc, &end) > 0 ? 0 : -1;
+}
+
 static void find_copy(struct search *s, Dwarf_Die *die)
 {
 	Dwarf_Attribute at;
@@ -80,7 +93,7 @@ static void find_copy(struct search *s, Dwarf_Die *die)
 	    !dwarf_formref_die(&at, &origin) ||
 	    !is_origin(s, dwarf_dieoffset(&origin)))
 		return;
-	if (dwarf_entrypc(die, &pc) && dwarf_lowpc(die, &pc))
+	if (copy_start(die, &pc))
 		return;
 	if (s->found < s->max)
 		s->addrs[s->found] = pc;

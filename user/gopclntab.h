@@ -88,4 +88,25 @@ int go_inline_ranges(const struct go_pclntab *t, const char *name,
 		     struct go_inline_range *out, size_t max,
 		     char *err, size_t errlen);
 
+/*
+ * Where each inlined copy of name begins, for a probe that fires once
+ * per call (go_inline.c says how it is chosen): its inline mark, or its
+ * lowest address. Returns how many copies (at most max stored, by
+ * address), or -1 with err set, as go_inline_ranges().
+ */
+int go_inlined_copies(const struct go_pclntab *t, const char *name,
+		      uint64_t *entries, size_t max, char *err, size_t errlen);
+
+/*
+ * The functions the compiler inlined at pc, innermost first, as Go's
+ * tracebacks name them: the innermost inlined call, the copy it was
+ * inlined into, ... up to (not including) the out-of-line function
+ * holding pc. For a return address, pass the call's pc (address - 1).
+ * names point into the table (valid until go_pclntab_free). Returns how
+ * many were stored (at most max, the outermost ones dropped), 0 when pc
+ * is not in inlined code, -1 when the inline tree cannot be read.
+ */
+int go_inline_chain(const struct go_pclntab *t, uint64_t pc,
+		    const char **names, size_t max);
+
 #endif

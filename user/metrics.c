@@ -13,6 +13,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connwatch.skel.h"
+#include "anomaly_counts.h"
+#include "anomalies.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -242,39 +244,22 @@ static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row
 	pthread_mutex_unlock(&d->lock);
 }
 
-/*
- * Double closes the LD_PRELOAD shims saw: their snapshots count every
- * one, even those whose alert datagram was dropped in a burst.
- */
-static unsigned long preload_double_closes(struct cw_daemon *d)
-{
-	unsigned long n = 0;
-	int i;
-
-	pthread_mutex_lock(&d->lock);
-	for (i = 0; i < d->nr_preload; i++)
-		n += d->preload[i].snap.double_closes;
-	pthread_mutex_unlock(&d->lock);
-	return n;
-}
-
 static void write_anomalies(FILE *f, struct cw_daemon *d)
 {
-	unsigned long n, shim = preload_double_closes(d);
+	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
 	int t, k;
 
+	anomaly_totals(d, totals);
 	help(f, "connwatch_anomalies_total", "counter",
-	     "Anomalies reported, by kind and severity.");
+	     "Anomalies detected, by kind and severity: counted where they "
+	     "are detected, exact whatever the ring buffer drops or the "
+	     "rate limit folds.");
 	for (t = 0; t < d->sess.nr_targets; t++)
-		for (k = 0; k < CW_ANOM__COUNT; k++) {
-			n = __atomic_load_n(&d->anomalies[t][k], __ATOMIC_RELAXED);
-			if (k == CW_ANOM_DOUBLE_CLOSE_FD &&
-			    t == d->sess.sockets_target && shim > n)
-				n = shim;
-			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %lu\n",
+		for (k = 0; k < CW_ANOM__COUNT; k++)
+			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %llu\n",
 				d->sess.targets[t].label, anomaly_kind_name(k),
-				anomaly_severity(k), n);
-		}
+				anomaly_severity(k),
+				(unsigned long long)totals[t][k]);
 }
 
 static void write_push(FILE *f, struct cw_daemon *d)
@@ -330,12 +315,35 @@ static uint64_t probe_hits(struct cw_daemon *d, uint32_t slot)
 	return total;
 }
 
+/*
+ * The sockets preset and the LD_PRELOAD shim count with no uprobe: one
+ * row for each. Tracepoints: 1 when all four are attached. The shim under
+ * `run`: 1 once it is mapped in the command. Under `collect`, whose
+ * services start on their own: 1, the report socket is bound.
+ */
+static void write_socket_probe(FILE *f, struct cw_daemon *d)
+{
+	const char *probe = "sockets:tracepoints";
+	int attached = d->sess.sockets_attached;
+
+	if (d->sess.sockets_target < 0)
+		return;
+	if (d->preload_fd >= 0) {
+		probe = d->child ? "preload:shim" : "preload:socket";
+		attached = d->child ? d->shim_loaded : 1;
+	}
+	fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
+		d->sess.targets[d->sess.sockets_target].label, probe, attached);
+}
+
 static void write_probes(FILE *f, struct cw_daemon *d)
 {
 	int i;
 
 	help(f, "connwatch_probe_attached", "gauge",
-	     "1 when every uprobe of the probe is attached.");
+	     "1 when every uprobe (or tracepoint, or the LD_PRELOAD shim) of "
+	     "the probe is in place.");
+	write_socket_probe(f, d);
 	for (i = 0; i < d->sess.nr_probes; i++) {
 		const struct cw_probe *p = &d->sess.probes[i];
 
@@ -407,7 +415,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned code,
 }
 
 struct metrics_server {
-	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *mhd;	/* NULL until metrics_serve */
+	int fd;			/* bound; listening from metrics_serve */
 	metrics_render_fn render;
 	void *ctx;
 	struct web_config *web;	/* --web.config.file, or NULL */
@@ -475,7 +484,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		       "text/plain; version=0.0.4; charset=utf-8");
 }
 
-static int listen_socket(const char *listen_addr, char *err, size_t errlen)
+/* Bound, not listening: connections are refused until metrics_serve. */
+static int bind_socket(const char *listen_addr, char *err, size_t errlen)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	char host[64];
@@ -498,10 +508,11 @@ static int listen_socket(const char *listen_addr, char *err, size_t errlen)
 		return -1;
 	}
 	sa.sin_port = htons(port);
+	/* SO_REUSEADDR still refuses a port something listens on. */
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		snprintf(err, errlen, "cannot listen on %s: %s", listen_addr,
 			 strerror(errno));
 		if (fd >= 0)
@@ -527,72 +538,119 @@ static void bound_address(int fd, char *buf, size_t len)
 	snprintf(buf, len, "%s:%d", host, ntohs(sa.sin_port));
 }
 
-struct metrics_server *metrics_start(metrics_render_fn render, void *ctx,
-				     const char *listen_addr,
-				     struct web_config *web, char *err,
-				     size_t errlen)
+static int uses_tls(const struct metrics_server *s)
 {
-	int tls = web && web->cert_pem;
+	return s->web && s->web->cert_pem;
+}
+
+/* A libmicrohttpd daemon on fd (listening), or on no socket if fd < 0. */
+static struct MHD_Daemon *mhd_start(struct metrics_server *s, unsigned flags,
+				    int fd)
+{
 	struct MHD_OptionItem opts[6] = {
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL },
 	};
-	struct metrics_server *s;
-	int fd, n = 1;
+	int n = 1;
 
-	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		snprintf(err, errlen, "%s: this libmicrohttpd cannot serve TLS",
-			 web->path);
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	fd = listen_socket(listen_addr, err, errlen);
-	if (fd < 0) {
-		free(s);
-		return NULL;
-	}
-	s->render = render;
-	s->ctx = ctx;
-	s->web = web;
-	bound_address(fd, s->address, sizeof(s->address));
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
-	if (tls) {
+	if (fd >= 0)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET,
+						     fd, NULL };
+	else
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	if (uses_tls(s)) {
+		flags |= MHD_USE_TLS;
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
-						     web->key_pem };
+						     s->web->key_pem };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
-						     web->cert_pem };
+						     s->web->cert_pem };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
 						     0, TLS_PRIORITIES };
 	}
 	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-				  (tls ? MHD_USE_TLS : 0), 0, NULL, NULL,
-				  handle, s, MHD_OPTION_ARRAY, opts,
-				  MHD_OPTION_END);
-	if (!s->mhd) {
-		if (tls)
-			snprintf(err, errlen, "cannot serve metrics on %s with "
-				 "TLS: %s or %s rejected (not PEM, or a key that "
-				 "is not the certificate's)", listen_addr,
-				 web->cert_file, web->key_file);
-		else
-			snprintf(err, errlen, "cannot serve metrics on %s",
-				 listen_addr);
-		close(fd);
-		free(s);
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+/*
+ * The key and certificate are only tried when a daemon starts: start one
+ * that listens on nothing and runs no thread, so that a key that is not
+ * the certificate's stops connwatch before it attaches.
+ */
+static int check_tls(struct metrics_server *s, const char *listen_addr,
+		     char *err, size_t errlen)
+{
+	struct MHD_Daemon *mhd;
+
+	if (!uses_tls(s))
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "%s: this libmicrohttpd cannot serve TLS",
+			 s->web->path);
+		return -1;
+	}
+	mhd = mhd_start(s, 0, -1);
+	if (!mhd) {
+		snprintf(err, errlen, "cannot serve metrics on %s with TLS: %s "
+			 "or %s rejected (not PEM, or a key that is not the "
+			 "certificate's)", listen_addr, s->web->cert_file,
+			 s->web->key_file);
+		return -1;
+	}
+	MHD_stop_daemon(mhd);
+	return 0;
+}
+
+struct metrics_server *metrics_bind(const char *listen_addr,
+				    struct web_config *web, char *err,
+				    size_t errlen)
+{
+	struct metrics_server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	s->web = web;
+	if (check_tls(s, listen_addr, err, errlen))
+		goto fail;
+	s->fd = bind_socket(listen_addr, err, errlen);
+	if (s->fd < 0)
+		goto fail;
+	bound_address(s->fd, s->address, sizeof(s->address));
 	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+int metrics_serve(struct metrics_server *s, metrics_render_fn render,
+		  void *ctx, char *err, size_t errlen)
+{
+	/* Set before the server thread exists: it reads them unlocked. */
+	s->render = render;
+	s->ctx = ctx;
+	if (listen(s->fd, 64)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", s->address,
+			 strerror(errno));
+		return -1;
+	}
+	s->mhd = mhd_start(s, MHD_USE_INTERNAL_POLLING_THREAD, s->fd);
+	if (!s->mhd) {
+		snprintf(err, errlen, "cannot serve metrics on %s", s->address);
+		return -1;
+	}
+	return 0;
 }
 
 void metrics_stop(struct metrics_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->mhd);
+	/* Joins the server thread, which closes fd: no render after this. */
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd);
+	else
+		close(s->fd);
 	web_config_free(s->web);
 	free(s);
 }

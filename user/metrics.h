@@ -30,19 +30,29 @@ struct web_config;
 
 #define CW_DEFAULT_LISTEN "127.0.0.1:9877"
 
-/*
- * Listens on "ADDR:PORT" and serves /metrics: plain HTTP to anyone, or as
- * web (--web.config.file) says: TLS, basic auth. Once started the server
- * owns web (metrics_stop frees it); on failure, NULL + err, and web is
- * still the caller's.
- */
 /* What /metrics answers: the exposition text, malloc'ed. */
 typedef char *(*metrics_render_fn)(void *ctx, size_t *len);
 
-struct metrics_server *metrics_start(metrics_render_fn render, void *ctx,
-				     const char *listen,
-				     struct web_config *web, char *err,
-				     size_t errlen);
+/*
+ * Binds "ADDR:PORT" now, so that a bad address, a port in use or a TLS
+ * key that is not the certificate's stop connwatch before it attaches
+ * anything; but accepts no connection before metrics_serve: until then a
+ * scraper is refused, as if connwatch were not running yet. Plain HTTP
+ * to anyone, or as web (--web.config.file) says: TLS, basic auth. The
+ * server owns web from then on (metrics_stop frees it); on failure,
+ * NULL + err, and web is still the caller's.
+ */
+struct metrics_server *metrics_bind(const char *listen,
+				    struct web_config *web, char *err,
+				    size_t errlen);
+/*
+ * Ready: answers /metrics with render(ctx) from now on, in a thread of its
+ * own. Whatever render reads must be complete before this call and stay
+ * until metrics_stop returns. 0, or -1 + err.
+ */
+int metrics_serve(struct metrics_server *server, metrics_render_fn render,
+		  void *ctx, char *err, size_t errlen);
+/* Once it returns, no render runs (nor will): free what render reads. */
 void metrics_stop(struct metrics_server *server);
 /* For messages: "https" or "http"; whether it asks for a password. */
 const char *metrics_scheme(const struct metrics_server *server);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "anomalies.h"
 #include "daemon.h"
 #include "preload_collector.h"
 
@@ -132,8 +133,9 @@ static void on_snapshot(struct cw_daemon *d, const struct cw_pl_snapshot *s)
 static void on_double_close(struct cw_daemon *d,
 			    const struct cw_pl_double_close *m)
 {
+	struct preload_proc *p;
 	struct cw_record r = {
-		.type = CW_REC_ANOMALY,
+		.type = m->close_errno ? CW_REC_ANOMALY : CW_REC_FOLDED,
 		.kind = CW_ANOM_DOUBLE_CLOSE_FD,
 		.tgid = m->h.pid,
 		.tid = m->h.tid,
@@ -142,11 +144,18 @@ static void on_double_close(struct cw_daemon *d,
 		.key = (uint32_t)m->fd,
 		.nr_frames = m->nr_frames < CW_PL_MAX_FRAMES ?
 			     m->nr_frames : CW_PL_MAX_FRAMES,
+		.folded = m->folded,
 	};
 
 	memcpy(r.stack, m->stack, r.nr_frames * sizeof(r.stack[0]));
 	memcpy(r.comm, m->comm, sizeof(r.comm));
 	daemon_proc_seen(d, m->h.pid);
+	/* Counted by the shim: credited from its snapshots (metrics). */
+	pthread_mutex_lock(&d->lock);
+	p = proc_slot(d, m->h.pid);
+	if (p)
+		p->reported += 1 + (uint64_t)m->folded;
+	pthread_mutex_unlock(&d->lock);
 	anomaly_report(d, &r);
 }
 

@@ -12,6 +12,9 @@ struct cw_daemon;
 struct preload_proc {
 	int pid;
 	struct cw_pl_snapshot snap;
+	/* double closes its reports stood for (each one and its folded):
+	 * ahead of snap until the next snapshot comes */
+	uint64_t reported;
 };
 
 /* Binds path (mode 0600, parent directory created 0700). fd or -1 + err. */

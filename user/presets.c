@@ -167,14 +167,19 @@ static const struct preset presets[] = {
 			   "opened, closed, open, duration; double_close_fd",
 		.hooks = "tracepoints syscalls/sys_exit_accept, sys_exit_accept4, "
 			 "sys_enter_close, sys_exit_close",
+		.cost = "no uprobe: 3 tracepoint hits per connection (accept "
+			"exit, close enter and exit)",
 	},
 	{
 		.name = "go-runtime",
 		.kind = PRESET_SPEC,
 		.summary = "any Go program: close_of_closed_channel and "
 			   "negative_waitgroup, before the panic",
-		.hooks = "runtime.closechan (hchan.closed set), "
-			 "sync.(*WaitGroup).Add (counter + delta < 0)",
+		.hooks = "the failing branch of runtime.closechan (hchan.closed "
+			 "set) and of sync.(*WaitGroup).Add (counter < 0); their "
+			 "entry where that branch is not found for certain",
+		.cost = "0 traps on a healthy program (1 per call where a check "
+			"stays at its entry: see connwatch check)",
 		.build = build_go_runtime,
 		.go_only = 1,
 	},
@@ -183,6 +188,7 @@ static const struct preset presets[] = {
 		.kind = PRESET_SPEC,
 		.summary = "live connections of any Go net/http server",
 		.hooks = "net/http.(*Server).trackConn (add: open, !add: close)",
+		.cost = "2 uprobe traps per connection",
 		.build = build_go_net_http,
 		.go_only = 1,
 	},
@@ -197,6 +203,9 @@ static const struct preset presets[] = {
 			 "runtime.closechan call in decreaseConnCount (drain), "
 			 "Shutdown and Close (shutdown), init (reset); "
 			 "keyed by the *http3.Server",
+		.cost = "2 uprobe traps per QUIC connection (handleConn entry "
+			"and RET); with v0.48's tracking 1 more per idle, "
+			"and 1 per init, Shutdown, Close",
 		.build = build_quic_go_http3,
 		.go_only = 1,
 	},
@@ -217,6 +226,7 @@ void presets_print(FILE *f)
 	size_t i;
 
 	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
-		fprintf(f, "%-14s %s\n%-14s hooks: %s\n", presets[i].name,
-			presets[i].summary, "", presets[i].hooks);
+		fprintf(f, "%-14s %s\n%-14s hooks: %s\n%-14s cost: %s\n",
+			presets[i].name, presets[i].summary, "",
+			presets[i].hooks, "", presets[i].cost);
 }

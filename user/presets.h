@@ -17,6 +17,7 @@ struct preset {
 	enum preset_kind kind;
 	const char *summary;
 	const char *hooks;
+	const char *cost;	/* probe hits per connection, measured */
 	int go_only;		/* needs a Go binary (a .gopclntab) */
 	/* PRESET_SPEC: fills spec for the binary at path (Go version go,
 	 * "" when unknown). 0, or -1 with err set. */

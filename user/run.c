@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "metrics.h"
+#include "procfs.h"
 
 #define SHIM_NAME "libconnwatch-preload.so"
 #define EXIT_ALERTED 3
@@ -89,9 +90,39 @@ static int exit_status(const struct cw_daemon *d, const struct cli *c,
 	return spawn_exit_code(child);
 }
 
-/* Lets the command exec and watches it until it exits. */
+/*
+ * The dynamic loader maps the shim right after the exec, before the
+ * command's first instruction. Waits for it there (2 s at most) so that
+ * /metrics, answering from then on, can say it is in place. 1 if it is.
+ */
+static int shim_wait(struct spawn *child, const char *shim)
+{
+	char real[PATH_MAX];
+	struct proc_maps maps;
+	int i, found = 0;
+	size_t j;
+
+	if (!realpath(shim, real))
+		return 0;
+	for (i = 0; i < 400 && !found && !spawn_reap(child); i++) {
+		if (i)
+			usleep(5000);
+		if (proc_maps_load(child->pid, &maps))
+			break;
+		for (j = 0; j < maps.nr && !found; j++)
+			found = !strcmp(maps.maps[j].path, real);
+		proc_maps_free(&maps);
+	}
+	return found;
+}
+
+/*
+ * Lets the command exec and watches it until it exits. With the shim
+ * (--preload), /metrics answers only once the shim is in the command.
+ */
 static int release_and_watch(struct cw_daemon *d, const struct cli *c,
-			     struct spawn *child, const char *cmd)
+			     struct spawn *child, const char *cmd,
+			     const char *shim)
 {
 	char err[512];
 
@@ -107,8 +138,14 @@ static int release_and_watch(struct cw_daemon *d, const struct cli *c,
 	 * accepts) would only appear once dead, as target_up 0. It runs
 	 * now (exec done): say so.
 	 */
-	if (d->preload_fd >= 0)
+	if (shim) {
 		daemon_proc_seen(d, child->pid);
+		d->shim_loaded = shim_wait(child, shim);
+		if (!d->shim_loaded && !child->exited)
+			fprintf(stderr, "connwatch: %s does not load %s "
+				"(LD_PRELOAD ignored?): its sockets are not "
+				"counted\n", cmd, shim);
+	}
 	if (watch_loop(d, c, "; runs until the command exits")) {
 		spawn_kill(child);
 		return 1;
@@ -143,7 +180,7 @@ static int run_ebpf(struct cw_daemon *d, struct cli *c, char **argv)
 		spawn_kill(&child);
 		goto out_outputs;
 	}
-	ret = release_and_watch(d, c, &child, argv[0]);
+	ret = release_and_watch(d, c, &child, argv[0], NULL);
 out_outputs:
 	outputs_close(d);
 out_session:
@@ -242,7 +279,7 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 	}
 	fprintf(stderr, "connwatch: %s runs with %s; reports on %s\n", argv[0],
 		shim, sock);
-	ret = release_and_watch(d, c, &child, argv[0]);
+	ret = release_and_watch(d, c, &child, argv[0], shim);
 out_outputs:
 	outputs_close(d);
 	preload_close(d, sock);

@@ -393,3 +393,9 @@ int spec_has_role(const struct spec *spec, int role)
 			return 1;
 	return 0;
 }
+
+const struct spec_counter *spec_probe_counter(const struct spec_probe *sp,
+					      const struct spec *spec)
+{
+	return sp->counter.type != CW_CTR_NONE ? &sp->counter : &spec->counter;
+}

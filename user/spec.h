@@ -66,6 +66,10 @@ int spec_parse_string(struct spec *spec, const char *name, const char *text,
 		      char *err, size_t errlen);
 void spec_free(struct spec *spec);
 
+/* The probe's own counter read, else the spec's. */
+const struct spec_counter *spec_probe_counter(const struct spec_probe *sp,
+					      const struct spec *spec);
+
 /* Whether any probe of spec has the given role. */
 int spec_has_role(const struct spec *spec, int role);
 

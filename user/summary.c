@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "anomaly_counts.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "summary.h"
@@ -36,11 +37,13 @@ void summary_note_alert(struct cw_daemon *d, const struct alert *a)
 
 static unsigned long anomalies_of(struct cw_daemon *d, int target)
 {
+	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
 	unsigned long n = 0;
 	int k;
 
+	anomaly_totals(d, totals);
 	for (k = 0; k < CW_ANOM__COUNT; k++)
-		n += __atomic_load_n(&d->anomalies[target][k], __ATOMIC_RELAXED);
+		n += totals[target][k];
 	return n;
 }
 

@@ -297,7 +297,7 @@ static void child_start(struct child *c, int fresh)
 {
 	int fds[2], n;
 
-	c->address[0] = '\0';
+	/* address is empty: never set yet, or cleared by reap under lock */
 	c->used = 0;
 	if (pipe2(fds, O_CLOEXEC))
 		return;
@@ -419,10 +419,14 @@ static void serve_children(struct supervisor *s)
 			child_read(s, &s->cfg.children[map[i]]);
 }
 
-/* SIGHUP: same options, same child (its counts stay); others replaced. */
+/*
+ * SIGHUP: same options, same child (its counts stay); others replaced.
+ * The new set is published before the old children stop: /metrics never
+ * scrapes a child that is going away.
+ */
 static void reload(struct supervisor *s)
 {
-	struct config next;
+	struct config next, prev;
 	char err[512];
 	int i, j;
 
@@ -448,13 +452,12 @@ static void reload(struct supervisor *s)
 			old->pid = 0;
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
-	for (i = 0; i < s->cfg.nr; i++)
-		child_stop(&s->cfg.children[i]);
-	pthread_mutex_lock(&s->lock);
-	config_free(&s->cfg);
+	prev = s->cfg;
 	s->cfg = next;
 	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < prev.nr; i++)
+		child_stop(&prev.children[i]);
+	config_free(&prev);
 	for (i = 0; i < s->cfg.nr; i++)
 		if (!s->cfg.children[i].pid)
 			child_start(&s->cfg.children[i], 0);
@@ -553,6 +556,7 @@ static void scrape_child(struct merge *m, const char *address)
 	char url[128], *text = NULL, *line, *save;
 	size_t len = 0;
 	struct family *cur = NULL;
+	int complete = 0;
 	FILE *f = open_memstream(&text, &len);
 	CURL *c = curl_easy_init();
 
@@ -563,13 +567,15 @@ static void scrape_child(struct merge *m, const char *address)
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_perform(c);
+		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+		complete = curl_easy_perform(c) == CURLE_OK;
 	}
 	if (c)
 		curl_easy_cleanup(c);
 	if (f)
 		fclose(f);
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	/* A child that died mid-answer: its half text would be wrong sums. */
+	for (line = text && complete ? strtok_r(text, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save))
 		merge_line(m, &cur, line);
 	free(text);
@@ -617,30 +623,68 @@ static char *render_all(void *ctx, size_t *len)
 
 /* ---- the command ----------------------------------------------------- */
 
+/* How long /metrics may wait for the first attach of every target. */
+#define READY_TIMEOUT_S 30
+
+/* Attached (it serves), or failed at least once: retried with backoff. */
+static int child_settled(const struct child *c)
+{
+	return c->address[0] || c->backoff_s > 0;
+}
+
+/*
+ * /metrics answers once every target's child has attached or failed: no
+ * first scrape without a target that is about to appear. One stuck child
+ * does not keep the others unserved past READY_TIMEOUT_S.
+ */
+static int ready(const struct supervisor *s, time_t deadline)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->cfg.nr; i++)
+		n += child_settled(&s->cfg.children[i]);
+	if (n < s->cfg.nr && time(NULL) < deadline)
+		return 0;
+	if (n < s->cfg.nr)
+		fprintf(stderr, "connwatch: %d of %d targets not attached after "
+			"%d s; serving the others\n", s->cfg.nr - n, s->cfg.nr,
+			READY_TIMEOUT_S);
+	return 1;
+}
+
+static int serve(struct supervisor *s, struct metrics_server *server)
+{
+	char err[512];
+
+	if (metrics_serve(server, render_all, s, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "connwatch: %d targets from %s; metrics on %s://%s/metrics; "
+		"SIGHUP reloads\n", s->cfg.nr, s->path, metrics_scheme(server),
+		metrics_address(server));
+	return 0;
+}
+
+/* The children's loop; /metrics answers from the moment all are in. */
 static int supervise(struct supervisor *s)
 {
-	struct sigaction hup = { .sa_handler = on_hup }, stop = { .sa_handler = on_stop };
+	time_t deadline = time(NULL) + READY_TIMEOUT_S;
 	struct metrics_server *server;
 	struct web_config *web = NULL;
+	int i, serving = 0, ret = 0;
 	char err[512];
-	int i;
 
 	if (s->cfg.web_config &&
 	    !(web = web_config_load(s->cfg.web_config, err, sizeof(err))))
 		goto fail;
-	server = metrics_start(render_all, s, s->cfg.listen ? s->cfg.listen :
-			       CW_DEFAULT_LISTEN, web, err, sizeof(err));
+	/* Bound now: a port in use fails before any child starts. */
+	server = metrics_bind(s->cfg.listen ? s->cfg.listen : CW_DEFAULT_LISTEN,
+			      web, err, sizeof(err));
 	if (!server) {
 		web_config_free(web);
 		goto fail;
 	}
-	sigaction(SIGHUP, &hup, NULL);
-	sigaction(SIGINT, &stop, NULL);
-	sigaction(SIGTERM, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "connwatch: %d targets from %s; metrics on %s://%s/metrics; "
-		"SIGHUP reloads\n", s->cfg.nr, s->path, metrics_scheme(server),
-		metrics_address(server));
 	for (i = 0; i < s->cfg.nr; i++)
 		child_start(&s->cfg.children[i], s->fresh);
 	while (!got_stop) {
@@ -650,12 +694,17 @@ static int supervise(struct supervisor *s)
 		}
 		serve_children(s);
 		reap(s);
+		if (serving || !ready(s, deadline))
+			continue;
+		if ((ret = serve(s, server)))
+			break;
+		serving = 1;
 	}
 	metrics_stop(server);
 	for (i = 0; i < s->cfg.nr; i++)
 		child_stop(&s->cfg.children[i]);
 	fprintf(stderr, "connwatch: stopped\n");
-	return 0;
+	return ret ? 1 : 0;
 fail:
 	fprintf(stderr, "connwatch: %s\n", err);
 	return 1;
@@ -663,6 +712,7 @@ fail:
 
 int cmd_config(int argc, char **argv)
 {
+	struct sigaction hup = { .sa_handler = on_hup }, stop = { .sa_handler = on_stop };
 	static struct supervisor s;
 	char err[512];
 	ssize_t n;
@@ -672,6 +722,11 @@ int cmd_config(int argc, char **argv)
 		s.fresh = 1;
 	else if (argc != 2)
 		die_usage("--config", "usage: connwatch --config FILE [--fresh]");
+	/* First: SIGHUP's default action would end a daemon still starting. */
+	sigaction(SIGHUP, &hup, NULL);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	s.path = argv[1];
 	pthread_mutex_init(&s.lock, NULL);
 	n = readlink("/proc/self/exe", s.self, sizeof(s.self) - 1);

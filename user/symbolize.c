@@ -136,25 +136,70 @@ int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
 	return find_or_reload(z, pid, addr) != NULL;
 }
 
-void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
-	       char *out, size_t len)
+/* Where an address lies: its binary and the file address there. */
+struct place {
+	const struct elf_symtab *tab;	/* NULL: the binary is unreadable */
+	const char *path;
+	uint64_t vaddr;
+};
+
+/* 0, or -1 when addr is in no mapping and not in the probed binary. */
+static int locate(struct symbolizer *z, pid_t pid, uint64_t addr,
+		  uint64_t bias, struct place *pl)
 {
 	const struct proc_map *m = find_or_reload(z, pid, addr);
-	const struct elf_symtab *tab;
-	uint64_t vaddr;
 
 	if (m) {
-		tab = symtab_of(z, m->path);
-		vaddr = tab ? elf_offset_to_vaddr(tab, addr - m->start + m->offset)
-			    : 0;
-		name_in(z, tab, vaddr, m->path, addr, out, len);
-		return;
+		pl->tab = symtab_of(z, m->path);
+		pl->path = m->path;
+		pl->vaddr = pl->tab ? elf_offset_to_vaddr(pl->tab, addr -
+							  m->start + m->offset) : 0;
+		return 0;
 	}
 	/* No mappings (the process died first): the probed binary only. */
 	if (z->main && (elf_symtab_by_addr(z->main, addr - bias) ||
 			(z->main_go && go_func_by_addr(z->main_go, addr - bias)))) {
-		name_in(z, z->main, addr - bias, z->main->path, addr, out, len);
-		return;
+		*pl = (struct place){ z->main, z->main->path, addr - bias };
+		return 0;
 	}
-	snprintf(out, len, "0x%llx", (unsigned long long)addr);
+	return -1;
+}
+
+/*
+ * The functions the Go compiler inlined there, innermost first, each a
+ * frame of its own as in Go's tracebacks. A return address follows its
+ * call, which may be the last instruction of an inlined copy: the call
+ * says where it was made.
+ */
+static size_t name_inlined(const struct symbolizer *z, const struct place *pl,
+			   int is_return, char (*out)[CW_FRAME_LEN], size_t max)
+{
+	const char *names[CW_ALERT_MAX_FRAMES];
+	int i, n;
+
+	if (!z->main_go || !pl->tab || pl->tab != z->main)
+		return 0;
+	n = go_inline_chain(z->main_go, pl->vaddr - (is_return ? 1 : 0), names,
+			    max < CW_ALERT_MAX_FRAMES ? max : CW_ALERT_MAX_FRAMES);
+	for (i = 0; i < n; i++)
+		snprintf(out[i], CW_FRAME_LEN, "%s (inlined)", names[i]);
+	return n > 0 ? (size_t)n : 0;
+}
+
+size_t symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
+		 int is_return, char (*out)[CW_FRAME_LEN], size_t max)
+{
+	struct place pl;
+	size_t n;
+
+	if (!max)
+		return 0;
+	if (locate(z, pid, addr, bias, &pl)) {
+		snprintf(out[0], CW_FRAME_LEN, "0x%llx", (unsigned long long)addr);
+		return 1;
+	}
+	/* the out-of-line frame is always kept: it names the binary */
+	n = name_inlined(z, &pl, is_return, out, max - 1);
+	name_in(z, pl.tab, pl.vaddr, pl.path, addr, out[n], CW_FRAME_LEN);
+	return n + 1;
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* User stack addresses to "function+0xoff (binary)". */
+/*
+ * User stack addresses to "function+0xoff (binary)", preceded by
+ * "function (inlined)" for each Go function inlined there.
+ */
 #ifndef CW_SYMBOLIZE_H
 #define CW_SYMBOLIZE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "alert_sinks.h"
 #include "elf_symbols.h"
 #include "gopclntab.h"
 #include "procfs.h"
@@ -33,16 +37,20 @@ void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
 void symbolizer_free(struct symbolizer *z);
 /* Reads pid's mappings now, while it is alive (a crash is coming). */
 void symbolizer_remember(struct symbolizer *z, pid_t pid);
-/*
- * Names addr in pid. bias is the load bias of the main binary known from
- * the probe itself (hit address - probed address), used when the process
- * is gone and its mappings were never read.
- */
 /* Whether addr lies in an executable mapping of pid; unknown when the
  * mappings were never read: returns if_unknown. */
 int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
 		       int if_unknown);
-void symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
-	       char *out, size_t len);
+/*
+ * Names addr in pid as frames, innermost first, into out[0..max): one
+ * "function (inlined)" per Go function the compiler inlined there, then
+ * "function+0xoff (binary)". is_return: addr is a return address (a
+ * caller's frame), so its call says which inlined copy it is in. bias is
+ * the load bias of the main binary known from the probe itself (hit
+ * address - probed address), used when the process is gone and its
+ * mappings were never read. Returns how many frames (1 if max > 0).
+ */
+size_t symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
+		 int is_return, char (*out)[CW_FRAME_LEN], size_t max);
 
 #endif

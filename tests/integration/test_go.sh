@@ -73,8 +73,8 @@ load --connections 5 --concurrency 1
 check_eq "wg-negative: the server panicked (exit 2)" "$?" 2
 wait_for 5 grep -qs negative_waitgroup "$CW_LOG"
 check_eq "wg-negative: one negative_waitgroup" "$(alerts_of_kind negative_waitgroup)" 1
-check "wg-negative: the stack names WaitGroup.Add and its caller" \
-	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","main.(\*Server).handleConn+' "$CW_LOG"
+check "wg-negative: the stack names WaitGroup.Add, Done inlined into its caller, the caller" \
+	grep -q '"stack":\["sync.(\*WaitGroup).Add+0x[0-9a-f]* ([^)]*)","sync.(\*WaitGroup).Done (inlined)","main.(\*Server).handleConn+' "$CW_LOG"
 check "wg-negative: the record says counter 0 and would-be -1" \
 	grep -q '"shadow":-1,"counter":0' "$CW_LOG"
 # Add(1) and Done() ran ~10 times; the probe sits on the failing branch.
@@ -97,21 +97,58 @@ kill -CONT "$SRV_PID"
 { wait "$SRV_PID"; } 2>/dev/null
 check_eq "stop: resumed, it goes on (here: to its panic, exit 2)" "$?" 2
 
-# A function inlined into its only caller: found and probed via DWARF.
-CHECK=$($CW check --exe $FX/go_tracker --spec tests/specs/go_inlined.yaml)
-check "inlined: check shows the copy inlined into the caller" \
-	grep -q 'noteServed *only inlined, into its callers: inlined:1' <<<"$CHECK"
-$CW check --exe $FX/go_tracker.stripped --spec tests/specs/go_inlined.yaml 2>"$TMP/e"
-check "inlined: without DWARF it says why it cannot find it" \
-	grep -q "has no DWARF, which would show copies inlined" "$TMP/e"
-start_go_tracker go_tracker fixed || exit 1
-start_connwatch --pid "$SRV_PID" --spec tests/specs/go_inlined.yaml || exit 1
-load --connections 40 --concurrency 4
-wait_for 5 test "$(metric connwatch_probe_hits_total noteServed)" == 40
-check_eq "inlined: every call of the inlined copy counted" \
-	"$(metric connwatch_probe_hits_total noteServed)" 40
-check_eq "inlined: ... as connections opened" \
-	"$(metric connwatch_connections_opened_total "pid=\"$SRV_PID\"")" 40
+# A function inlined into its only caller: found and probed from the
+# pclntab's inline tree, stripped or not.
+for bin in go_tracker go_tracker.stripped; do
+	check "inlined: check shows $bin's copy inlined into the caller" \
+		grep -q 'noteServed *only inlined, into its callers: inlined:1' \
+		<($CW check --exe "$FX/$bin" --spec tests/specs/go_inlined.yaml)
+	start_go_tracker "$bin" fixed || exit 1
+	start_connwatch --pid "$SRV_PID" --spec tests/specs/go_inlined.yaml || exit 1
+	load --connections 40 --concurrency 4
+	wait_for 5 test "$(metric connwatch_probe_hits_total noteServed)" == 40
+	check_eq "inlined: $bin: every call of the inlined copy counted" \
+		"$(metric connwatch_probe_hits_total noteServed)" 40
+	check_eq "inlined: $bin: ... as connections opened" \
+		"$(metric connwatch_connections_opened_total "pid=\"$SRV_PID\"")" 40
+	stop "$CW_PID"
+	stop "$SRV_PID"
+done
+
+# "no DWARF" is said where copies cannot be found: C without DWARF, not Go.
+strip -g -o "$TMP/tracker_nodwarf" "$FX/tracker_server"
+check "check: a C binary without DWARF cannot show inlined copies, and says so" \
+	grep -q '^no DWARF: copies the compiler inlined' \
+	<($CW check --exe "$TMP/tracker_nodwarf" --spec "$SPEC")
+check "check: a stripped Go binary is not said to miss them" \
+	test -z "$($CW check --exe "$FX/go_tracker.stripped" --spec "$GO_SPEC" | grep 'no DWARF')"
+
+# Only inlined, stripped: go_inline's release has 3 copies (1 in closeOne,
+# 2 in closeTwo) and drained one in each; no out-of-line copy, no DWARF.
+# Under run, from the first instruction, every call is counted.
+inline_only() {
+	local bin=$1 rounds=1000 out=$TMP/inline.$RANDOM run
+	check "$bin: check finds release's 3 copies and drained's 3" \
+		test "$($CW check --exe "$FX/$bin" --spec tests/specs/go_inline.yaml |
+			grep -c 'only inlined, into its callers: inlined:3')" -eq 2
+	CW_PORT=$(free_port)
+	$CW run --spec tests/specs/go_inline.yaml --listen "127.0.0.1:$CW_PORT" \
+		--alert-log "$TMP/inline.jsonl" -- "$FX/$bin" $rounds 3000 2>"$out" &
+	run=$!
+	STARTED+=("$run")
+	wait_for 10 grep -qs "drains $rounds" "$out" || { cat "$out"; return 1; }
+	check_eq "$bin: release, $rounds rounds of 3 calls: every call counted" \
+		"$(metric connwatch_probe_hits_total 'probe="inc:main.(*server).release"')" \
+		$((3 * rounds))
+	check_eq "$bin: ... as counter increments" \
+		"$(metric connwatch_counter_increments_total go-inline)" $((3 * rounds))
+	check_eq "$bin: drained, inlined into release's copies, once a round" \
+		"$(metric connwatch_connections_opened_total go-inline)" $rounds
+	wait "$run"
+	check_eq "$bin: run exits with the program's status" "$?" 0
+}
+inline_only go_inline.stripped
+inline_only go_inline.go122.stripped
 
 # go-runtime attaches whatever the binary has: no WaitGroup in this one.
 CHECK=$($CW check --exe $FX/go_close_twice.stripped --preset go-runtime)

@@ -53,6 +53,8 @@ buggy() {
 	local bin=$1
 	start_v048 "$bin" || return 1
 	start_connwatch --pid "$V_PID" "${PRESETS[@]}" || return 1
+	check "$bin: every probe it has attached, the other module path's absent" \
+		grep -q 'probes attached (6 optional ones absent from this binary' "$CW_ERR"
 	check "$bin: first connection" client "${V_ADDR[0]}"
 	wait_for 5 logged drain_without_shutdown
 	check_eq "$bin: first idle: drain_without_shutdown" \
@@ -72,6 +74,10 @@ buggy() {
 	check_eq "$bin: then the server panics (exit 2)" "$?" 2
 	check "$bin: panic: close of closed channel" \
 		grep -q 'panic: close of closed channel' "$V_ERR"
+	wait_for 5 logged close_of_closed_channel
+	check "$bin: both criticals were handled before the exit record" \
+		awk '/critical duplicate_drain/ { d = NR } /critical close_of_closed_channel/ { c = NR }
+		     /exited with status 2/ { e = NR } END { exit !(d && c && d < e && c < e) }' "$CW_ERR"
 	check_eq "$bin: duplicate_drain on disk" "$(alerts_of_kind duplicate_drain)" 1
 	check_eq "$bin: close_of_closed_channel on disk" \
 		"$(alerts_of_kind close_of_closed_channel)" 1
@@ -196,9 +202,17 @@ inlined() {
 	wait "$c"
 	wait "$V_PID"
 	check_eq "$bin: then it panics (exit 2)" "$?" 2
+	wait_for 5 logged close_of_closed_channel
 	check_eq "$bin: duplicate_drain and close_of_closed_channel on disk" \
 		"$(alerts_of_kind duplicate_drain) $(alerts_of_kind close_of_closed_channel)" "1 1"
 	check_eq "$bin: keyed by its server" "$(field duplicate_drain key)" "${V_SRV[0]}"
+	# Go's traceback order: the inlined function, then the one holding it
+	local http3='github.com/quic-go/quic-go/http3.(\*Server)'
+	local inl="\"$http3.decreaseConnCount (inlined)\",\"$http3.serveListener.func1.deferwrap1+0x[0-9a-f]* ($bin)\""
+	check "$bin: duplicate_drain's stack names decreaseConnCount, inlined there" \
+		grep -q "\"kind\":\"duplicate_drain\".*\"stack\":\[$inl" "$CW_LOG"
+	check "$bin: ... and so does close_of_closed_channel's, from closechan's caller" \
+		grep -q "\"kind\":\"close_of_closed_channel\".*\"stack\":\[\"runtime.closechan+0x[0-9a-f]* ($bin)\",$inl" "$CW_LOG"
 	stop "$CW_PID"
 }
 inlined quic_v048_shape_buggy.stripped
@@ -220,6 +234,34 @@ check_eq "inlined, fixed: one drain, at shutdown" \
 	"$(metric connwatch_drain_signals_total "$P")" 1
 check_eq "inlined, fixed: zero alerts" "$(metric_sum connwatch_anomalies_total)" 0
 stop "$CW_PID"
+
+# --- a preset given twice is one target: every series once
+start_v048 quic_v048_fixed.stripped || exit 1
+start_connwatch --pid "$V_PID" --preset quic-go-http3 --preset quic-go-http3 || exit 1
+client "${V_ADDR[0]}" -n 3
+wait_eq 5 3 metric connwatch_connections_closed_total "pid=\"$V_PID\""
+check_eq "a preset given twice: one target_up series" \
+	"$(scrape | grep -c '^connwatch_target_up{')" 1
+check_eq "a preset given twice: connections counted once" \
+	"$(scrape | grep '^connwatch_connections_opened_total{' | awk '{s += $NF} END {print s}')" 3
+stop "$CW_PID"
+stop "$V_PID"
+
+# --- a QUIC connection open before attach, closed after: counted closed,
+# as preattach, never lost and never an alert
+start_v048 quic_v048_fixed.stripped || exit 1
+client "${V_ADDR[0]}" -hold 3000 &
+C=$!
+sleep 1
+start_connwatch --pid "$V_PID" "${PRESETS[@]}" || exit 1
+wait "$C"
+P="pid=\"$V_PID\""
+wait_eq 5 1 metric connwatch_connections_closed_total "$P"
+check_eq "preattach: the connection's close counted, as a preattach close" \
+	"$(metric connwatch_connections_closed_total "$P") $(metric connwatch_preattach_closes_total "$P")" "1 1"
+check_eq "preattach: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+stop "$CW_PID"
+stop "$V_PID"
 
 # --- detached: no probe left on the binaries
 check_eq "no probe left" \

@@ -5,6 +5,8 @@
  * ELF files for the layouts no local toolchain builds (Go 1.16, 1.20+),
  * PIE relocations, a table no section names, and corrupt tables.
  */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>
@@ -539,27 +541,103 @@ static void test_inline_copies(void **state)
 	assert_int_equal(d[1].hi, 0);
 }
 
-/* Each DW_TAG_inlined_subroutine is one copy, and starts in its ranges. */
+/*
+ * Each DW_TAG_inlined_subroutine is one copy, and starts in its ranges;
+ * runtime.unlock and sync.(*Mutex).Lock have copies DWARF describes in
+ * pieces (DW_AT_ranges, no DW_AT_low_pc).
+ */
 static void test_inline_dwarf(void **state)
 {
-	static const char *const names[] = { RELEASE, DRAINED };
+	static const char *const names[] = { RELEASE, DRAINED, "runtime.unlock",
+					     "sync.(*Mutex).Lock" };
+	static struct go_inline_range r[1024];
+	static uint64_t addrs[512];
 	const struct fixture *f = *state;
-	struct go_inline_range r[16];
-	uint64_t addrs[16];
-	int n, d, i;
+	int n, d, i, copies;
 	size_t k;
 
 	for (k = 0; k < ARRAY_SIZE(names); k++) {
 		n = ranges_of(&f->t, names[k], r, ARRAY_SIZE(r));
+		assert_in_range(n, 1, ARRAY_SIZE(r));
 		d = dwarf_inlined_copies(f->path, names[k], addrs,
 					 ARRAY_SIZE(addrs));
 		if (d < 0)
 			fail_msg("%s: no DWARF", f->path);
-		assert_int_equal(d, count_copies(r, n, 0));
+		/* copies are numbered from 0 */
+		for (i = 0, copies = 0; i < n; i++)
+			copies = r[i].copy >= copies ? r[i].copy + 1 : copies;
+		assert_int_equal(d, copies);
 		for (i = 0; i < d; i++)
 			if (!covered(r, n, addrs[i], addrs[i] + 1))
 				fail_msg("%s: DWARF's copy at 0x%llx is in no range",
 					 names[k], (unsigned long long)addrs[i]);
+	}
+}
+
+/*
+ * Where a probe on each copy goes: DWARF's address of the copy, or the
+ * inline mark, a NOP, right before it (go_inline.c: copy_entry).
+ */
+static void test_inline_entries_dwarf(void **state)
+{
+	static const char *const names[] = { RELEASE, DRAINED };
+	const struct fixture *f = *state;
+	uint64_t e[16], addrs[16];
+	struct elf_symtab tab;
+	char err[256] = "";
+	int n, d, i, j, at_mark = 0;
+	uint8_t *insn;
+	size_t k;
+
+	if (elf_symtab_load(&tab, f->path, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (k = 0; k < ARRAY_SIZE(names); k++) {
+		n = go_inlined_copies(&f->t, names[k], e, ARRAY_SIZE(e), err,
+				      sizeof(err));
+		d = dwarf_inlined_copies(f->path, names[k], addrs,
+					 ARRAY_SIZE(addrs));
+		assert_int_equal(n, 3);
+		assert_int_equal(d, n);
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < d && addrs[j] != e[i]; j++)
+				;
+			if (j < d)
+				continue;
+			insn = elf_read_code(&tab, e[i], 1, err, sizeof(err));
+			assert_non_null(insn);
+			assert_int_equal(*insn, 0x90);
+			free(insn);
+			for (j = 0; j < d && addrs[j] != e[i] + 1; j++)
+				;
+			if (j == d)
+				fail_msg("%s: copy at 0x%llx, DWARF has none there",
+					 names[k], (unsigned long long)e[i]);
+			at_mark++;
+		}
+	}
+	assert_true(at_mark > 0);
+	elf_symtab_free(&tab);
+}
+
+/* The same copies, by holder and offset, in a and b. */
+static void same_entries(const struct go_pclntab *a, const struct go_pclntab *b,
+			 const char *name)
+{
+	uint64_t x[16], y[16];
+	char err[256] = "";
+	int n, i;
+
+	n = go_inlined_copies(a, name, x, ARRAY_SIZE(x), err, sizeof(err));
+	assert_in_range(n, 1, ARRAY_SIZE(x));
+	assert_int_equal(go_inlined_copies(b, name, y, ARRAY_SIZE(y), err,
+					   sizeof(err)), n);
+	for (i = 0; i < n; i++) {
+		const struct go_func *fx = go_func_by_addr(a, x[i]);
+		const struct go_func *fy = go_func_by_addr(b, y[i]);
+
+		assert_true(fx && fy);
+		assert_string_equal(fx->name, fy->name);
+		assert_int_equal(x[i] - fx->entry, y[i] - fy->entry);
 	}
 }
 
@@ -589,20 +667,235 @@ static void test_inline_stripped_same(void **state)
 					 r[i].call_pc - r[i].func);
 			assert_int_equal(s[i].copy, r[i].copy);
 		}
+		same_entries(&f->t, &st, names[k]);
 	}
 	go_pclntab_free(&st);
 }
 
-/* On a corrupt file: -1, or an answer as sane as on a good one. */
+/* Some range of r holds pc: the copy's index in r, or -1. */
+static int range_at(const struct go_inline_range *r, int n, uint64_t pc)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pc >= r[i].lo && pc < r[i].hi)
+			return i;
+	return -1;
+}
+
+/*
+ * At every pc of closeOne and closeTwo: drained then release inside a
+ * copy of drained, release alone in the rest of a copy of release,
+ * nothing elsewhere; acquire, never inlined into, has no chain.
+ */
+static void test_inline_chain(void **state)
+{
+	static const char *const holders[] = { "main.closeOne", "main.closeTwo",
+					       NOINLINE };
+	const struct go_pclntab *t = &((struct fixture *)*state)->t;
+	struct go_inline_range r[16], d[16];
+	const char *names[4];
+	int n, m, got, inlined = 0;
+	size_t k;
+	uint64_t pc;
+
+	n = ranges_of(t, RELEASE, r, ARRAY_SIZE(r));
+	m = ranges_of(t, DRAINED, d, ARRAY_SIZE(d));
+	for (k = 0; k < ARRAY_SIZE(holders); k++) {
+		const struct go_func *f = must_find(t, holders[k]);
+
+		for (pc = f->entry; pc < f->end; pc++) {
+			int want = range_at(d, m, pc) >= 0 ? 2 :
+				   range_at(r, n, pc) >= 0;
+
+			memset(names, 0, sizeof(names));
+			got = go_inline_chain(t, pc, names, ARRAY_SIZE(names));
+			if (got != want)
+				fail_msg("%s+0x%llx: %d inlined, want %d", f->name,
+					 (unsigned long long)(pc - f->entry), got, want);
+			if (want)
+				assert_string_equal(names[want - 1], RELEASE);
+			if (want == 2)
+				assert_string_equal(names[0], DRAINED);
+			inlined += want > 0;
+		}
+	}
+	assert_true(inlined > 0);
+	/* the innermost are kept */
+	assert_int_equal(go_inline_chain(t, d[0].lo, names, 1), 1);
+	assert_string_equal(names[0], DRAINED);
+	assert_int_equal(go_inline_chain(t, d[0].lo, names, 0), 0);
+	assert_int_equal(go_inline_chain(t, 0, names, ARRAY_SIZE(names)), 0);
+	assert_int_equal(go_inline_chain(t, t->funcs[t->nr - 1].end, names,
+					 ARRAY_SIZE(names)), 0);
+}
+
+/* The unstripped fixture's DWARF, and where each of its CUs is. */
+struct dwarf_view {
+	int fd;
+	Dwarf *dw;
+	Dwarf_Die cus[256];
+	size_t nr_cus;
+};
+
+static void dwarf_view_open(struct dwarf_view *v, const char *path)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	v->nr_cus = 0;
+	v->fd = open(path, O_RDONLY);
+	v->dw = v->fd >= 0 ? dwarf_begin(v->fd, DWARF_C_READ) : NULL;
+	if (!v->dw)
+		fail_msg("%s: no DWARF", path);
+	while (!dwarf_nextcu(v->dw, off, &next, &hsize, NULL, NULL, NULL)) {
+		assert_true(v->nr_cus < ARRAY_SIZE(v->cus));
+		if (dwarf_offdie(v->dw, off + hsize, &v->cus[v->nr_cus]))
+			v->nr_cus++;
+		off = next;
+	}
+}
+
+static void dwarf_view_close(struct dwarf_view *v)
+{
+	dwarf_end(v->dw);
+	close(v->fd);
+}
+
+static const char *origin_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute at;
+	Dwarf_Die origin;
+
+	if (!dwarf_attr(die, DW_AT_abstract_origin, &at) ||
+	    !dwarf_formref_die(&at, &origin))
+		return NULL;
+	return dwarf_diename(&origin);
+}
+
+/* The child of die whose code holds pc, if any is a scope. */
+static int scope_at(Dwarf_Die *die, uint64_t pc, Dwarf_Die *child)
+{
+	int tag;
+
+	if (dwarf_child(die, child))
+		return 0;
+	do {
+		tag = dwarf_tag(child);
+		if ((tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block ||
+		     tag == DW_TAG_inlined_subroutine) && dwarf_haspc(child, pc) > 0)
+			return 1;
+	} while (!dwarf_siblingof(child, child));
+	return 0;
+}
+
+/*
+ * The subprogram holding pc; 0 for a wrapper the compiler made
+ * (DW_AT_trampoline): Go 1.19 describes none of what it inlined into
+ * those, the pclntab does.
+ */
+static int dwarf_function(struct dwarf_view *v, uint64_t pc, Dwarf_Die *fn)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr_cus; i++)
+		if (dwarf_haspc(&v->cus[i], pc) > 0)
+			return scope_at(&v->cus[i], pc, fn) &&
+			       !dwarf_hasattr(fn, DW_AT_trampoline);
+	return 0;
+}
+
+/* The inlined subroutines DWARF nests around pc in fn, innermost first. */
+static int dwarf_chain(Dwarf_Die *fn, uint64_t pc, const char **names,
+		       size_t max)
+{
+	const char *outer[16];
+	Dwarf_Die die, child;
+	size_t i, n = 0;
+
+	for (die = *fn; scope_at(&die, pc, &child); die = child)
+		if (dwarf_tag(&child) == DW_TAG_inlined_subroutine &&
+		    n < ARRAY_SIZE(outer))
+			outer[n++] = origin_name(&child);
+	for (i = 0; i < n && i < max; i++)
+		names[i] = outer[n - 1 - i];
+	return (int)i;
+}
+
+/*
+ * Against DWARF's nesting at every pc of main and of a sample of the
+ * rest (every 8th function: the runtime's deep chains too).
+ */
+static void test_inline_chain_dwarf(void **state)
+{
+	const struct fixture *f = *state;
+	const char *names[16], *want[16];
+	struct dwarf_view v;
+	size_t i, checked = 0, inlined = 0;
+	Dwarf_Die die;
+	uint64_t pc;
+	int n, m, k;
+
+	dwarf_view_open(&v, f->path);
+	for (i = 0; i < f->t.nr; i++) {
+		const struct go_func *fn = &f->t.funcs[i];
+
+		if ((i % 8 && strncmp(fn->name, "main.", 5)) ||
+		    !dwarf_function(&v, fn->entry, &die))
+			continue;
+		for (pc = fn->entry; pc < fn->end; pc++) {
+			m = dwarf_chain(&die, pc, want, ARRAY_SIZE(want));
+			n = go_inline_chain(&f->t, pc, names, ARRAY_SIZE(names));
+			if (n != m)
+				fail_msg("%s+0x%llx: %d inlined, DWARF says %d",
+					 fn->name, (unsigned long long)(pc - fn->entry),
+					 n, m);
+			for (k = 0; k < n; k++)
+				assert_string_equal(names[k], want[k]);
+			checked++;
+			inlined += n > 0;
+		}
+	}
+	print_message("# %s: %zu pcs agree with DWARF, %zu in inlined code\n",
+		      f->path, checked, inlined);
+	assert_true(inlined > 1000);
+	dwarf_view_close(&v);
+}
+
+/* A chain, or -1; never a name outside the file (ASan, SIGSEGV). */
+static void chain_sane(const struct go_pclntab *t, uint64_t pc)
+{
+	const char *names[8];
+	int n = go_inline_chain(t, pc, names, ARRAY_SIZE(names)), i;
+
+	assert_in_range(n + 1, 0, ARRAY_SIZE(names) + 1);
+	for (i = 0; i < n; i++)
+		assert_true(strlen(names[i]) < 4096);
+}
+
+/*
+ * On a corrupt file: -1, or an answer as sane as on a good one; the
+ * chains at the start of each range found and the copies' entries too.
+ */
 static void query_sane(const struct go_pclntab *t, const char *name)
 {
 	static struct go_inline_range r[64];
 	char err[256];
 	int n = go_inline_ranges(t, name, r, ARRAY_SIZE(r), err, sizeof(err));
+	uint64_t pc, e[64];
+	size_t i;
 
-	if (n > 0)
-		check_ranges(t, r, (size_t)n < ARRAY_SIZE(r) ? (size_t)n :
-			     ARRAY_SIZE(r));
+	if (n <= 0)
+		return;
+	n = (size_t)n < ARRAY_SIZE(r) ? n : (int)ARRAY_SIZE(r);
+	check_ranges(t, r, (size_t)n);
+	for (i = 0; i < (size_t)n; i++)
+		for (pc = r[i].lo; pc < r[i].hi && pc < r[i].lo + 16; pc++)
+			chain_sane(t, pc);
+	/* each copy's entry: in the function holding it */
+	n = go_inlined_copies(t, name, e, ARRAY_SIZE(e), err, sizeof(err));
+	for (i = 0; i < (size_t)n && i < ARRAY_SIZE(e); i++)
+		assert_non_null(go_func_by_addr(t, e[i]));
 }
 
 /* A corrupt copy of a binary: it fails to load, or loads sanely. */
@@ -1108,10 +1401,28 @@ static void expect_range(const struct go_inline_range *r, uint64_t lo,
 	assert_int_equal(r->copy, copy);
 }
 
+/* The chain at off in trackConn: n names, innermost first. */
+static void expect_chain(const struct go_pclntab *t, uint64_t off, int n,
+			 const char *inner, const char *outer)
+{
+	const char *names[4];
+
+	assert_int_equal(go_inline_chain(t, sfuncs[INL_FUNC].entry + off, names,
+					 ARRAY_SIZE(names)), n);
+	if (n > 0)
+		assert_string_equal(names[0], inner);
+	if (n > 1)
+		assert_string_equal(names[1], outer);
+}
+
 /* snodes and sruns, read back: closechan's pcs count in Add's copy. */
 static void check_synth_inline(const struct go_pclntab *t)
 {
+	static const char *const add = "sync.(*WaitGroup).Add";
+	static const char *const closechan = "runtime.closechan";
 	struct go_inline_range r[4];
+	char err[256] = "";
+	uint64_t e[4];
 
 	assert_int_equal(ranges_of(t, "sync.(*WaitGroup).Add", r, 4), 2);
 	expect_range(&r[0], 0x08, 0x20, 0x04, 0);
@@ -1119,6 +1430,24 @@ static void check_synth_inline(const struct go_pclntab *t)
 	assert_int_equal(ranges_of(t, "runtime.closechan", r, 4), 1);
 	expect_range(&r[0], 0x10, 0x18, 0x0c, 0);
 	assert_int_equal(ranges_of(t, "runtime.args", r, 4), 0);
+
+	/* no mark is in the file (text is not): the lowest addresses */
+	memset(e, 0, sizeof(e));
+	assert_int_equal(go_inlined_copies(t, add, e, 1, err, sizeof(err)), 2);
+	assert_int_equal(e[0], sfuncs[INL_FUNC].entry + 0x08);
+	assert_int_equal(e[1], 0);
+	assert_int_equal(go_inlined_copies(t, add, e, 4, err, sizeof(err)), 2);
+	assert_int_equal(e[1], sfuncs[INL_FUNC].entry + 0x28);
+
+	expect_chain(t, 0x00, 0, NULL, NULL);
+	expect_chain(t, 0x08, 1, add, NULL);
+	expect_chain(t, 0x10, 2, closechan, add);
+	expect_chain(t, 0x17, 2, closechan, add);
+	expect_chain(t, 0x1f, 1, add, NULL);
+	expect_chain(t, 0x20, 0, NULL, NULL);
+	expect_chain(t, 0x2f, 1, add, NULL);
+	expect_chain(t, 0x3f, 0, NULL, NULL);
+	expect_chain(t, sfuncs[0].entry - sfuncs[INL_FUNC].entry, 0, NULL, NULL);
 }
 
 static void check_synth(const struct synth *s)
@@ -1237,9 +1566,26 @@ static void test_synth_corrupt(void **state)
 	expect_corrupt(&im, "not a Go binary");
 }
 
+/* The chain at off in trackConn of the image: how many names. */
+static int chain_in(const struct image_buf *im, uint64_t off)
+{
+	const char *names[4];
+	struct go_pclntab t;
+	char err[256] = "";
+	int n;
+
+	if (load_image(im, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	n = go_inline_chain(&t, sfuncs[INL_FUNC].entry + off, names,
+			    ARRAY_SIZE(names));
+	go_pclntab_free(&t);
+	return n;
+}
+
 static void expect_inline_error(const struct image_buf *im, const char *what)
 {
 	struct go_inline_range r[4];
+	uint64_t e[4];
 	struct go_pclntab t;
 	char err[256] = "";
 
@@ -1248,7 +1594,11 @@ static void expect_inline_error(const struct image_buf *im, const char *what)
 	assert_int_equal(go_inline_ranges(&t, "sync.(*WaitGroup).Add", r, 4,
 					  err, sizeof(err)), -1);
 	assert_contains(err, what);
+	assert_int_equal(go_inlined_copies(&t, "sync.(*WaitGroup).Add", e, 4,
+					   err, sizeof(err)), -1);
+	assert_contains(err, what);
 	go_pclntab_free(&t);
+	assert_int_equal(chain_in(im, 0x10), -1);
 }
 
 /* What the tree reader refuses, and says so. */
@@ -1289,6 +1639,17 @@ static void test_synth_inline_corrupt(void **state)
 	n = put_varint(im.b + im.table_at, 2 * (1 << 20) + 2);	/* -1 + 2^20 + 1 */
 	im.b[im.table_at + n] = 0x08;
 	expect_inline_error(&im, "inline tree index out of range");
+
+	/* A parent that is not an earlier node ends the chain. */
+	build(&im, &go118);
+	im.b[TREE + 20] = 1;	/* closechan's parent: itself */
+	assert_int_equal(chain_in(&im, 0x10), 1);
+	im.b[TREE + 20] = 2;
+	assert_int_equal(chain_in(&im, 0x10), 1);
+	build(&im, &go118);
+	put32(im.b + TREE + 20 + 12, 0x7fffff00);	/* closechan's name */
+	assert_int_equal(chain_in(&im, 0x10), -1);
+	assert_int_equal(chain_in(&im, 0x08), 1);
 }
 
 /*
@@ -1365,8 +1726,16 @@ int main(void)
 		FIXTURE_TEST(test_inline_copies, inline122s),
 		FIXTURE_TEST(test_inline_dwarf, inline119),
 		FIXTURE_TEST(test_inline_dwarf, inline122),
+		FIXTURE_TEST(test_inline_entries_dwarf, inline119),
+		FIXTURE_TEST(test_inline_entries_dwarf, inline122),
 		FIXTURE_TEST(test_inline_stripped_same, inline119),
 		FIXTURE_TEST(test_inline_stripped_same, inline122),
+		FIXTURE_TEST(test_inline_chain, inline119),
+		FIXTURE_TEST(test_inline_chain, inline119s),
+		FIXTURE_TEST(test_inline_chain, inline122),
+		FIXTURE_TEST(test_inline_chain, inline122s),
+		FIXTURE_TEST(test_inline_chain_dwarf, inline119),
+		FIXTURE_TEST(test_inline_chain_dwarf, inline122),
 		FIXTURE_TEST(test_inline_fixture_corrupt, inline119s),
 		FIXTURE_TEST(test_inline_fixture_corrupt, inline122s),
 	};

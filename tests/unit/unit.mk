@@ -6,7 +6,8 @@
 # build/user/*.o, so that the sanitizer build instruments it too; none of
 # these modules needs the BPF skeleton.
 
-UNIT_TESTS	:= test_spec test_elf_symbols test_disasm test_gopclntab
+UNIT_TESTS	:= test_spec test_elf_symbols test_disasm test_gopclntab \
+		   test_alert_sinks
 UNIT_LDLIBS	:= -lcmocka -ldw -lelf -lz -lcapstone -lyaml
 UNIT_SAN_CC	?= clang
 UNIT_SAN_CFLAGS	= -O1 -g -fsanitize=address,undefined \
@@ -23,9 +24,12 @@ $(OUT)/unit/test_elf_symbols $(OUT)/unit-san/test_elf_symbols: \
 $(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
 $(OUT)/unit/test_gopclntab $(OUT)/unit-san/test_gopclntab: \
 	user/gopclntab.c user/go_inline.c user/elf_symbols.c user/dwarf_inline.c
+$(OUT)/unit/test_alert_sinks $(OUT)/unit-san/test_alert_sinks: \
+	user/alert_sinks.c user/json.c
 
 .PHONY: unit-bins
-unit-bins: $(UNIT_BINS) fixtures
+# asan: the sanitized connwatch that test_scrape_lifecycle.sh hammers.
+unit-bins: $(UNIT_BINS) fixtures asan
 
 # $(OUT)/unit's mkdir rule is in the top-level Makefile.
 $(OUT)/unit-san:

@@ -11,7 +11,9 @@
  * on the hot path). A sender thread hands a cumulative struct
  * cw_pl_snapshot (preload_proto.h) to the collecting connwatch over a unix
  * datagram socket every CW_PL_PERIOD_MS; a double close is sent at once
- * (struct cw_pl_double_close, with a stack).
+ * (struct cw_pl_double_close, with a stack), the first CW_PL_RATE_REPORTS
+ * of a window: the others are folded into the next report's count, or
+ * into a flush of the last one when the window is over (or at exit).
  *
  * Contracts and choices:
  *
@@ -116,6 +118,8 @@
 #define BACKOFF_MAX_MS	1000
 #define COMM_REFRESH	50		/* periods between /proc/self/comm reads */
 #define SPIN_LIMIT	20000		/* bounded waits in rare paths */
+#define FINAL_RETRIES	50		/* final snapshot, queue full: 50 x 2 ms */
+#define FINAL_RETRY_MS	2
 
 _Static_assert(CW_PL_DURATION_BUCKETS == CW_DURATION_BUCKETS,
 	       "shim and BPF histograms differ");
@@ -177,6 +181,18 @@ static _Atomic int snap_lock;		/* sender thread vs final snapshot */
 static _Atomic int stopping;		/* final snapshot sent: sender exits */
 static _Atomic int final_sent;
 static char last_comm[16];		/* under snap_lock: for the final one */
+
+/*
+ * Double-close reports, rate-limited per process (preload_proto.h): a
+ * storm of them must not fill the collector's datagram queue, where the
+ * snapshots that carry the exact counts have to get through.
+ */
+static struct {
+	_Atomic uint64_t window_ns;	/* start of the current window */
+	_Atomic uint32_t sent;		/* reports sent in it */
+	_Atomic uint64_t folded;	/* not reported since the last report */
+	_Atomic int last_fd;		/* the last folded one's */
+} dc;
 
 /* ---- the real functions ---- */
 
@@ -458,6 +474,67 @@ static void build_snapshot(struct cw_pl_snapshot *s, const char comm[16],
 	memcpy(s->comm, comm, sizeof(s->comm));
 }
 
+/* ---- double-close reports ---- */
+
+/* Whether a double close at now gets a report: the first of a window. */
+static bool dc_admit(uint64_t now)
+{
+	uint64_t start = atomic_load(&dc.window_ns);
+
+	if (now - start >= CW_PL_RATE_WINDOW_MS * NSEC_PER_MSEC &&
+	    atomic_compare_exchange_strong(&dc.window_ns, &start, now))
+		atomic_store(&dc.sent, 0);
+	return atomic_fetch_add(&dc.sent, 1) < CW_PL_RATE_REPORTS;
+}
+
+/* What was folded since the last report: this report carries it. */
+static uint32_t dc_take_folded(void)
+{
+	uint64_t n = atomic_exchange(&dc.folded, 0);
+
+	if (n <= UINT32_MAX)
+		return (uint32_t)n;
+	atomic_fetch_add(&dc.folded, n - UINT32_MAX);	/* the next one */
+	return UINT32_MAX;
+}
+
+static void dc_init(struct cw_pl_double_close *m, int fd, int err)
+{
+	uint64_t opened, closed;
+
+	memset(m, 0, sizeof(*m));
+	fill_header(&m->h, CW_PL_DOUBLE_CLOSE, sizeof(*m));
+	m->fd = fd;
+	m->close_errno = err;
+	closed = atomic_load_explicit(&ctr.closed, memory_order_acquire);
+	opened = atomic_load_explicit(&ctr.opened, memory_order_acquire);
+	m->open = opened > closed ? opened - closed : 0;
+}
+
+/*
+ * Double closes folded and carried by no later report: once their window
+ * is over (all: at exit), a report of the last one, no stack, with the
+ * count of those before it. The sender thread, or the exit path.
+ */
+static void dc_flush(bool all, const char comm[16])
+{
+	struct cw_pl_double_close m;
+	uint32_t n;
+
+	if (!atomic_load_explicit(&dc.folded, memory_order_relaxed) ||
+	    (!all && now_ns() - atomic_load(&dc.window_ns) <
+			     CW_PL_RATE_WINDOW_MS * NSEC_PER_MSEC))
+		return;
+	n = dc_take_folded();
+	if (!n)
+		return;
+	dc_init(&m, atomic_load(&dc.last_fd), 0);
+	m.folded = n - 1;
+	memcpy(m.comm, comm, sizeof(m.comm));
+	if (send_dgram(&m, sizeof(m)))
+		atomic_fetch_add(&ctr.dropped, 1);
+}
+
 /* ---- the sender thread ---- */
 
 static void *sender_main(void *arg)
@@ -507,6 +584,7 @@ static void *sender_main(void *arg)
 			reconnect = false;
 		}
 		memcpy(last_comm, comm, sizeof(last_comm));
+		dc_flush(false, comm);
 		build_snapshot(&s, comm, 0);
 		err = send_dgram(&s, sizeof(s));
 		if (err) {
@@ -613,26 +691,45 @@ static __attribute__((noinline, cold)) void report_double_close(int fd,
 {
 	struct cw_pl_double_close m;
 	int saved = errno, cancel;
-	uint64_t opened, closed;
+	uint64_t now;
 
 	atomic_fetch_add(&ctr.double_closes, 1);
 	if (!cfg_enabled)
 		return;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	maybe_start_sender(now_ns());	/* a fork child may have accepted nothing */
-	memset(&m, 0, sizeof(m));
-	fill_header(&m.h, CW_PL_DOUBLE_CLOSE, sizeof(m));
-	m.fd = fd;
-	m.close_errno = err;
-	closed = atomic_load_explicit(&ctr.closed, memory_order_acquire);
-	opened = atomic_load_explicit(&ctr.opened, memory_order_acquire);
-	m.open = opened > closed ? opened - closed : 0;
+	now = now_ns();
+	maybe_start_sender(now);	/* a fork child may have accepted nothing */
+	if (!dc_admit(now)) {
+		atomic_store(&dc.last_fd, fd);
+		atomic_fetch_add(&dc.folded, 1);
+		goto out;
+	}
+	dc_init(&m, fd, err);
+	m.folded = dc_take_folded();
 	m.nr_frames = capture_stack(m.stack);
 	prctl(PR_GET_NAME, m.comm);	/* the thread's, like bpf_get_current_comm */
-	if (send_dgram(&m, sizeof(m)))
+	if (send_dgram(&m, sizeof(m))) {
 		atomic_fetch_add(&ctr.dropped, 1);
+		/* it took no room in the queue: not in the budget either */
+		atomic_fetch_sub(&dc.sent, 1);
+	}
+out:
 	pthread_setcancelstate(cancel, NULL);
 	errno = saved;
+}
+
+/*
+ * The last snapshot carries the exact counts: when the collector's queue
+ * is full (a slow collector) it is worth a short, bounded wait.
+ */
+static int send_final_snapshot(const struct cw_pl_snapshot *s)
+{
+	struct timespec pause = { .tv_nsec = FINAL_RETRY_MS * NSEC_PER_MSEC };
+	int err, tries = FINAL_RETRIES;
+
+	while ((err = send_dgram(s, sizeof(*s))) == EAGAIN && tries--)
+		nanosleep(&pause, NULL);
+	return err;
 }
 
 static void send_final(void)
@@ -651,8 +748,9 @@ static void send_final(void)
 	atomic_store(&stopping, 1);	/* no periodic snapshot after this one */
 	memcpy(comm, last_comm, sizeof(comm));	/* if /proc fails (EMFILE) */
 	read_proc_comm(comm);
+	dc_flush(true, comm);
 	build_snapshot(&s, comm, 1);
-	if (send_dgram(&s, sizeof(s)))
+	if (send_final_snapshot(&s))
 		atomic_fetch_add(&ctr.dropped, 1);
 	if (locked)
 		atomic_store(&snap_lock, 0);
@@ -918,6 +1016,9 @@ static void atfork_child(void)
 		atomic_store(&ctr.buckets[i], 0);
 	atomic_store(&ctr.double_closes, 0);
 	atomic_store(&ctr.dropped, 0);
+	atomic_store(&dc.window_ns, 0);
+	atomic_store(&dc.sent, 0);
+	atomic_store(&dc.folded, 0);
 	atomic_store(&sender_state, SENDER_NONE);
 	atomic_store(&sender_retry_ns, 0);
 	atomic_store(&sock_users, 0);
