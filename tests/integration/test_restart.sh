@@ -175,9 +175,26 @@ start_daemon() {
 		{ echo "the daemon's child did not attach:"; cat "$TMP/daemon.err"; }
 }
 
-start_server buggy || exit 1
 CW_PORT=$(free_port)
 CW_LOG=$TMP/daemon-alerts.jsonl
+
+# --config --fresh: the children it starts first start over.
+start_server fixed || exit 1
+write_config
+start_daemon
+load --connections 5
+wait_eq 5 5 opened "$SRV_PID"
+check_eq "daemon: 5 opened" "$(opened "$SRV_PID")" 5
+stop "$DAEMON"
+start_daemon --fresh
+check "--config --fresh: the child starts over" grep -q ": --fresh: starting over" "$TMP/daemon.err"
+load --connections 3
+wait_eq 5 3 opened "$SRV_PID"
+check_eq "--config --fresh: counts from zero" "$(opened "$SRV_PID")" 3
+stop "$DAEMON"
+
+# A changed option (the alert log): the target's child restarts.
+start_server buggy || exit 1
 write_config
 start_daemon
 first_drain
@@ -193,19 +210,4 @@ check "daemon: ... it is a new child" test "$(pgrep -P "$DAEMON")" != "$CHILD"
 wait_eq 10 20 opened "$SRV_PID"
 check_eq "daemon: opened goes on from 20" "$(opened "$SRV_PID")" 20
 second_drain "daemon"
-stop "$DAEMON"
-
-# --config --fresh: the children it starts first start over.
-start_server fixed || exit 1
-write_config
-start_daemon
-load --connections 5
-wait_eq 5 5 opened "$SRV_PID"
-check_eq "daemon: 5 opened" "$(opened "$SRV_PID")" 5
-stop "$DAEMON"
-start_daemon --fresh
-check "--config --fresh: the child starts over" grep -q ": --fresh: starting over" "$TMP/daemon.err"
-load --connections 3
-wait_eq 5 3 opened "$SRV_PID"
-check_eq "--config --fresh: counts from zero" "$(opened "$SRV_PID")" 3
 stop "$DAEMON"
