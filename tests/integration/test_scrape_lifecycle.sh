@@ -98,7 +98,7 @@ ready=0 exact=0 exits=0 sane=0 times=""
 for i in 1 2 3 4 5; do
 	CW_PORT=$(free_port)
 	start_poll "start$i" "$CW_PORT"
-	launch "start$i" $CW attach --pid "$T" --spec "$SPEC" --preset sockets \
+	launch "start$i" $CW attach --fresh --pid "$T" --spec "$SPEC" --preset sockets \
 		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/a.jsonl" --duration 2
 	wait_for 10 first_came "start$i" && load --connections 10
 	wait "$CWP"
@@ -124,7 +124,7 @@ check_eq "attach: no sanitizer report in 5 startups and detaches" "$sane" 5
 # ---------------------------------------------- the target exits, SIGTERM
 CW_PORT=$(free_port)
 start_poll exit "$CW_PORT"
-launch exit $CW attach --pid "$T" --spec "$SPEC" --preset sockets \
+launch exit $CW attach --fresh --pid "$T" --spec "$SPEC" --preset sockets \
 	--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/a.jsonl"
 wait_for 10 first_came exit && load --connections 20
 wait_eq 5 20 metric connwatch_counter_decrements_total "pid=\"$T\""
