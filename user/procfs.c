@@ -169,18 +169,13 @@ static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
 	return m->maps[m->nr++].path ? 0 : -1;
 }
 
-int proc_maps_load(pid_t pid, struct proc_maps *out)
+void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out)
 {
-	char path[64], line[4096], perms[8], file[4096];
+	char line[4096], perms[8], file[4096];
 	unsigned long long start, end, off, ino;
 	size_t cap = 0;
-	FILE *f;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		struct proc_map pm;
 
@@ -195,6 +190,19 @@ int proc_maps_load(pid_t pid, struct proc_maps *out)
 		if (push_map(out, &cap, &pm))
 			break;
 	}
+}
+
+int proc_maps_load(pid_t pid, struct proc_maps *out)
+{
+	char path[64];
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	proc_maps_parse(f, pid, out);
 	fclose(f);
 	return 0;
 }
