@@ -205,6 +205,7 @@ $(GO122):
 
 # --- tests ---
 include tests/unit/unit.mk
+include tests/fuzz/fuzz.mk
 
 test: deps
 	$(MAKE) all unit-bins
