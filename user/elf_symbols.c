@@ -163,6 +163,8 @@ static void dedup_by_addr(struct elf_symtab *tab)
 {
 	size_t i, kept = 0;
 
+	if (!tab->nr_syms)
+		return;	/* syms is NULL: not even qsort may be given it */
 	qsort(tab->syms, tab->nr_syms, sizeof(*tab->syms), by_addr_then_name);
 	for (i = 0; i < tab->nr_syms; i++) {
 		if (kept && tab->syms[kept - 1].addr == tab->syms[i].addr) {
