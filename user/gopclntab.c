@@ -127,7 +127,8 @@ static void read_relocs(struct image *im)
 				return;	/* no memory: lookups give 0 */
 		}
 	}
-	qsort(im->relocs, im->nr_relocs, sizeof(*im->relocs), reloc_cmp);
+	if (im->nr_relocs)	/* else relocs is NULL, which qsort may not take */
+		qsort(im->relocs, im->nr_relocs, sizeof(*im->relocs), reloc_cmp);
 }
 
 /*
@@ -145,7 +146,7 @@ uint64_t img_addr(struct image *im, uint64_t vaddr, const uint8_t *p,
 	if (v || im->eh.e_type != ET_DYN)
 		return v;
 	img_relocs(im, &n);
-	r = bsearch(&key, im->relocs, n, sizeof(*r), reloc_cmp);
+	r = n ? bsearch(&key, im->relocs, n, sizeof(*r), reloc_cmp) : NULL;
 	return r ? r->value : 0;
 }
 
