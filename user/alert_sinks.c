@@ -44,11 +44,12 @@ size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 	jfield(&b, "message", a->message);
 	jputf(&b, "}");
 	if (b.used >= len) {	/* truncated: never write half an object */
-		snprintf(buf, len, "{\"kind\":\"%s\",\"truncated\":true}",
-			 a->kind);
-		return strlen(buf);
+		b = (struct jbuf){ .p = buf, .len = len };
+		jputf(&b, "{\"kind\":");
+		jstr(&b, a->kind);
+		jputf(&b, ",\"truncated\":true}");
 	}
-	return b.used;
+	return b.used < len ? b.used : 0;	/* 0: not even the kind fits */
 }
 
 static int mkdir_parents(const char *path)

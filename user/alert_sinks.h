@@ -45,7 +45,7 @@ void alert_sinks_close(struct alert_sinks *s);
 /* Writes the JSON line and fsyncs it before anything else, then the
  * stderr line. Returns -1 if the log write failed (stderr still gets it). */
 int alert_deliver(struct alert_sinks *s, const struct alert *a);
-/* The alert as one JSON object, no newline. Returns the length. */
+/* The alert as one JSON object, no newline. Returns the length (< len). */
 size_t alert_to_json(const struct alert *a, char *buf, size_t len);
 
 #endif

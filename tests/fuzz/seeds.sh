@@ -161,3 +161,8 @@ printf '\x40critical\0duplicate_drain\0quic-go "h3"\0drain:runtime.closechan\0ca
 	>"$D/alert"
 printf '\x08warning\0drain_rearmed\0caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\0probe\0comm\x01\x1b[31m\0line\nbreak\ttab\\ \x7f\0\xff\xfe\xc0\xaf\xed\xa0\x80\0' \
 	>"$D/unicode"
+# Frames of control characters, escaped six times over: past the line.
+{
+	printf '\x10critical\0close_of_closed_channel\0t\0p\0c\0m\0'
+	for _ in $(seq 64); do head -c 190 /dev/zero | tr '\0' '\1'; printf '\0'; done
+} >"$D/overlong"
