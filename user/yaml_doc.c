@@ -58,11 +58,16 @@ int ydoc_verror(char *err, size_t errlen, const char *name,
 		const yaml_node_t *at, const char *fmt, va_list ap)
 {
 	size_t n;
+	char *c;
 
 	n = snprintf(err, errlen, "%s:%lu: ", name,
 		     at ? (unsigned long)at->start_mark.line + 1 : 1UL);
 	if (n < errlen)
 		vsnprintf(err + n, errlen - n, fmt, ap);
+	/* Messages quote keys and values: one line still, no escape codes. */
+	for (c = err; errlen && *c; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+			*c = '?';
 	return -1;
 }
 
