@@ -157,8 +157,9 @@ static int top_field(struct cparse *p, const char *self,
 	if (dst) {
 		if (!ydoc_scalar(v))
 			return cfail(p, v, "%s: expected a value", k);
+		free(*dst);	/* given twice: the last one, as before */
 		*dst = strdup(ydoc_scalar(v));
-		return 0;
+		return *dst ? 0 : cfail(p, v, "out of memory");
 	}
 	if (strcmp(k, "targets"))
 		return cfail(p, v, "unknown key '%s' (expected listen, alert_log, "
