@@ -169,16 +169,32 @@ static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
 	return m->maps[m->nr++].path ? 0 : -1;
 }
 
+/* The rest of a line too long to be one the kernel wrote. */
+static void skip_line(FILE *f)
+{
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+}
+
 void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out)
 {
-	char line[4096], perms[8], file[4096];
+	/* A kernel line: about 80 bytes, then a path of up to PATH_MAX. */
+	char line[8192], perms[8], file[4096];
 	unsigned long long start, end, off, ino;
 	size_t cap = 0;
 
 	memset(out, 0, sizeof(*out));
 	while (fgets(line, sizeof(line), f)) {
 		struct proc_map pm;
+		size_t len = strlen(line);
 
+		/* Read in pieces, its tail would pass for a line of its own. */
+		if (len && line[len - 1] != '\n' && !feof(f)) {
+			skip_line(f);
+			continue;
+		}
 		file[0] = '\0';
 		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %4095[^\n]",
 			   &start, &end, perms, &off, &ino, file) < 5 ||

@@ -154,6 +154,23 @@ PY
 D=$(corpus proc_maps)
 cat /proc/self/maps >"$D/cat"
 cat "/proc/$$/maps" >"$D/bash"
+# A file mapped executable from a path as long as paths get (PATH_MAX).
+python3 - "$WORK" "$D/long_path" <<'PY'
+import mmap, os, sys
+
+path = sys.argv[1]
+while len(path) < 4000:
+    path = os.path.join(path, "d" * min(200, 4000 - len(path)))
+    os.mkdir(path)
+path = os.path.join(path, "l" * (4095 - len(path) - 1))
+with open(path, "wb") as f:
+    f.write(b"\0" * 4096)
+with open(path, "rb") as f:
+    m = mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+    with open("/proc/self/maps") as maps, open(sys.argv[2], "w") as out:
+        out.write(maps.read())
+    m.close()
+PY
 
 # The first byte is a buffer size, then the alert's strings, NUL apart.
 D=$(corpus json)
