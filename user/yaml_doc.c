@@ -9,7 +9,7 @@
 char *read_text_file(const char *path, char *err, size_t errlen)
 {
 	char *text = NULL, buf[4096];
-	size_t len = 0, n;
+	size_t len = 0, total = 0, n;
 	FILE *f, *mem;
 	int read_err;
 
@@ -19,13 +19,21 @@ char *read_text_file(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	mem = open_memstream(&text, &len);
-	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+	while (mem && total <= CW_MAX_TEXT_FILE &&
+	       (n = fread(buf, 1, sizeof(buf), f)) > 0) {
 		fwrite(buf, 1, n, mem);
+		total += n;
+	}
 	read_err = ferror(f) ? errno : 0;
 	fclose(f);
-	if (!mem || fclose(mem) || read_err) {
-		snprintf(err, errlen, "%s: %s", path,
-			 read_err ? strerror(read_err) : "cannot read");
+	if (!mem || fclose(mem) || read_err || total > CW_MAX_TEXT_FILE) {
+		if (total > CW_MAX_TEXT_FILE)
+			snprintf(err, errlen, "%s: larger than %d MiB: not a "
+				 "file connwatch reads", path,
+				 CW_MAX_TEXT_FILE >> 20);
+		else
+			snprintf(err, errlen, "%s: %s", path, read_err ?
+				 strerror(read_err) : "cannot read");
 		free(text);
 		return NULL;
 	}

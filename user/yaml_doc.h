@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <yaml.h>
 
+/*
+ * Far above any spec, config, web config or PEM file: naming /dev/zero
+ * or a 2 GiB file as one costs no more than this in memory.
+ */
+#define CW_MAX_TEXT_FILE (1 << 20)
+
 /* The whole file, NUL-terminated, malloc'ed; NULL + "PATH: why" in err. */
 char *read_text_file(const char *path, char *err, size_t errlen);
 /*
