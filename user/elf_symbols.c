@@ -7,8 +7,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elf_symbols.h"
+
+int binary_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > CW_MAX_BINARY) {
+		snprintf(err, errlen, "%s: %llu MiB, larger than connwatch reads "
+			 "(%llu MiB)", path,
+			 (unsigned long long)st.st_size >> 20, CW_MAX_BINARY >> 20);
+		goto fail;
+	}
+	if (size)
+		*size = st.st_size;
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
 
 static Elf *elf_open(const char *path, int *fd, char *err, size_t errlen)
 {
@@ -18,11 +47,9 @@ static Elf *elf_open(const char *path, int *fd, char *err, size_t errlen)
 		snprintf(err, errlen, "libelf: %s", elf_errmsg(-1));
 		return NULL;
 	}
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	*fd = binary_open(path, NULL, err, errlen);
+	if (*fd < 0)
 		return NULL;
-	}
 	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		snprintf(err, errlen, "%s: not an ELF file", path);

@@ -28,16 +28,17 @@ FUZZ_DEPS	:= $(wildcard user/*.h user/preload/*.h tests/fuzz/*.h) \
 # The modules each harness covers, and what they link.
 $(FUZZ_OUT)/fuzz_elf_symbols: user/elf_symbols.c
 FUZZ_LIBS_elf_symbols	:= -lelf
-$(FUZZ_OUT)/fuzz_gopclntab: user/gopclntab.c user/go_inline.c
+$(FUZZ_OUT)/fuzz_gopclntab: user/gopclntab.c user/go_inline.c \
+	user/elf_symbols.c
 FUZZ_LIBS_gopclntab	:= -lelf
-$(FUZZ_OUT)/fuzz_dwarf_inline: user/dwarf_inline.c
+$(FUZZ_OUT)/fuzz_dwarf_inline: user/dwarf_inline.c user/elf_symbols.c
 FUZZ_LIBS_dwarf_inline	:= -ldw -lelf
 $(FUZZ_OUT)/fuzz_disasm: user/disasm.c
 FUZZ_LIBS_disasm	:= -lcapstone
 $(FUZZ_OUT)/fuzz_spec: user/spec.c user/yaml_doc.c
 FUZZ_LIBS_spec		:= -lyaml
 $(FUZZ_OUT)/fuzz_config: user/config_file.c user/spec.c user/yaml_doc.c \
-	user/presets.c user/go_offsets.c
+	user/presets.c user/go_offsets.c user/elf_symbols.c
 FUZZ_LIBS_config	:= -lyaml -ldw -lelf -Wl,--wrap=fopen
 $(FUZZ_OUT)/fuzz_web_config: user/web_config.c user/yaml_doc.c
 FUZZ_LIBS_web_config	:= -lyaml -lcrypt -Wl,--wrap=fopen
