@@ -168,6 +168,11 @@ static int read_segments(Elf *elf, struct elf_symtab *tab)
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD ||
 		    !(ph.p_flags & PF_X))
 			continue;
+		/* No loader maps one past the end of the address space. */
+		if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr ||
+		    ph.p_vaddr + ph.p_filesz < ph.p_vaddr ||
+		    ph.p_offset + ph.p_filesz < ph.p_offset)
+			continue;
 		tab->segs[tab->nr_segs++] = (struct elf_load_seg){
 			.vaddr = ph.p_vaddr, .memsz = ph.p_memsz,
 			.offset = ph.p_offset, .filesz = ph.p_filesz,
