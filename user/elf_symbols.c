@@ -143,6 +143,9 @@ static int read_symbols(Elf *elf, struct elf_symtab *tab)
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
 			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
 				continue;
+			/* Ending past the address space, it holds nothing. */
+			if (sym.st_value + sym.st_size < sym.st_value)
+				continue;
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (!name || !*name)
 				continue;
