@@ -158,9 +158,9 @@ static int read_symbols(Elf *elf, struct elf_symtab *tab)
 
 static int read_segments(Elf *elf, struct elf_symtab *tab)
 {
-	size_t i, n;
+	size_t i, n, size;
 
-	if (elf_getphdrnum(elf, &n))
+	if (elf_getphdrnum(elf, &n) || !elf_rawfile(elf, &size))
 		return -1;
 	tab->segs = calloc(n ? n : 1, sizeof(*tab->segs));
 	if (!tab->segs)
@@ -173,9 +173,11 @@ static int read_segments(Elf *elf, struct elf_symtab *tab)
 			continue;
 		/* No loader maps one past the end of the address space. */
 		if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr ||
-		    ph.p_vaddr + ph.p_filesz < ph.p_vaddr ||
-		    ph.p_offset + ph.p_filesz < ph.p_offset)
+		    ph.p_vaddr + ph.p_filesz < ph.p_vaddr || ph.p_offset > size)
 			continue;
+		/* A header that points past the end is only trusted so far. */
+		if (ph.p_filesz > size - ph.p_offset)
+			ph.p_filesz = size - ph.p_offset;
 		tab->segs[tab->nr_segs++] = (struct elf_load_seg){
 			.vaddr = ph.p_vaddr, .memsz = ph.p_memsz,
 			.offset = ph.p_offset, .filesz = ph.p_filesz,
