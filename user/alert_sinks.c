@@ -48,11 +48,15 @@ size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 	jfield(&b, "message", a->message);
 	jputf(&b, "}");
 	if (b.used >= len) {	/* truncated: never write half an object */
-		snprintf(buf, len, "{\"kind\":\"%s\",\"truncated\":true}",
-			 a->kind);
-		return strlen(buf);
+		char kind[64];	/* a kind is a short name: so is this */
+
+		snprintf(kind, sizeof(kind), "%s", a->kind);
+		b = (struct jbuf){ .p = buf, .len = len };
+		jputf(&b, "{\"kind\":");
+		jstr(&b, kind);
+		jputf(&b, ",\"truncated\":true}");
 	}
-	return b.used;
+	return b.used < len ? b.used : 0;	/* 0: a buffer under 400 bytes */
 }
 
 static int mkdir_parents(const char *path)

@@ -63,7 +63,7 @@ int alert_deliver(struct alert_sinks *s, const struct alert *a);
  * batch at once. */
 void alert_batch_begin(struct alert_sinks *s);
 int alert_batch_end(struct alert_sinks *s);
-/* The alert as one JSON object, no newline. Returns the length. */
+/* The alert as one JSON object, no newline. Returns the length (< len). */
 size_t alert_to_json(const struct alert *a, char *buf, size_t len);
 
 #endif

@@ -6,10 +6,10 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include "dwarf_inline.h"
+#include "elf_symbols.h"
 
 #define MAX_ORIGINS	8
 #define MAX_DEPTH	64
@@ -104,7 +104,8 @@ int dwarf_inlined_copies(const char *path, const char *name, uint64_t *addrs,
 			 size_t max)
 {
 	struct search s = { .name = name, .addrs = addrs, .max = max };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char err[256];
+	int fd = binary_open(path, NULL, err, sizeof(err));
 	Dwarf *dw;
 
 	if (fd < 0)

@@ -7,8 +7,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elf_symbols.h"
+
+int binary_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > CW_MAX_BINARY) {
+		snprintf(err, errlen, "%s: %llu MiB, larger than connwatch reads "
+			 "(%llu MiB)", path,
+			 (unsigned long long)st.st_size >> 20, CW_MAX_BINARY >> 20);
+		goto fail;
+	}
+	if (size)
+		*size = st.st_size;
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
 
 static Elf *elf_open(const char *path, int *fd, char *err, size_t errlen)
 {
@@ -18,11 +47,9 @@ static Elf *elf_open(const char *path, int *fd, char *err, size_t errlen)
 		snprintf(err, errlen, "libelf: %s", elf_errmsg(-1));
 		return NULL;
 	}
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	*fd = binary_open(path, NULL, err, errlen);
+	if (*fd < 0)
 		return NULL;
-	}
 	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		snprintf(err, errlen, "%s: not an ELF file", path);
@@ -116,6 +143,9 @@ static int read_symbols(Elf *elf, struct elf_symtab *tab)
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
 			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
 				continue;
+			/* Ending past the address space, it holds nothing. */
+			if (sym.st_value + sym.st_size < sym.st_value)
+				continue;
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (!name || !*name)
 				continue;
@@ -128,9 +158,9 @@ static int read_symbols(Elf *elf, struct elf_symtab *tab)
 
 static int read_segments(Elf *elf, struct elf_symtab *tab)
 {
-	size_t i, n;
+	size_t i, n, size;
 
-	if (elf_getphdrnum(elf, &n))
+	if (elf_getphdrnum(elf, &n) || !elf_rawfile(elf, &size))
 		return -1;
 	tab->segs = calloc(n ? n : 1, sizeof(*tab->segs));
 	if (!tab->segs)
@@ -141,6 +171,13 @@ static int read_segments(Elf *elf, struct elf_symtab *tab)
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD ||
 		    !(ph.p_flags & PF_X))
 			continue;
+		/* No loader maps one past the end of the address space. */
+		if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr ||
+		    ph.p_vaddr + ph.p_filesz < ph.p_vaddr || ph.p_offset > size)
+			continue;
+		/* A header that points past the end is only trusted so far. */
+		if (ph.p_filesz > size - ph.p_offset)
+			ph.p_filesz = size - ph.p_offset;
 		tab->segs[tab->nr_segs++] = (struct elf_load_seg){
 			.vaddr = ph.p_vaddr, .memsz = ph.p_memsz,
 			.offset = ph.p_offset, .filesz = ph.p_filesz,
@@ -163,6 +200,8 @@ static void dedup_by_addr(struct elf_symtab *tab)
 {
 	size_t i, kept = 0;
 
+	if (!tab->nr_syms)
+		return;	/* syms is NULL: not even qsort may be given it */
 	qsort(tab->syms, tab->nr_syms, sizeof(*tab->syms), by_addr_then_name);
 	for (i = 0; i < tab->nr_syms; i++) {
 		if (kept && tab->syms[kept - 1].addr == tab->syms[i].addr) {

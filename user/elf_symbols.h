@@ -28,6 +28,20 @@ struct elf_symtab {
 	size_t nr_segs;
 };
 
+/*
+ * The largest binary connwatch reads, far above any server's (Debian's
+ * prometheus: 48 MiB): a file may claim tables as large as itself, so
+ * this bounds the memory and time a hostile one can cost.
+ */
+#define CW_MAX_BINARY (1ULL << 30)
+
+/*
+ * Opens the binary at path to read it: a regular file of at most
+ * CW_MAX_BINARY bytes (its size in *size, unless NULL). Its fd, or -1
+ * with "PATH: why" in err.
+ */
+int binary_open(const char *path, uint64_t *size, char *err, size_t errlen);
+
 /* Loads FUNC symbols from .symtab and .dynsym. 0, or -1 with err set. */
 int elf_symtab_load(struct elf_symtab *tab, const char *path,
 		    char *err, size_t errlen);

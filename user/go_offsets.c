@@ -5,10 +5,10 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "elf_symbols.h"
 #include "go_offsets.h"
 
 struct field_desc {
@@ -86,7 +86,8 @@ static int dwarf_member(Dwarf *dw, const char *type, const char *member,
 static int from_dwarf(const char *path, const struct field_desc *f,
 		      int64_t *offset)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
+	char err[256];
+	int fd = binary_open(path, NULL, err, sizeof(err)), ret = -1;
 	Dwarf *dw;
 
 	if (fd < 0)

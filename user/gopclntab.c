@@ -14,13 +14,12 @@
  * Entries are u32 offsets from textStart since 1.18, addresses before.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include "elf_symbols.h"
 #include "gopclntab.h"
 #include "gopclntab_file.h"
 
@@ -127,7 +126,8 @@ static void read_relocs(struct image *im)
 				return;	/* no memory: lookups give 0 */
 		}
 	}
-	qsort(im->relocs, im->nr_relocs, sizeof(*im->relocs), reloc_cmp);
+	if (im->nr_relocs)	/* else relocs is NULL, which qsort may not take */
+		qsort(im->relocs, im->nr_relocs, sizeof(*im->relocs), reloc_cmp);
 }
 
 /*
@@ -145,7 +145,7 @@ uint64_t img_addr(struct image *im, uint64_t vaddr, const uint8_t *p,
 	if (v || im->eh.e_type != ET_DYN)
 		return v;
 	img_relocs(im, &n);
-	r = bsearch(&key, im->relocs, n, sizeof(*r), reloc_cmp);
+	r = n ? bsearch(&key, im->relocs, n, sizeof(*r), reloc_cmp) : NULL;
 	return r ? r->value : 0;
 }
 
@@ -615,29 +615,26 @@ static int read_segments(struct image *im)
  */
 static int img_map(struct image *im, char *err, size_t errlen)
 {
-	int fd = open(im->path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	uint64_t size;
+	int fd = binary_open(im->path, &size, err, errlen);
 	void *map;
 
-	if (fd < 0 || fstat(fd, &st)) {
-		snprintf(err, errlen, "%s: %s", im->path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || !st.st_size) {
+	if (fd < 0)
+		return -1;
+	if (!size) {
 		snprintf(err, errlen, "%s: not an ELF file", im->path);
 		goto out;
 	}
-	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "%s: cannot map it: %s", im->path,
 			 strerror(errno));
 		goto out;
 	}
 	im->raw = map;
-	im->size = st.st_size;
+	im->size = size;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return im->raw ? 0 : -1;
 }
 

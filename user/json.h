@@ -12,7 +12,7 @@ struct jbuf {
 
 void jputf(struct jbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* s as a JSON string, quoted and escaped. */
+/* s as a JSON string, quoted and escaped; a byte not UTF-8 as U+FFFD. */
 void jstr(struct jbuf *b, const char *s);
 /* ,"name":"val" */
 void jfield(struct jbuf *b, const char *name, const char *val);

@@ -179,7 +179,9 @@ void preload_receive(struct cw_daemon *d)
 	} msg;
 	ssize_t n;
 
-	while ((n = recv(d->preload_fd, &msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
+	/* MSG_TRUNC: a longer datagram says its length, and is refused. */
+	while ((n = recv(d->preload_fd, &msg, sizeof(msg),
+			 MSG_DONTWAIT | MSG_TRUNC)) > 0) {
 		if (!valid(&msg.h, n) || d->sess.sockets_target < 0)
 			continue;	/* not ours, or a newer shim: ignore */
 		if (msg.h.type == CW_PL_SNAPSHOT)

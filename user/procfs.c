@@ -195,21 +195,32 @@ static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
 	return m->maps[m->nr++].path ? 0 : -1;
 }
 
-int proc_maps_load(pid_t pid, struct proc_maps *out)
+/* The rest of a line too long to be one the kernel wrote. */
+static void skip_line(FILE *f)
 {
-	char path[64], line[4096], perms[8], file[4096];
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+}
+
+void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out)
+{
+	/* A kernel line: about 80 bytes, then a path of up to PATH_MAX. */
+	char line[8192], perms[8], file[4096];
 	unsigned long long start, end, off, ino;
 	size_t cap = 0;
-	FILE *f;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		struct proc_map pm;
+		size_t len = strlen(line);
 
+		/* Read in pieces, its tail would pass for a line of its own. */
+		if (len && line[len - 1] != '\n' && !feof(f)) {
+			skip_line(f);
+			continue;
+		}
 		file[0] = '\0';
 		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %4095[^\n]",
 			   &start, &end, perms, &off, &ino, file) < 5 ||
@@ -221,6 +232,19 @@ int proc_maps_load(pid_t pid, struct proc_maps *out)
 		if (push_map(out, &cap, &pm))
 			break;
 	}
+}
+
+int proc_maps_load(pid_t pid, struct proc_maps *out)
+{
+	char path[64];
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	proc_maps_parse(f, pid, out);
 	fclose(f);
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct proc_map {
@@ -31,6 +32,8 @@ size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max);
 size_t proc_with_descendants(pid_t root, pid_t *pids, size_t max);
 
 int proc_maps_load(pid_t pid, struct proc_maps *out);
+/* The executable file mappings in f, pid's /proc/PID/maps, into out. */
+void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out);
 const struct proc_map *proc_maps_find(const struct proc_maps *m,
 				      uint64_t addr);
 void proc_maps_free(struct proc_maps *m);

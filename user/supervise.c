@@ -20,33 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "config_file.h"
 #include "metrics.h"
-#include "presets.h"
-#include "spec.h"
 #include "web_config.h"
-#include "yaml_doc.h"
 
-#define MAX_ARGS 64
 #define MAX_CHILDREN CW_MAX_TARGETS
-
-struct child {
-	char *argv[MAX_ARGS];	/* connwatch attach ...; NULL-terminated,
-				 * with room for --fresh */
-	char key[2048];		/* the argv joined: same key, same child */
-	pid_t pid;		/* 0: not running */
-	int err_fd;		/* its stderr, forwarded line by line */
-	char line[1024];
-	size_t used;
-	char address[64];	/* its /metrics, once it said so */
-	time_t restart_at;
-	int backoff_s;
-};
-
-struct config {
-	char *listen, *alert_log, *web_config, *alertmanager, *on_alert;
-	struct child *children;
-	int nr;
-};
 
 struct supervisor {
 	const char *path;
@@ -61,230 +39,6 @@ static volatile sig_atomic_t got_hup, got_stop;
 static void on_hup(int sig) { (void)sig; got_hup = 1; }
 static void on_stop(int sig) { (void)sig; got_stop = 1; }
 
-/* ---- the config file ---------------------------------------------- */
-
-struct cparse {
-	yaml_document_t doc;
-	const char *name;
-	char *err;
-	size_t errlen;
-};
-
-static int cfail(struct cparse *p, const yaml_node_t *at, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	ydoc_verror(p->err, p->errlen, p->name, at, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static yaml_node_t *node(struct cparse *p, int id)
-{
-	return yaml_document_get_node(&p->doc, id);
-}
-
-static int push_arg(struct child *c, int *n, const char *a)
-{
-	if (*n == MAX_ARGS - 2 || !(c->argv[*n] = strdup(a)))
-		return -1;
-	c->argv[++*n] = NULL;
-	return 0;
-}
-
-/* presets: [a, b] or specs: [x.yaml] into --preset a --preset b ... */
-static int list_args(struct cparse *p, const yaml_node_t *v, const char *opt,
-		     struct child *c, int *n)
-{
-	yaml_node_item_t *it;
-	char err[512];
-
-	if (v->type != YAML_SEQUENCE_NODE)
-		return cfail(p, v, "%s: expected a list", opt + 2);
-	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		const char *s = ydoc_scalar(node(p, *it));
-		struct spec spec;
-
-		if (!s)
-			return cfail(p, v, "%s: expected names", opt + 2);
-		if (!strcmp(opt, "--preset") && !preset_find(s))
-			return cfail(p, node(p, *it), "unknown preset '%s' "
-				     "(`connwatch presets` lists them)", s);
-		if (!strcmp(opt, "--spec")) {
-			if (spec_parse_file(&spec, s, err, sizeof(err)))
-				return cfail(p, node(p, *it), "%s", err);
-			spec_free(&spec);
-		}
-		if (push_arg(c, n, opt) || push_arg(c, n, s))
-			return cfail(p, v, "too many options");
-	}
-	return 0;
-}
-
-static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
-			struct child *c, int *n, int *has_what, int *has_how)
-{
-	static const char *const scalars[][2] = {
-		{ "exe", "--exe" }, { "pid", "--pid" },
-		{ "on_critical", "--on-critical" },
-	};
-	size_t i;
-
-	if (!strcmp(k, "presets") || !strcmp(k, "specs")) {
-		*has_how = 1;
-		return list_args(p, v, k[0] == 'p' ? "--preset" : "--spec", c, n);
-	}
-	for (i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
-		if (strcmp(k, scalars[i][0]))
-			continue;
-		if (!ydoc_scalar(v))
-			return cfail(p, v, "%s: expected a value", k);
-		*has_what += i < 2;
-		return push_arg(c, n, scalars[i][1]) ||
-		       push_arg(c, n, ydoc_scalar(v)) ?
-		       cfail(p, v, "too many options") : 0;
-	}
-	return cfail(p, v, "target: unknown key '%s' (expected exe, pid, "
-		     "presets, specs, on_critical)", k);
-}
-
-/* The shared options, then the target's, after `connwatch attach`. */
-static int parse_target(struct cparse *p, struct supervisor *s,
-			struct config *cfg, const yaml_node_t *t,
-			struct child *c)
-{
-	const char *shared[][2] = {
-		{ "--alert-log", cfg->alert_log }, { "--alertmanager", cfg->alertmanager },
-		{ "--on-alert", cfg->on_alert },
-	};
-	int n = 0, has_what = 0, has_how = 0;
-	yaml_node_pair_t *pr;
-	size_t i;
-
-	memset(c, 0, sizeof(*c));
-	if (t->type != YAML_MAPPING_NODE)
-		return cfail(p, t, "targets: each target is a mapping");
-	if (push_arg(c, &n, s->self) || push_arg(c, &n, "attach") ||
-	    push_arg(c, &n, "--listen") || push_arg(c, &n, "127.0.0.1:0") ||
-	    push_arg(c, &n, "--json"))
-		return cfail(p, t, "out of memory");
-	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
-		if (shared[i][1] && (push_arg(c, &n, shared[i][0]) ||
-				     push_arg(c, &n, shared[i][1])))
-			return cfail(p, t, "out of memory");
-	for (pr = t->data.mapping.pairs.start; pr < t->data.mapping.pairs.top; pr++) {
-		const char *k = ydoc_scalar(node(p, pr->key));
-
-		if (!k || target_field(p, k, node(p, pr->value), c, &n,
-				       &has_what, &has_how))
-			return k ? -1 : cfail(p, t, "keys must be plain words");
-	}
-	if (has_what != 1)
-		return cfail(p, t, "target: give exactly one of exe or pid");
-	if (!has_how)
-		return cfail(p, t, "target: give presets or specs");
-	for (i = 0; c->argv[i]; i++)
-		snprintf(c->key + strlen(c->key), sizeof(c->key) - strlen(c->key),
-			 "%s\x1f", c->argv[i]);
-	return 0;
-}
-
-static int top_field(struct cparse *p, struct supervisor *s,
-		     struct config *cfg, const char *k, const yaml_node_t *v)
-{
-	char **dst = !strcmp(k, "listen") ? &cfg->listen :
-		     !strcmp(k, "alert_log") ? &cfg->alert_log :
-		     !strcmp(k, "web_config") ? &cfg->web_config :
-		     !strcmp(k, "alertmanager") ? &cfg->alertmanager :
-		     !strcmp(k, "on_alert") ? &cfg->on_alert : NULL;
-	yaml_node_item_t *it;
-
-	if (dst) {
-		if (!ydoc_scalar(v))
-			return cfail(p, v, "%s: expected a value", k);
-		*dst = strdup(ydoc_scalar(v));
-		return 0;
-	}
-	if (strcmp(k, "targets"))
-		return cfail(p, v, "unknown key '%s' (expected listen, alert_log, "
-			     "web_config, alertmanager, on_alert, targets)", k);
-	if (v->type != YAML_SEQUENCE_NODE)
-		return cfail(p, v, "targets: expected a list");
-	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		if (cfg->nr == MAX_CHILDREN)
-			return cfail(p, v, "more than %d targets", MAX_CHILDREN);
-		if (parse_target(p, s, cfg, node(p, *it), &cfg->children[cfg->nr++]))
-			return -1;
-	}
-	return 0;
-}
-
-static void config_free(struct config *cfg)
-{
-	int i, j;
-
-	for (i = 0; cfg->children && i < cfg->nr; i++)
-		for (j = 0; cfg->children[i].argv[j]; j++)
-			free(cfg->children[i].argv[j]);
-	free(cfg->children);
-	free(cfg->listen);
-	free(cfg->alert_log);
-	free(cfg->web_config);
-	free(cfg->alertmanager);
-	free(cfg->on_alert);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* The targets need the shared options first: read those, then targets. */
-static int config_load(struct supervisor *s, struct config *cfg, char *err,
-		       size_t errlen)
-{
-	struct cparse p = { .name = s->path, .err = err, .errlen = errlen };
-	yaml_node_pair_t *pr;
-	yaml_node_t *root;
-	char *text;
-	int pass, ret = -1;
-
-	memset(cfg, 0, sizeof(*cfg));
-	text = read_text_file(s->path, err, errlen);
-	if (!text || ydoc_load(&p.doc, s->path, text, err, errlen)) {
-		free(text);
-		return -1;
-	}
-	cfg->children = calloc(MAX_CHILDREN, sizeof(*cfg->children));
-	root = yaml_document_get_root_node(&p.doc);
-	if (!root || root->type != YAML_MAPPING_NODE || !cfg->children) {
-		cfail(&p, root, "expected a mapping with targets");
-		goto out;
-	}
-	for (pass = 0; pass < 2; pass++)
-		for (pr = root->data.mapping.pairs.start;
-		     pr < root->data.mapping.pairs.top; pr++) {
-			const char *k = ydoc_scalar(node(&p, pr->key));
-
-			if (!k) {
-				cfail(&p, root, "keys must be plain words");
-				goto out;
-			}
-			if ((pass == 1) == !strcmp(k, "targets") &&
-			    top_field(&p, s, cfg, k, node(&p, pr->value)))
-				goto out;
-		}
-	if (!cfg->nr) {
-		cfail(&p, root, "no targets");
-		goto out;
-	}
-	ret = 0;
-out:
-	yaml_document_delete(&p.doc);
-	free(text);
-	if (ret)
-		config_free(cfg);
-	return ret;
-}
 
 /* ---- the children -------------------------------------------------- */
 
@@ -430,7 +184,7 @@ static void reload(struct supervisor *s)
 	char err[512];
 	int i, j;
 
-	if (config_load(s, &next, err, sizeof(err))) {
+	if (config_load(&next, s->self, s->path, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: reload: %s; keeping the running "
 			"configuration\n", err);
 		return;
@@ -735,7 +489,7 @@ int cmd_config(int argc, char **argv)
 		return 1;
 	}
 	s.self[n] = '\0';
-	if (config_load(&s, &s.cfg, err, sizeof(err))) {
+	if (config_load(&s.cfg, s.self, s.path, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		return 1;
 	}

@@ -9,7 +9,7 @@
 char *read_text_file(const char *path, char *err, size_t errlen)
 {
 	char *text = NULL, buf[4096];
-	size_t len = 0, n;
+	size_t len = 0, total = 0, n;
 	FILE *f, *mem;
 	int read_err;
 
@@ -19,13 +19,21 @@ char *read_text_file(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	mem = open_memstream(&text, &len);
-	while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+	while (mem && total <= CW_MAX_TEXT_FILE &&
+	       (n = fread(buf, 1, sizeof(buf), f)) > 0) {
 		fwrite(buf, 1, n, mem);
+		total += n;
+	}
 	read_err = ferror(f) ? errno : 0;
 	fclose(f);
-	if (!mem || fclose(mem) || read_err) {
-		snprintf(err, errlen, "%s: %s", path,
-			 read_err ? strerror(read_err) : "cannot read");
+	if (!mem || fclose(mem) || read_err || total > CW_MAX_TEXT_FILE) {
+		if (total > CW_MAX_TEXT_FILE)
+			snprintf(err, errlen, "%s: larger than %d MiB: not a "
+				 "file connwatch reads", path,
+				 CW_MAX_TEXT_FILE >> 20);
+		else
+			snprintf(err, errlen, "%s: %s", path, read_err ?
+				 strerror(read_err) : "cannot read");
 		free(text);
 		return NULL;
 	}
@@ -58,11 +66,16 @@ int ydoc_verror(char *err, size_t errlen, const char *name,
 		const yaml_node_t *at, const char *fmt, va_list ap)
 {
 	size_t n;
+	char *c;
 
 	n = snprintf(err, errlen, "%s:%lu: ", name,
 		     at ? (unsigned long)at->start_mark.line + 1 : 1UL);
 	if (n < errlen)
 		vsnprintf(err + n, errlen - n, fmt, ap);
+	/* Messages quote keys and values: one line still, no escape codes. */
+	for (c = err; errlen && *c; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+			*c = '?';
 	return -1;
 }
 

@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <yaml.h>
 
+/*
+ * Far above any spec, config, web config or PEM file: naming /dev/zero
+ * or a 2 GiB file as one costs no more than this in memory.
+ */
+#define CW_MAX_TEXT_FILE (1 << 20)
+
 /* The whole file, NUL-terminated, malloc'ed; NULL + "PATH: why" in err. */
 char *read_text_file(const char *path, char *err, size_t errlen);
 /*
@@ -18,7 +24,10 @@ char *read_text_file(const char *path, char *err, size_t errlen);
  */
 int ydoc_load(yaml_document_t *doc, const char *name, const char *text,
 	      char *err, size_t errlen);
-/* "NAME:LINE: " (at's line; 1 without a node) and the message. -1. */
+/*
+ * "NAME:LINE: " (at's line; 1 without a node) and the message, its
+ * control characters (a newline in a quoted key) as '?'. -1.
+ */
 int ydoc_verror(char *err, size_t errlen, const char *name,
 		const yaml_node_t *at, const char *fmt, va_list ap);
 /* The node's text if it is a scalar, else NULL. */

@@ -1376,16 +1376,24 @@ static void build(struct image_buf *im, const struct synth *s)
 	assert_true(im->size <= sizeof(im->b));
 }
 
-/* Loads im from a file; 0 with *t filled, or -1 with err. */
+/*
+ * Loads im from a file; 0 with *t filled, or -1 with err. With
+ * CW_SYNTH_DUMP=DIR the file is kept there: every layout, good and
+ * corrupt, seeds the pclntab fuzzer (tests/fuzz/seeds.sh).
+ */
 static int load_image(const struct image_buf *im, struct go_pclntab *t,
 		      char *err, size_t errlen)
 {
-	char path[] = "/tmp/cw-gopcln-XXXXXX";
+	const char *dump = getenv("CW_SYNTH_DUMP");
+	char path[4096];
 	int ret;
 
+	snprintf(path, sizeof(path), "%s/%s-XXXXXX", dump ? dump : "/tmp",
+		 dump ? "synth" : "cw-gopcln");
 	write_temp(path, im->b, im->size);
 	ret = go_pclntab_load(t, path, err, errlen);
-	unlink(path);
+	if (!dump)
+		unlink(path);
 	return ret;
 }
 
