@@ -111,6 +111,8 @@ static struct preload_proc *proc_slot(struct cw_daemon *d, int pid)
 			return &d->preload[i];
 	if (d->nr_preload == CW_MAX_TARGETS)
 		return NULL;
+	/* A new process starts with nothing: no snapshot, nothing reported. */
+	memset(&d->preload[d->nr_preload], 0, sizeof(d->preload[0]));
 	d->preload[d->nr_preload].pid = pid;
 	return &d->preload[d->nr_preload++];
 }

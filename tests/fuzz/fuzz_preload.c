@@ -67,8 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sent = size;
 	fuzz_check(send(peer, data, size, 0) == (ssize_t)size, "send");
 	preload_receive(d);
+	/* A double-close report makes a slot before any snapshot (its
+	 * count is credited there); a snapshot is kept under its own pid. */
 	for (i = 0; i < d->nr_preload; i++)
-		fuzz_check(d->preload[i].pid == (int)d->preload[i].snap.h.pid,
+		fuzz_check(!d->preload[i].snap.h.magic ||
+			   d->preload[i].pid == (int)d->preload[i].snap.h.pid,
 			   "snapshot kept under pid %d", d->preload[i].pid);
 	return 0;
 }
