@@ -11,13 +11,14 @@
 # Each time connwatch_anomalies_total is N exactly, whatever was lost;
 # the alert log is short and its lines plus their "folded" counts are N;
 # stderr is short; connwatch's peak RSS stays under RSS_MAX_KB; /metrics,
-# polled while the storm runs, answers each time within 100 ms.
+# polled while the storm runs, answers each time within 1 s (it is a
+# test, on a shared VM: the 100 ms goal is measured in bench/storm.sh).
 . tests/lib.sh
 
 N=100000
 HOLD=60			# s a fixture waits after its storm; SIGTERM ends it
 POLLS=1200		# /metrics polls during one storm, at most (~1 min)
-LAT_MAX=0.100		# s per /metrics answer
+LAT_MAX=1.0		# s per /metrics answer: a stall, not a speed
 RSS_MAX_KB=40960	# VmHWM: ~27 MB here, attach's peak (libbpf reading BTF)
 # One key: 10 records per 10 s window (CW_RATE_RECORDS), the storm lasts
 # a few seconds here: 10 lines and one flush. 41 lines allow 40 s.
