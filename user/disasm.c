@@ -2,6 +2,7 @@
 /* Finds a function's exits with capstone, from its first instruction. */
 #include <capstone/capstone.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
 #include "../bpf/connwatch.h"
@@ -306,35 +307,74 @@ static int calls_to(csh cs, const cs_insn *insn, uint64_t callee)
 	       direct_target(cs, insn, &t) && t == callee;
 }
 
-/* A whole function, decoded from its first instruction. */
+/*
+ * Each decoded instruction keeps ~2 KB (capstone's detail): a bound on
+ * what a function of the target can cost, far above any probed one.
+ */
+#define MAX_DECODED (1 << 16)
+
+/*
+ * A whole function, decoded from its first instruction, and where its
+ * direct jumps and calls land, sorted: a walk back over a run asks at
+ * every instruction whether something jumps there.
+ */
 struct decoded {
 	csh cs;
 	cs_insn *insns;
 	size_t n;
+	uint64_t *targets;
+	size_t nr_targets;
 };
+
+static int addr_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int index_targets(struct decoded *d)
+{
+	size_t i;
+
+	d->targets = malloc(d->n * sizeof(*d->targets));
+	if (!d->targets)
+		return -1;
+	for (i = 0; i < d->n; i++)
+		if (direct_target(d->cs, &d->insns[i],
+				  &d->targets[d->nr_targets]))
+			d->nr_targets++;
+	qsort(d->targets, d->nr_targets, sizeof(*d->targets), addr_cmp);
+	return 0;
+}
+
+static void decoded_free(struct decoded *d)
+{
+	free(d->targets);
+	cs_free(d->insns, d->n);
+	cs_close(&d->cs);
+}
 
 static int decode_all(const uint8_t *code, size_t size, uint64_t vaddr,
 		      struct decoded *d, char *err, size_t errlen)
 {
-	d->insns = NULL;
-	d->n = 0;
+	memset(d, 0, sizeof(*d));
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &d->cs) != CS_ERR_OK) {
 		snprintf(err, errlen, "capstone: cannot open x86-64");
 		return -1;
 	}
 	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON);
-	d->n = cs_disasm(d->cs, code, size, vaddr, 0, &d->insns);
-	if (d->n)
+	d->n = cs_disasm(d->cs, code, size, vaddr, MAX_DECODED + 1, &d->insns);
+	if (!d->n)
+		snprintf(err, errlen, "cannot decode its instructions");
+	else if (d->n > MAX_DECODED)
+		snprintf(err, errlen, "more than %d instructions", MAX_DECODED);
+	else if (index_targets(d))
+		snprintf(err, errlen, "out of memory");
+	else
 		return 0;
-	snprintf(err, errlen, "cannot decode its instructions");
-	cs_close(&d->cs);
+	decoded_free(d);
 	return -1;
-}
-
-static void decoded_free(struct decoded *d)
-{
-	cs_free(d->insns, d->n);
-	cs_close(&d->cs);
 }
 
 /* Whether some jump of the function lands in (from, to]. */
@@ -430,15 +470,11 @@ out:
 }
 
 /* Whether insns[i] is where some jump of the function lands. */
-static int is_target(csh cs, const cs_insn *insns, size_t n, size_t i)
+static int is_target(const struct decoded *d, size_t i)
 {
-	uint64_t t;
-	size_t j;
-
-	for (j = 0; j < n; j++)
-		if (direct_target(cs, &insns[j], &t) && t == insns[i].address)
-			return 1;
-	return 0;
+	return d->nr_targets &&
+	       bsearch(&d->insns[i].address, d->targets, d->nr_targets,
+		       sizeof(*d->targets), addr_cmp);
 }
 
 /* The jumps of the function that land on insns[i]: their count, the
@@ -501,14 +537,14 @@ static uint64_t panic_value(csh cs, const cs_insn *insns, size_t call)
  * return (unlock before the panic), to a jump target or to what follows
  * a jump. Its index.
  */
-static size_t run_start(csh cs, const cs_insn *insns, size_t n, size_t call,
+static size_t run_start(const struct decoded *d, size_t call,
 			uint64_t gopanic)
 {
 	size_t i = call;
 
-	while (i > 0 && !is_target(cs, insns, n, i) &&
-	       !cs_insn_group(cs, &insns[i - 1], CS_GRP_JUMP) &&
-	       !ends_flow(cs, &insns[i - 1], gopanic))
+	while (i > 0 && !is_target(d, i) &&
+	       !cs_insn_group(d->cs, &d->insns[i - 1], CS_GRP_JUMP) &&
+	       !ends_flow(d->cs, &d->insns[i - 1], gopanic))
 		i--;
 	return i;
 }
@@ -519,10 +555,12 @@ static size_t run_start(csh cs, const cs_insn *insns, size_t n, size_t call,
  * register base; that register (and a lock xadd's old value) must still
  * be intact at the jump.
  */
-static void find_test(csh cs, const cs_insn *insns, size_t n, size_t jump,
+static void find_test(const struct decoded *d, size_t jump,
 		      struct panic_branch *b)
 {
+	const cs_insn *insns = d->insns;
 	size_t i = jump, j;
+	csh cs = d->cs;
 
 	while (i-- > 0) {
 		const cs_insn *insn = &insns[i];
@@ -530,7 +568,7 @@ static void find_test(csh cs, const cs_insn *insns, size_t n, size_t jump,
 		int k, base = 0, old = 0;
 		int64_t disp = 0;
 
-		if (is_branch(cs, insn) || is_target(cs, insns, n, i + 1))
+		if (is_branch(cs, insn) || is_target(d, i + 1))
 			return;
 		for (k = 0; k < x86->op_count; k++) {
 			const cs_x86_op *op = &x86->operands[k];
@@ -562,15 +600,17 @@ static void find_test(csh cs, const cs_insn *insns, size_t n, size_t jump,
  * conditional jump lands there and nothing falls into it, or when it is
  * a conditional jump's fall-through and nothing jumps there.
  */
-static void find_branch(csh cs, const cs_insn *insns, size_t n, size_t start,
+static void find_branch(const struct decoded *d, size_t start,
 			uint64_t gopanic, struct panic_branch *b)
 {
+	const cs_insn *insns = d->insns;
+	csh cs = d->cs;
 	size_t jump;
 	int nr;
 
 	if (!start || !probeable(&insns[start]))
 		return;
-	nr = jumps_to(cs, insns, n, start, &jump);
+	nr = jumps_to(cs, insns, d->n, start, &jump);
 	if (!nr && is_jcc(cs, &insns[start - 1]))
 		jump = start - 1;	/* the panic path is its fall-through */
 	else if (nr != 1 || !is_jcc(cs, &insns[jump]) ||
@@ -578,7 +618,7 @@ static void find_branch(csh cs, const cs_insn *insns, size_t n, size_t start,
 		return;
 	b->probe = insns[start].address;
 	b->jump = insns[jump].address;
-	find_test(cs, insns, n, jump, b);
+	find_test(d, jump, b);
 }
 
 int find_panic_branches(const uint8_t *code, size_t size, uint64_t vaddr,
@@ -606,8 +646,7 @@ int find_panic_branches(const uint8_t *code, size_t size, uint64_t vaddr,
 		memset(b, 0, sizeof(*b));
 		b->call = d.insns[i].address;
 		b->value = panic_value(d.cs, d.insns, i);
-		find_branch(d.cs, d.insns, d.n,
-			    run_start(d.cs, d.insns, d.n, i, gopanic), gopanic, b);
+		find_branch(&d, run_start(&d, i, gopanic), gopanic, b);
 	}
 	ret = 0;
 out:

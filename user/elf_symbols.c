@@ -290,7 +290,9 @@ const struct elf_sym *elf_symtab_by_addr(const struct elf_symtab *tab,
 	return s;
 }
 
-int64_t elf_vaddr_to_offset(const struct elf_symtab *tab, uint64_t vaddr)
+/* The code segment whose file part holds vaddr, or NULL. */
+static const struct elf_load_seg *segment_of(const struct elf_symtab *tab,
+					     uint64_t vaddr)
 {
 	size_t i;
 
@@ -298,9 +300,16 @@ int64_t elf_vaddr_to_offset(const struct elf_symtab *tab, uint64_t vaddr)
 		const struct elf_load_seg *s = &tab->segs[i];
 
 		if (vaddr >= s->vaddr && vaddr < s->vaddr + s->filesz)
-			return (int64_t)(vaddr - s->vaddr + s->offset);
+			return s;
 	}
-	return -1;
+	return NULL;
+}
+
+int64_t elf_vaddr_to_offset(const struct elf_symtab *tab, uint64_t vaddr)
+{
+	const struct elf_load_seg *s = segment_of(tab, vaddr);
+
+	return s ? (int64_t)(vaddr - s->vaddr + s->offset) : -1;
 }
 
 uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off)
@@ -319,14 +328,26 @@ uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off)
 uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
 		       size_t size, char *err, size_t errlen)
 {
-	int64_t off = elf_vaddr_to_offset(tab, vaddr);
+	const struct elf_load_seg *s = segment_of(tab, vaddr);
 	uint8_t *buf;
 	ssize_t got;
 	int fd;
 
-	if (off < 0 || !size) {
+	if (!s || !size) {
 		snprintf(err, errlen, "0x%llx is not in a code segment",
 			 (unsigned long long)vaddr);
+		return NULL;
+	}
+	/* Sizes come from the file: believed only as far as it goes. */
+	if (size > s->filesz - (vaddr - s->vaddr)) {
+		snprintf(err, errlen, "%zu bytes of code at 0x%llx run past "
+			 "its segment", size, (unsigned long long)vaddr);
+		return NULL;
+	}
+	if (size > CW_MAX_CODE) {
+		snprintf(err, errlen, "a function of %zu KiB at 0x%llx: larger "
+			 "than connwatch decodes (%d KiB)", size >> 10,
+			 (unsigned long long)vaddr, CW_MAX_CODE >> 10);
 		return NULL;
 	}
 	fd = open(tab->path, O_RDONLY | O_CLOEXEC);
@@ -335,7 +356,7 @@ uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
 		return NULL;
 	}
 	buf = malloc(size);
-	got = buf ? pread(fd, buf, size, off) : -1;
+	got = buf ? pread(fd, buf, size, vaddr - s->vaddr + s->offset) : -1;
 	close(fd);
 	if (got != (ssize_t)size) {
 		snprintf(err, errlen, "%s: short read of code at 0x%llx",

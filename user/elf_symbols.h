@@ -58,7 +58,17 @@ int64_t elf_vaddr_to_offset(const struct elf_symtab *tab, uint64_t vaddr);
 /* Virtual address of a file offset, or 0 when no segment maps it. */
 uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off);
 
-/* Reads size bytes of code at vaddr into a malloc'ed buffer. */
+/*
+ * The largest function connwatch reads to decode, far above any probed
+ * (the largest in Debian's prometheus, an init of generated tables, is
+ * 897 KiB): decoding it all takes ~2 KB of memory per instruction.
+ */
+#define CW_MAX_CODE (1 << 20)
+
+/*
+ * Reads size bytes of code at vaddr into a malloc'ed buffer; they must
+ * be in the file, in one code segment, and at most CW_MAX_CODE.
+ */
 uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
 		       size_t size, char *err, size_t errlen);
 

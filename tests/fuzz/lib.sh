@@ -21,8 +21,12 @@ fuzz_options() {
 	elf_symbols | gopclntab | dwarf_inline) dict=elf ;;
 	esac
 	[ -f "tests/fuzz/dict/$dict.dict" ] && echo "-dict=tests/fuzz/dict/$dict.dict"
-	# Escaped six times over, 16 KB of strings outgrow the alert line.
-	[ "$1" = json ] && echo "-max_len=16384"
+	# Escaped six times over, 16 KB of strings outgrow the alert line;
+	# a long straight run is what made the panic branch finder slow.
+	case $1 in
+	json) echo "-max_len=16384" ;;
+	disasm) echo "-max_len=65536" ;;
+	esac
 	echo "-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512"
 }
 
