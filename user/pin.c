@@ -47,25 +47,33 @@
  * armed), the process tables (who, since when; already running at attach;
  * frozen once), the sockets preset's tables, the probe hits (Prometheus
  * counters), the in-flight entries (a handler that entered before the
- * restart returns after it) and the ring buffer (records connwatch had
- * not read when it was killed). Not pinned: what attach writes anew (the
- * probe table, the --exe inode), and a close in flight (its exit, seen
- * without its entry, would count it twice).
+ * restart returns after it), the ring buffer (records connwatch had not
+ * read when it was killed), the anomaly counts with the rate limit's
+ * folded events, and .bss (the totals of processes gone, records lost).
+ * Not pinned: what attach writes anew (the probe table, the --exe inode,
+ * .rodata), and a close in flight (its exit, seen without its entry,
+ * would count it twice).
  *
- * per_process: keyed by tgid first. sockets: only with the sockets preset;
- * otherwise empty, and sock_fds alone holds some 20 MB of kernel memory
- * (an LRU map is preallocated) that pins would keep after connwatch.
+ * per_process: keyed by tgid first, and dropped with a process gone.
+ * Anomaly counts are not: connwatch folds those of a process gone into
+ * its target's totals, as for any process that exits. sockets: only with
+ * the sockets preset; otherwise empty, and sock_fds alone holds some
+ * 20 MB of kernel memory (an LRU map is preallocated) that pins would
+ * keep after connwatch. The pin is named after the skeleton's field
+ * (bpffs takes no dot, as in .bss).
  */
 #define PINNED(m, per_process, sockets) \
-	{ offsetof(struct connwatch_bpf, maps.m), per_process, sockets }
+	{ #m, offsetof(struct connwatch_bpf, maps.m), per_process, sockets }
 static const struct {
+	const char *name;
 	size_t off;
 	int per_process;
 	int sockets;
 } pinned[] = {
 	PINNED(acct, 1, 0), PINNED(watched, 1, 0), PINNED(preexisting, 1, 0),
 	PINNED(stopped, 1, 0), PINNED(probe_hits, 0, 0), PINNED(inflight, 0, 0),
-	PINNED(records, 0, 0), PINNED(sock_targets, 1, 1),
+	PINNED(records, 0, 0), PINNED(anomaly_counts, 0, 0),
+	PINNED(rates, 0, 0), PINNED(bss, 0, 0), PINNED(sock_targets, 1, 1),
 	PINNED(sock_stats, 1, 1), PINNED(sock_fds, 1, 1),
 };
 #define NR_PINNED (sizeof(pinned) / sizeof(pinned[0]))
@@ -394,15 +402,16 @@ static void sweep(const char *own)
 /* ---- adopting --------------------------------------------------------- */
 
 /* A pin left by a connwatch whose map differs from ours cannot serve. */
-static int pin_fits(struct bpf_map *map, const char *dir, char *why,
+static int pin_fits(const struct cw_session *s, size_t i, char *why,
 		    size_t whylen)
 {
+	struct bpf_map *map = pinned_map(s, i);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX + 64];
 	int fd, fits;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+	snprintf(path, sizeof(path), "%s/%s", s->pin.dir, pinned[i].name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT;	/* a map new in this connwatch */
@@ -415,7 +424,7 @@ static int pin_fits(struct bpf_map *map, const char *dir, char *why,
 	close(fd);
 	if (!fits)
 		snprintf(why, whylen, "its map %s is not this connwatch's",
-			 bpf_map__name(map));
+			 pinned[i].name);
 	return fits;
 }
 
@@ -434,8 +443,7 @@ static int adoptable(const struct cw_session *s)
 		snprintf(why, sizeof(why), "its processes are all gone");
 	else
 		for (i = 0; i < NR_PINNED; i++)
-			if (pinned_map(s, i) &&
-			    !pin_fits(pinned_map(s, i), dir, why, sizeof(why)))
+			if (pinned_map(s, i) && !pin_fits(s, i, why, sizeof(why)))
 				break;
 	if (!why[0])
 		return 1;
@@ -467,8 +475,7 @@ void pin_prepare(struct cw_session *s)
 
 		if (!map)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", p->dir,
-			 bpf_map__name(map));
+		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i].name);
 		bpf_map__set_pin_path(map, path);
 	}
 	return;

@@ -13,6 +13,7 @@ kinds() { grep -s "\"pid\":${2:-[0-9]*}," "$1" | grep -o '"kind":"[a-z_]*"' |
 	cut -d'"' -f4 | tr '\n' ' '; }
 opened() { metric connwatch_connections_opened_total "pid=\"$1\""; }
 open_hits() { metric connwatch_probe_hits_total 'probe="open:conn_accepted"'; }
+anomalies() { metric connwatch_anomalies_total "kind=\"$1\""; }
 
 # first_drain: a burst of overlapping connections, then idle.
 first_drain() {
@@ -52,11 +53,13 @@ check "restart: adopts the pinned state, its drained key said" \
 	grep -q "adopted the state pinned in $PINS/.*: 1 process, 1 key (1 drained)" "$CW_ERR"
 check_eq "restart: opened goes on from 20" "$(opened "$SRV_PID")" 20
 check_eq "restart: probe hits go on" "$(open_hits)" "$HITS"
+check_eq "restart: anomalies_total goes on" "$(anomalies drain_without_shutdown)" 1
 second_drain "SIGTERM"
 check_eq "SIGTERM: opened counted on to 21" "$(opened "$SRV_PID")" 21
 check_eq "SIGTERM: probe hits counted on" "$(open_hits)" $((HITS + 1))
-check_eq "SIGTERM: no false underflow" \
-	"$(metric connwatch_anomalies_total 'kind="counter_underflow"')" 0
+check_eq "SIGTERM: anomalies_total counted on, no false underflow" \
+	"$(anomalies drain_without_shutdown) $(anomalies drain_rearmed) $(anomalies duplicate_drain) $(anomalies counter_underflow)" \
+	"1 1 1 0"
 stop "$CW_PID"
 DIR=$(sed -n "s|.*adopted the state pinned in \($PINS/[^:]*\):.*|\1|p" "$CW_ERR")
 check "the process gone, connwatch removes its pins on exit" test ! -e "$DIR"
@@ -153,6 +156,9 @@ check "a pid taken by another process: its state dropped, said" \
 check "the one still running is adopted" grep -q "adopted .*: 1 process," "$CW_ERR"
 check_eq "no series of the processes gone" "$(opened "$A")$(opened "$B")" ""
 check_eq "the one still running goes on from 20" "$(opened "$D")" 20
+wait_eq 3 3 anomalies drain_without_shutdown
+check_eq "the anomalies of processes gone stay in the totals" \
+	"$(anomalies drain_without_shutdown)" 3
 SRV_PORT=$PORT_C first_drain
 SRV_PORT=$PORT_D SRV_PID=$D second_drain "--exe"
 check "a new process starts from nothing: its first drain is a first" \

@@ -92,6 +92,7 @@ sample() {
 # ---------------------------------------------------------------- attach
 # Five startups of attach (spec + sockets), each polled from before it
 # starts through its --duration end; 10 connections at the first answer.
+# Each startup adopts the counts the one before pinned: 10 more each.
 start_server fixed || exit 1
 T=$SRV_PID
 ready=0 exact=0 exits=0 sane=0 times=""
@@ -109,14 +110,14 @@ for i in 1 2 3 4 5; do
 	times="$times $(first_ms "start$i")"
 	[ "$(attached "start$i")" == "$((SPEC_ROWS + 1)) 0" ] &&
 		ready=$((ready + 1))
-	[ "$(sample "$TMP/start$i.last" connwatch_counter_increments_total "pid=\"$T\"")" == 10 ] &&
-		[ "$(sample "$TMP/start$i.last" connwatch_connections_opened_total 'target="tracker_server"')" == 10 ] &&
+	[ "$(sample "$TMP/start$i.last" connwatch_counter_increments_total "pid=\"$T\"")" == $((10 * i)) ] &&
+		[ "$(sample "$TMP/start$i.last" connwatch_connections_opened_total 'target="tracker_server"')" == $((10 * i)) ] &&
 		exact=$((exact + 1))
 done
 echo "info: attach: start to first /metrics answer (ms):$times"
 check_eq "attach: the first answer shows all $((SPEC_ROWS + 1)) probes attached (spec + sockets:tracepoints), in 5 startups" \
 	"$ready" 5
-check_eq "attach: load from the first answer on is counted exactly (10), in 5 startups" \
+check_eq "attach: load from the first answer on is counted exactly (10 more), in 5 startups" \
 	"$exact" 5
 check_eq "attach: --duration ends with exit 0 under scrapes, 5 times" "$exits" 5
 check_eq "attach: no sanitizer report in 5 startups and detaches" "$sane" 5
