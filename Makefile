@@ -17,7 +17,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
-		yaml_doc web_config config_file supervise
+		yaml_doc web_config config_file supervise privs
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
 SKEL       := $(OUT)/connwatch.skel.h

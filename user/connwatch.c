@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "gopclntab.h"
 #include "presets.h"
+#include "privs.h"
 #include "procfs.h"
 #include "resolve.h"
 #include "summary.h"
@@ -688,6 +689,24 @@ int attach_all(struct cw_daemon *d)
 }
 
 /*
+ * Every probe is in place: what is left to do needs little (privs.h).
+ * Before any thread starts (capabilities are per thread) and before
+ * /metrics serves, which shows what was kept.
+ */
+static int drop_privileges(struct cw_daemon *d, char *err, size_t errlen)
+{
+	uint64_t kept;
+
+	if (privs_drop(d->child ? CW_CAPS_RUN : CW_CAPS_WATCH, PRIVS_SELF,
+		       &kept, err, errlen))
+		return -1;
+	privs_name(kept, d->caps, sizeof(d->caps));
+	fprintf(stderr, "connwatch: capabilities from now on: %s (the rest "
+		"dropped)\n", d->caps);
+	return 0;
+}
+
+/*
  * Ready: every probe is in place. Answers /metrics from now on, and runs
  * the loop until stopped. 0 or -1 (said on stderr).
  */
@@ -697,6 +716,9 @@ int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 
 	/* Before the first answer: a SIGTERM once it came must detach. */
 	install_signals();
+	if (drop_privileges(d, err, sizeof(err)) ||
+	    alert_push_run(&d->push, err, sizeof(err)))
+		goto fail;
 	if (metrics_serve(d->server, metrics_render, d, err, sizeof(err)))
 		goto fail;
 	fprintf(stderr, "connwatch: metrics on %s://%s/metrics%s, alerts to %s%s\n",

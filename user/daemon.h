@@ -53,6 +53,7 @@ struct cw_daemon {
 	int live_summary;	/* a terminal: redraw a summary each second */
 	char recent[CW_RECENT_ALERTS][160];	/* for the summary */
 	unsigned long nr_alerts;
+	char caps[128];		/* kept after attach; set before /metrics serves */
 };
 
 struct metrics_server;
