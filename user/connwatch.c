@@ -83,7 +83,11 @@ static const char attach_help[] =
 "The counts and the drain state are pinned under /sys/fs/bpf/connwatch:\n"
 "connwatch started again for the same target (binary; --pid: that process)\n"
 "and the same specs goes on from them, after SIGTERM or kill -9 alike.\n"
-"Probes are not pinned: they end with connwatch.\n";
+"Probes are not pinned: they end with connwatch.\n"
+"\n"
+"Attaching needs root. Once attached, connwatch keeps only CAP_SYS_PTRACE\n"
+"and CAP_DAC_READ_SEARCH (naming the frames of processes seen later) and\n"
+"drops every other capability for good.\n";
 
 static const char check_help[] =
 "usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
