@@ -52,6 +52,7 @@ fixed() {
 		counter_decrements_total
 	check_eq "$bin: counter_value (connCount) == 0" \
 		"$(metric connwatch_counter_value "$p")" 0
+	check_exposition "$bin: spec + go-runtime: promtool clean, no series twice"
 	stop "$SRV_PID"
 	check_eq "$bin: graceful shutdown" "$?" 0
 	wait_for 5 test "$(metric connwatch_drain_signals_total "$p")" == 1

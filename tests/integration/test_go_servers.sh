@@ -19,6 +19,7 @@ check_eq "prometheus: open == 0" "$(metric connwatch_connections_open "$P")" 0
 check_eq "prometheus: trackConn hit twice per connection" \
 	"$(metric connwatch_probe_hits_total 'trackConn')" $((2 * N))
 check_eq "prometheus: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+check_exposition "prometheus: go-net-http: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$PROM_PID"
 
@@ -35,6 +36,7 @@ h3() {
 		connections_closed_total
 	check_eq "$bin: open == 0" "$(metric connwatch_connections_open "$p")" 0
 	check_eq "$bin: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+	check_exposition "$bin: quic-go-http3 + go-runtime: promtool clean, no series twice"
 	stop "$CW_PID"
 	stop "$H3_PID"
 }
