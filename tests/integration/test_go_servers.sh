@@ -74,7 +74,7 @@ check "the steady load ran throughout the cycles: $(cat "$TMP/steady.out")" \
 check "no request failed during the cycles" grep -q 'failed=0$' "$TMP/steady.out"
 # Only this server's binary: other tests or benches may probe the others.
 check_eq "no probe left after the cycles" \
-	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .*/go_tracker.stripped ")" 0
+	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .* $PWD/$FX/go_tracker.stripped ")" 0
 start_connwatch --pid "$SRV_PID" --spec tests/specs/go_tracker.yaml || exit 1
 check "and counts are exact afterwards: 100 connections" \
 	load --connections 100 --concurrency 8

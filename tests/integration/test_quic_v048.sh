@@ -269,4 +269,4 @@ stop "$V_PID"
 
 # --- detached: no probe left on the binaries
 check_eq "no probe left" \
-	"$(bpftool perf show 2>/dev/null | grep -c 'uprobe .*/quic_v048_')" 0
+	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .* $PWD/$FX/quic_v048_")" 0
