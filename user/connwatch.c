@@ -91,10 +91,12 @@ static const char attach_help[] =
 
 static const char check_help[] =
 "usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"                       [--target NAME]\n"
 "\n"
 "Resolves every probe of every spec in the binary and prints where each\n"
-"would attach (entry and exit sites). Attaches nothing. Exit 1 if any\n"
-"probe does not resolve.\n";
+"would attach (entry and exit sites), and the target label attach would\n"
+"serve (--target NAME, else the specs' target:, else the binary's name).\n"
+"Attaches nothing. Exit 1 if any probe does not resolve.\n";
 
 static const char symbols_help[] =
 "usage: connwatch symbols (--pid PID | --exe PATH) [REGEX]\n"

@@ -88,4 +88,9 @@ expect_error "two specs naming two targets: refused in one line" \
 expect_error "an empty --target: refused in one line" "--target '': a name of 1 to 63 bytes" \
 	$CW attach --pid "$SRV_PID" --spec "$SPEC" --target "" \
 	--listen 127.0.0.1:0 --alert-log "$TMP/a.jsonl" --duration 1
+check_eq "check names the target attach would serve" \
+	"$($CW check --pid "$SRV_PID" --spec "$SPEC" --preset sockets | head -1)" \
+	"$PWD/$FX/tracker_server: every probe resolves (target \"tracker\")"
+expect_error "symbols refuses --target" "symbols: --target is an option of attach" \
+	$CW symbols --pid "$SRV_PID" --target x
 check "the server is unharmed" kill -0 "$SRV_PID"
