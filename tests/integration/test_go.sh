@@ -81,6 +81,7 @@ check "wg-negative: the record says counter 0 and would-be -1" \
 # Add(1) and Done() ran ~10 times; the probe sits on the failing branch.
 check_eq "wg-negative: WaitGroup.Add's probe fired once, on the bad Done" \
 	"$(metric connwatch_probe_hits_total 'wg_add:')" 1
+check_exposition "go-runtime alone: promtool clean, no series twice"
 stop "$CW_PID"
 
 # --on-critical stop: frozen at the critical event, before the panic.
