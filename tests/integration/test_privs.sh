@@ -74,9 +74,10 @@ start_server buggy || exit 1
 two_drains
 check_eq "--exe: the new process' alerts" \
 	"$(kinds "$CW_LOG" "$SRV_PID")" "drain_without_shutdown drain_rearmed duplicate_drain "
-check_eq "--exe: its counts exact" "$(opened "$SRV_PID")" 21
+check_eq "--exe: its counts exact" "$(metric connwatch_connections_opened_total \
+	"source=\"tracker.yaml\",pid=\"$SRV_PID\"")" 21
 check_eq "--exe, sockets preset: its accepts counted" \
-	"$(metric connwatch_connections_opened_total "target=\"tracker_server\",pid=\"$SRV_PID\"")" 21
+	"$(metric connwatch_connections_opened_total "source=\"sockets\",pid=\"$SRV_PID\"")" 21
 # Its /proc/PID/maps is read after the drop: a root process with every
 # capability needs CAP_SYS_PTRACE (without it this frame is misnamed).
 check "--exe: the new process' libc frame named by its mapping" \
