@@ -123,6 +123,16 @@ check_eq "run --fail-on critical: exit 3 after the duplicate drain" "$?" 3
 check_eq "run: the alerts" "$(kinds "$CW_LOG" "$SRV_PID")" \
 	"drain_without_shutdown drain_rearmed duplicate_drain "
 
+# ---- collect: LD_PRELOAD reports, no eBPF ----------------------------------
+CW_PORT=$(free_port)
+$CW collect --preload-socket "$TMP/preload.sock" --listen "127.0.0.1:$CW_PORT" \
+	--alert-log "$TMP/collect.jsonl" 2>"$TMP/collect.err" &
+COLLECT=$!
+STARTED+=("$COLLECT")
+wait_for 10 grep -qs "metrics on" "$TMP/collect.err"
+check_eq "collect: the symbolizer's two" "$(status_of "$COLLECT" CapEff)" "$WATCH"
+stop "$COLLECT"
+
 # ---- --config: the supervisor keeps the attach set for its children ---------
 start_server fixed || exit 1
 CW_PORT=$(free_port)
