@@ -91,6 +91,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*r))
 		return 0;
 	if (r->type == CW_REC_EXIT) {
+		/* Counted before it is told: a scrape after the line has them. */
+		sock_sweep_exited(d, r->tgid, r->ts_ns);
 		daemon_proc_down(d, r->tgid, r->comm, r->exit_code);
 		return 0;
 	}
@@ -113,7 +115,8 @@ static void notice_new_procs(struct cw_daemon *d)
 
 /*
  * Every second: new processes, drift, the counts, what the rate limit
- * folded in windows now over, a child that exited.
+ * folded in windows now over, a child that exited; the sockets sweep
+ * when it is due.
  */
 static int periodic(struct cw_daemon *d, uint64_t now)
 {
@@ -122,6 +125,7 @@ static int periodic(struct cw_daemon *d, uint64_t now)
 		notice_new_procs(d);
 		drift_scan(d, now);
 		folded_flush(d, now, 0);
+		sock_sweep_tick(d, now);
 	}
 	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);

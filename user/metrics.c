@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -221,6 +223,56 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 	}
 }
 
+/* One counter of the socket rows: the cw_sock_stats field at off. */
+static void write_socket_counter(FILE *f, struct cw_daemon *d,
+				 const struct metrics_row *rows, int nr,
+				 const char *name, size_t off, const char *text)
+{
+	int i;
+
+	help(f, name, "counter", text);
+	for (i = 0; i < nr; i++)
+		if (rows[i].has_durations)
+			fprintf(f, "%s{target=\"%s\",pid=\"%u\"} %llu\n", name,
+				d->sess.targets[rows[i].target_id].label,
+				rows[i].tgid, (unsigned long long)
+				*(const __u64 *)((const char *)&rows[i].sock + off));
+}
+
+/*
+ * Sockets that went with no close: by their process' end (a crash's
+ * dropped connections), or found gone by the sweep. Both are in
+ * connections_closed_total too.
+ */
+static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
+				    const struct metrics_row *rows, int nr)
+{
+	struct timespec now;
+
+	write_socket_counter(f, d, rows, nr,
+		"connwatch_connections_closed_by_exit_total",
+		offsetof(struct cw_sock_stats, closed_by_exit),
+		"Accepted sockets still open when their process ended (in "
+		"connections_closed_total too).");
+	write_socket_counter(f, d, rows, nr,
+		"connwatch_connections_closed_by_sweep_total",
+		offsetof(struct cw_sock_stats, closed_by_sweep),
+		"Accepted sockets that went with no event the kernel side "
+		"follows (exec, close_range with flags), found by the sweep of "
+		"/proc/PID/fd (in connections_closed_total too).");
+	if (!d->sess.skel || d->sess.sockets_target < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	help(f, "connwatch_socket_sweep_lag_seconds", "gauge",
+	     "Time since the last completed sweep of the fd tables began: how "
+	     "late a socket that went with no event may be counted (-1: none "
+	     "yet). One sweep every 2 s.");
+	fprintf(f, "connwatch_socket_sweep_lag_seconds{target=\"%s\"} %.3f\n",
+		d->sess.targets[d->sess.sockets_target].label,
+		sock_sweep_lag_seconds(d, (uint64_t)now.tv_sec * 1000000000ull +
+				       now.tv_nsec));
+}
+
 static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 			  int nr)
 {
@@ -387,6 +439,7 @@ char *metrics_render(void *daemon, size_t *len)
 	write_targets(f, d, rows, nr);
 	write_rows(f, d, rows, nr);
 	write_durations(f, d, rows, nr);
+	write_socket_reconciled(f, d, rows, nr);
 	write_anomalies(f, d);
 	write_push(f, d);
 	write_probes(f, d);

@@ -19,29 +19,51 @@ int proc_exists(pid_t pid)
 	return pid > 0 && access(path, F_OK) == 0;
 }
 
-int proc_start_ticks(pid_t pid, uint64_t *ticks)
+/*
+ * /proc/PID/stat into buf; returns its fields after comm (which, in
+ * parentheses, may hold anything: they follow the last ')'), or NULL.
+ */
+static const char *stat_fields(pid_t pid, char *buf, size_t len)
 {
-	char path[64], buf[1024], *end;
-	unsigned long long t;
+	char path[64], *end;
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* comm, in parentheses, may hold anything: fields follow the last ')' */
 	end = strrchr(buf, ')');
-	if (!end || sscanf(end + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-			   "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
+	return end ? end + 1 : NULL;
+}
+
+int proc_start_ticks(pid_t pid, uint64_t *ticks)
+{
+	const char *fields;
+	unsigned long long t;
+	char buf[1024];
+
+	fields = stat_fields(pid, buf, sizeof(buf));
+	if (!fields || sscanf(fields, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			      "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
 		return -1;
 	*ticks = t;
 	return 0;
+}
+
+int proc_alive(pid_t pid)
+{
+	const char *fields;
+	char buf[1024], state;
+
+	fields = stat_fields(pid, buf, sizeof(buf));
+	return fields && sscanf(fields, " %c", &state) == 1 && state != 'Z' &&
+	       state != 'X';
 }
 
 /*
