@@ -254,14 +254,14 @@ static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
 		offsetof(struct cw_sock_stats, closed_by_exit),
 		"Accepted sockets still open when their process ended (in "
 		"connections_closed_total too).");
+	if (!d->sess.skel || d->sess.sockets_target < 0)
+		return;		/* the shim: no sweep */
 	write_socket_counter(f, d, rows, nr,
 		"connwatch_connections_closed_by_sweep_total",
 		offsetof(struct cw_sock_stats, closed_by_sweep),
 		"Accepted sockets that went with no event the kernel side "
 		"follows (exec, close_range with flags), found by the sweep of "
 		"/proc/PID/fd (in connections_closed_total too).");
-	if (!d->sess.skel || d->sess.sockets_target < 0)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	help(f, "connwatch_socket_sweep_lag_seconds", "gauge",
 	     "Time since the last completed sweep of the fd tables began: how "

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -98,7 +99,10 @@ void sock_sweep_exited(struct cw_daemon *d, pid_t tgid, uint64_t end_ns)
 	walk_fds(d, exit_one, &p);
 }
 
-/* Whether fd of a running process still holds the socket accepted. */
+/*
+ * Whether fd of a running process still holds the socket accepted: 1
+ * yes, 0 no, -1 /proc/PID/fd cannot be read (no CAP_SYS_PTRACE).
+ */
 static int fd_holds(pid_t tgid, int fd, uint64_t ino)
 {
 	char path[64], link[64];
@@ -108,7 +112,7 @@ static int fd_holds(pid_t tgid, int fd, uint64_t ino)
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tgid, fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return errno != ENOENT;	/* not readable: no say */
+		return errno == ENOENT ? 0 : -1;
 	link[n] = '\0';
 	if (sscanf(link, "socket:[%llu]", &got) != 1)
 		return 0;		/* another file has the number */
@@ -133,10 +137,23 @@ static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
 		p->alive = proc_alive(p->tgid);
 	}
 	/* Its exit record was lost (a full ring buffer): settled now. */
-	if (!p->alive)
+	if (!p->alive) {
 		reconcile(d, k, v, CW_GONE_EXIT, p->now_ns);
-	else if (!fd_holds(k->tgid, k->fd, v->ino))
+		return;
+	}
+	switch (fd_holds(k->tgid, k->fd, v->ino)) {
+	case 0:
 		reconcile(d, k, v, CW_GONE_SWEEP, p->now_ns);
+		break;
+	case -1:
+		if (!d->sweep.blind)
+			fprintf(stderr, "connwatch: cannot read /proc/%u/fd (%s): "
+				"sockets that go with no close (exec, "
+				"close_range flags) are not counted\n",
+				k->tgid, strerror(errno));
+		d->sweep.blind = 1;
+		break;
+	}
 }
 
 void sock_sweep_tick(struct cw_daemon *d, uint64_t now_ns)

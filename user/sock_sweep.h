@@ -17,6 +17,7 @@
 struct sock_sweep {
 	uint64_t next_ns;	/* when the next sweep is due */
 	uint64_t done_start_ns;	/* start of the last completed sweep */
+	int blind;		/* an fd table was unreadable: said once */
 };
 
 struct cw_daemon;
