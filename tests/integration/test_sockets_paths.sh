@@ -62,7 +62,9 @@ path_case "multishot accept, close()" 0 --accept multishot --close libc
 path_case "accept(), io_uring close" 0 --accept libc --close uring
 path_case "close_range(fd, fd, 0)" 0 --close close_range
 path_case "closefrom(fd)" 0 --close closefrom
-path_case "dup2(/dev/null, fd), then close(fd)" 0 --close dup2
+path_case "dup2(/dev/null, fd), number kept" 0 --close dup2
+path_case "dup2(/dev/null, fd), then close(fd) (every 5th): no double close" 0 \
+	--close dup2 --again libc --every 5
 path_case "io_uring close twice (every 5th)" 10 \
 	--accept uring --close uring --again uring --every 5
 path_case "io_uring close, then close() (every 5th)" 10 \
