@@ -173,7 +173,9 @@ static const struct preset presets[] = {
 			 "what they cannot see (exit, exec) by a sweep of "
 			 "/proc/PID/fd every 2 s",
 		.cost = "no uprobe: 3 tracepoint hits per connection (accept "
-			"exit, close enter and exit; with io_uring, about 4)",
+			"exit, close enter and exit; with io_uring 4 to 5: "
+			"submission, wakeup, completion); every io_uring "
+			"completion on the host costs one map lookup",
 	},
 	{
 		.name = "go-runtime",
