@@ -1346,16 +1346,18 @@ static void *uring_cmd(void *req)
 	return req + bpf_core_field_offset(struct io_kiocb, cmd);
 }
 
-static void uring_accept_learn(__u64 ring, __u64 user_data, void *req)
+/* Learns an accept of a ring: its completions with no request are accepts. */
+static void uring_accept_learn(struct io_kiocb *req)
 {
-	struct uring_accept_key k = { .ring = ring, .user_data = user_data };
+	struct uring_accept_key k = { .ring = (__u64)req->ctx,
+				      .user_data = req->cqe.user_data };
 	struct io_accept *acc = uring_cmd(req);
 	__u32 fixed = BPF_CORE_READ(acc, file_slot) != 0;
 
 	bpf_map_update_elem(&uring_accepts, &k, &fixed, BPF_ANY);
 }
 
-static void uring_close_begin(void *req)
+static void uring_close_begin(struct io_kiocb *req)
 {
 	struct io_close *cl = uring_cmd(req);
 	struct sock_closing c = {};
@@ -1367,77 +1369,85 @@ static void uring_close_begin(void *req)
 		bpf_map_update_elem(&uring_closing, &key, &c, BPF_ANY);
 }
 
-/* Submitted, and prepared: the close's fd is known, not yet closed. */
-SEC("tracepoint/io_uring/io_uring_submit_req")
-int handle_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+/*
+ * io_uring's tracepoints are raw (tp_btf): every io_uring request on the
+ * host passes them, and the classic tracepoint would first copy each
+ * event into a perf buffer, opcode name included.
+ *
+ * Submitted, and prepared: the close's fd is known, not yet closed.
+ */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(handle_uring_submit, struct io_kiocb *req)
 {
-	if (ctx->opcode == IORING_OP_ACCEPT)
-		uring_accept_learn((__u64)ctx->ctx, ctx->user_data, ctx->req);
-	else if (ctx->opcode == IORING_OP_CLOSE)
-		uring_close_begin(ctx->req);
+	__u8 op = req->opcode;
+
+	if (op == IORING_OP_ACCEPT)
+		uring_accept_learn(req);
+	else if (op == IORING_OP_CLOSE)
+		uring_close_begin(req);
 	return 0;
 }
 
 /* A pending request woken (a connection came): learn its accept. */
-SEC("tracepoint/io_uring/io_uring_task_add")
-int handle_uring_task_add(struct trace_event_raw_io_uring_task_add *ctx)
+SEC("tp_btf/io_uring_task_add")
+int BPF_PROG(handle_uring_task_add, struct io_kiocb *req, int mask)
 {
-	if (ctx->opcode == IORING_OP_ACCEPT)
-		uring_accept_learn((__u64)ctx->ctx, ctx->user_data, ctx->req);
+	if (req->opcode == IORING_OP_ACCEPT)
+		uring_accept_learn(req);
 	return 0;
 }
 
 /* Whether a completion is a socket accepted into the fd table. */
-static int uring_accepted(struct trace_event_raw_io_uring_complete *ctx)
+static int uring_accepted(__u64 ring, void *req, struct io_uring_cqe *cqe)
 {
-	struct uring_accept_key k = { .ring = (__u64)ctx->ctx,
-				      .user_data = ctx->user_data };
-	int last = !(ctx->cflags & IORING_CQE_F_MORE_FLAG);
+	struct uring_accept_key k = { .ring = ring,
+				      .user_data = cqe->user_data };
+	int last = !(cqe->flags & IORING_CQE_F_MORE_FLAG);
 	struct io_accept *acc;
 	__u32 *fixed;
 
-	if (ctx->req) {
-		if (BPF_CORE_READ((struct io_kiocb *)ctx->req, opcode) !=
+	if (req) {
+		if (BPF_CORE_READ((struct io_kiocb *)req, opcode) !=
 		    IORING_OP_ACCEPT)
 			return 0;
 		/* Its last completion: the user_data may name another one. */
 		if (last)
 			bpf_map_delete_elem(&uring_accepts, &k);
-		acc = uring_cmd(ctx->req);
-		return ctx->res >= 0 && !BPF_CORE_READ(acc, file_slot);
+		acc = uring_cmd(req);
+		return cqe->res >= 0 && !BPF_CORE_READ(acc, file_slot);
 	}
 	fixed = bpf_map_lookup_elem(&uring_accepts, &k);
-	if (!fixed)
-		return 0;
-	if (*fixed)
+	if (!fixed || *fixed)
 		return 0;
 	if (last)
 		bpf_map_delete_elem(&uring_accepts, &k);
-	return ctx->res >= 0;
+	return cqe->res >= 0;
 }
 
 /*
  * Completions run in the process (its thread, io-wq worker or SQPOLL
- * thread: one thread group). Every completion on the machine comes here:
+ * thread: one thread group). Every completion on the host comes here:
  * one read or lookup, then one lookup, for those of other processes.
+ * req is NULL for a multishot request's completions but its last.
  */
-SEC("tracepoint/io_uring/io_uring_complete")
-int handle_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(handle_uring_complete, struct io_ring_ctx *ring, void *req,
+	     struct io_uring_cqe *cqe)
 {
-	__u64 req = (__u64)ctx->req;
+	__u64 key = (__u64)req;
 	struct sock_closing *c;
 
-	if (uring_accepted(ctx)) {
-		sock_accepted(ctx->res);
+	if (uring_accepted((__u64)ring, req, cqe)) {
+		sock_accepted(cqe->res);
 		return 0;
 	}
 	if (!req)
 		return 0;
-	c = bpf_map_lookup_elem(&uring_closing, &req);
+	c = bpf_map_lookup_elem(&uring_closing, &key);
 	if (!c)
 		return 0;
-	sock_close_end(ctx, c, ctx->res);
-	bpf_map_delete_elem(&uring_closing, &req);
+	sock_close_end(ctx, c, cqe->res);
+	bpf_map_delete_elem(&uring_closing, &key);
 	return 0;
 }
 

@@ -168,7 +168,7 @@ static const struct preset presets[] = {
 		.hooks = "tracepoints syscalls/sys_exit_accept, sys_exit_accept4, "
 			 "sys_{enter,exit}_close, sys_enter_close_range, "
 			 "sys_{enter,exit}_dup2, sys_{enter,exit}_dup3; "
-			 "io_uring/io_uring_submit_req, io_uring_task_add, "
+			 "raw tracepoints io_uring_submit_req, io_uring_task_add, "
 			 "io_uring_complete (IORING_OP_ACCEPT, IORING_OP_CLOSE); "
 			 "what they cannot see (exit, exec) by a sweep of "
 			 "/proc/PID/fd every 2 s",
