@@ -31,26 +31,15 @@ nop() {
 run_plain() { nop plain; }
 
 run_sockets() {
-	local idle port pid status
+	local idle status
 
 	sleep 600 &
 	idle=$!
 	started "$idle"
-	port=$(free_port)
-	$CW attach --pid "$idle" --preset sockets --listen "127.0.0.1:$port" \
-		--alert-log "$TMP/alerts.jsonl" 2>"$TMP/cw.err" &
-	pid=$!
-	started "$pid"
-	wait_says "$pid" "$TMP/cw.err" "metrics on" || {
-		echo "connwatch did not attach:"
-		cat "$TMP/cw.err"
-		stop "$pid"
-		stop "$idle"
-		return 1
-	}
+	attach_cw "$idle" --preset sockets || { stop "$idle"; return 1; }
 	nop sockets
 	status=$?
-	stop "$pid"
+	stop "$CW_ATTACHED"
 	stop "$idle"
 	return $status
 }
