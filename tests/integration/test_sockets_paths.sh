@@ -10,10 +10,12 @@
 SPS=$FX/sock_paths_server
 
 # swept_since T: a sweep that began after T (date +%s.%N) has completed.
+# (now is read before the scrape, so that sweep began after now - lag.)
 swept_since() {
-	local lag
+	local now lag
+	now=$(date +%s.%N)
 	lag=$(metric connwatch_socket_sweep_lag_seconds target=)
-	awk -v lag="${lag:--1}" -v t="$1" -v now="$(date +%s.%N)" \
+	awk -v lag="${lag:--1}" -v t="$1" -v now="$now" \
 		'BEGIN { exit !(lag >= 0 && now - lag > t) }'
 }
 
@@ -88,7 +90,7 @@ attach_to "exit with 50 open" --close hold --exit-after 50 && {
 # --- holds 50 open: the sweep leaves them; a crash (SIGKILL) closes them
 attach_to "held open" --close hold && {
 	T=$(date +%s.%N)
-	check "held open: a sweep ran after the load" wait_for 6 swept_since "$T"
+	check "held open: a sweep ran after the load" wait_for 10 swept_since "$T"
 	check_eq "held open: still 50 open after a sweep" \
 		"$(metric connwatch_connections_open "$P")" 50
 	check_eq "held open: the sweep closed none" \
@@ -106,7 +108,7 @@ attach_to "held open" --close hold && {
 
 # --- an exec closes the 50 (close-on-exec): no event, the sweep finds it
 attach_to "exec with 50 open" --close hold --exec-after 50 && {
-	wait_eq 6 50 metric connwatch_connections_closed_by_sweep_total "$P"
+	wait_eq 10 50 metric connwatch_connections_closed_by_sweep_total "$P"
 	counted "exec with 50 open" 0
 	check_eq "exec with 50 open: closed_by_sweep == 50" \
 		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 50
