@@ -17,7 +17,7 @@
 
 volatile sig_atomic_t cw_stop;
 
-static uint64_t now_ns(void)
+uint64_t daemon_now_ns(void)
 {
 	struct timespec ts;
 
@@ -115,8 +115,7 @@ static void notice_new_procs(struct cw_daemon *d)
 
 /*
  * Every second: new processes, drift, the counts, what the rate limit
- * folded in windows now over, a child that exited; the sockets sweep
- * when it is due.
+ * folded in windows now over, a child that exited.
  */
 static int periodic(struct cw_daemon *d, uint64_t now)
 {
@@ -125,7 +124,6 @@ static int periodic(struct cw_daemon *d, uint64_t now)
 		notice_new_procs(d);
 		drift_scan(d, now);
 		folded_flush(d, now, 0);
-		sock_sweep_tick(d, now);
 	}
 	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
@@ -184,14 +182,14 @@ static void final_drain(struct cw_daemon *d, struct ring_buffer *rb)
 	if (d->preload_fd >= 0)
 		preload_receive(d);
 	if (d->sess.skel)
-		folded_flush(d, now_ns(), 1);
+		folded_flush(d, daemon_now_ns(), 1);
 	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
 }
 
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 {
-	uint64_t start = now_ns(), last_scan = 0;
+	uint64_t start = daemon_now_ns(), last_scan = 0;
 	struct ring_buffer *rb = NULL;
 	int ret = 0;
 
@@ -203,6 +201,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	sock_sweep_start(d);
 	for (;;) {
 		uint64_t now;
 
@@ -210,7 +209,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 			forward_stop(d);
 		if (cw_stop || (ret = poll_once(d, rb, err, errlen)))
 			break;
-		now = now_ns();
+		now = daemon_now_ns();
 		if (now - last_scan >= 1000000000ull ||
 		    (d->child && spawn_reap(d->child))) {
 			last_scan = now;
@@ -221,6 +220,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 		    now - start >= (uint64_t)d->duration_s * 1000000000ull)
 			break;
 	}
+	sock_sweep_stop(d);
 	/* Drain what is already queued: alerts are never dropped. */
 	final_drain(d, rb);
 	ring_buffer__free(rb);

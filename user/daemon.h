@@ -66,6 +66,8 @@ void daemon_proc_seen(struct cw_daemon *d, pid_t pid);
 /* Records a process as gone; status is a wait status, or -1 unknown. */
 void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 		      int status);
+/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock. */
+uint64_t daemon_now_ns(void);
 /* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen);
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -247,8 +246,6 @@ static void write_socket_counter(FILE *f, struct cw_daemon *d,
 static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
 				    const struct metrics_row *rows, int nr)
 {
-	struct timespec now;
-
 	write_socket_counter(f, d, rows, nr,
 		"connwatch_connections_closed_by_exit_total",
 		offsetof(struct cw_sock_stats, closed_by_exit),
@@ -262,15 +259,13 @@ static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
 		"Accepted sockets that went with no event the kernel side "
 		"follows (exec, close_range with flags), found by the sweep of "
 		"/proc/PID/fd (in connections_closed_total too).");
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	help(f, "connwatch_socket_sweep_lag_seconds", "gauge",
 	     "Time since the last completed sweep of the fd tables began: how "
 	     "late a socket that went with no event may be counted (-1: none "
 	     "yet). One sweep every 2 s.");
 	fprintf(f, "connwatch_socket_sweep_lag_seconds{target=\"%s\"} %.3f\n",
 		d->sess.targets[d->sess.sockets_target].label,
-		sock_sweep_lag_seconds(d, (uint64_t)now.tv_sec * 1000000000ull +
-				       now.tv_nsec));
+		sock_sweep_lag_seconds(d, daemon_now_ns()));
 }
 
 static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,

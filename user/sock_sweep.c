@@ -6,7 +6,9 @@
  * exit closed pass no syscall), an exec of close-on-exec sockets,
  * close_range with flags. /proc/PID/fd rather than a BPF task_file
  * iterator: only the sockets known open are looked up, one readlink
- * each, where an iterator walks every file of every task.
+ * each, where an iterator walks every file of every task. The sweep has
+ * a thread of its own; exits are settled by the daemon's loop, which
+ * reads their records.
  *
  * The counting itself is the kernel's (the sock_reconcile program): it
  * moves a socket from open to closed in one exchange, so a close that
@@ -14,9 +16,11 @@
  * if the fd still holds the connection seen here (same accept time).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -26,6 +30,8 @@
 #include "sock_sweep.h"
 
 #define FDS_PER_BATCH 1024
+#define UNSEEN "sockets that go with no close (exec, close_range flags) " \
+	       "are not counted"
 
 typedef void (*fd_visit)(struct cw_daemon *d, const struct cw_sock_key *k,
 			 const struct cw_sock_fd *v, void *arg);
@@ -147,25 +153,83 @@ static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
 		break;
 	case -1:
 		if (!d->sweep.blind)
-			fprintf(stderr, "connwatch: cannot read /proc/%u/fd (%s): "
-				"sockets that go with no close (exec, "
-				"close_range flags) are not counted\n",
-				k->tgid, strerror(errno));
+			fprintf(stderr, "connwatch: cannot read /proc/%u/fd "
+				"(%s): " UNSEEN "\n", k->tgid, strerror(errno));
 		d->sweep.blind = 1;
 		break;
 	}
 }
 
-void sock_sweep_tick(struct cw_daemon *d, uint64_t now_ns)
+static void sweep_once(struct cw_daemon *d)
+{
+	struct sweep_pass p = { .now_ns = daemon_now_ns() };
+
+	walk_fds(d, sweep_one, &p);
+	__atomic_store_n(&d->sweep.done_start_ns, p.now_ns, __ATOMIC_RELEASE);
+}
+
+/* Sleeps one interval, or less when stopping; whether to go on. */
+static int nap(struct sock_sweep *s)
+{
+	struct timespec until;
+	int go_on;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CW_SOCK_SWEEP_INTERVAL_NS / 1000000000ull;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping &&
+	       pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+		;
+	go_on = !s->stopping;
+	pthread_mutex_unlock(&s->lock);
+	return go_on;
+}
+
+static void *sweep_thread(void *arg)
+{
+	struct cw_daemon *d = arg;
+
+	do
+		sweep_once(d);
+	while (nap(&d->sweep));
+	return NULL;
+}
+
+void sock_sweep_start(struct cw_daemon *d)
 {
 	struct sock_sweep *s = &d->sweep;
-	struct sweep_pass p = { .now_ns = now_ns };
+	sigset_t all, old;
+	int err;
 
-	if (!d->sess.skel || d->sess.sockets_target < 0 || now_ns < s->next_ns)
+	if (!d->sess.skel || d->sess.sockets_target < 0)
 		return;
-	s->next_ns = now_ns + CW_SOCK_SWEEP_INTERVAL_NS;
-	walk_fds(d, sweep_one, &p);
-	__atomic_store_n(&s->done_start_ns, now_ns, __ATOMIC_RELEASE);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	/* SIGINT and SIGTERM stay the loop's: they interrupt its poll. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&s->thread, NULL, sweep_thread, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		fprintf(stderr, "connwatch: no sweep of /proc/PID/fd (%s): "
+			UNSEEN "\n", strerror(err));
+		return;
+	}
+	s->started = 1;
+}
+
+void sock_sweep_stop(struct cw_daemon *d)
+{
+	struct sock_sweep *s = &d->sweep;
+
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->started = 0;
 }
 
 double sock_sweep_lag_seconds(const struct cw_daemon *d, uint64_t now_ns)
