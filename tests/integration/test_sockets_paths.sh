@@ -65,6 +65,7 @@ path_case "accept(), io_uring close" 0 --accept libc --close uring
 path_case "close_range(fd, fd, 0)" 0 --close close_range
 path_case "closefrom(fd)" 0 --close closefrom
 path_case "dup2(/dev/null, fd), number kept" 0 --close dup2
+path_case "dup3(/dev/null, fd, O_CLOEXEC), number kept" 0 --close dup3
 path_case "dup2(/dev/null, fd), then close(fd) (every 5th): no double close" 0 \
 	--close dup2 --again libc --every 5
 path_case "io_uring close twice (every 5th)" 10 \
