@@ -121,6 +121,18 @@ attach_to "exec with 50 open" --close hold --exec-after 50 && {
 	stop "$SRV_PID"
 }
 
+# --- --exe: a process of the binary started later joins at its first
+# accept, an io_uring one too
+start_connwatch --exe "$SPS" --preset sockets || fail "--exe: connwatch attached"
+start_fixture $SPS --accept multishot --close uring --again uring --every 5 &&
+	P="pid=\"$SRV_PID\"" && {
+	check "--exe, started later, multishot accept, io_uring close twice: 50 connections served" \
+		load --connections 50 --concurrency 1
+	counted "--exe, started later, multishot accept, io_uring close twice" 10
+	stop "$SRV_PID"
+}
+stop "$CW_PID"
+
 # --- connwatch run, eBPF: the multishot accept armed after the attach
 CW_PORT=$(free_port)
 CW_LOG=$TMP/run.jsonl
