@@ -109,13 +109,14 @@ void sock_sweep_exited(struct cw_daemon *d, pid_t tgid, uint64_t end_ns)
  * Whether fd of a running process still holds the socket accepted: 1
  * yes, 0 no, -1 /proc/PID/fd cannot be read (no CAP_SYS_PTRACE).
  */
-static int fd_holds(pid_t tgid, int fd, uint64_t ino)
+static int fd_holds(pid_t tgid, pid_t tid, int fd, uint64_t ino)
 {
-	char path[64], link[64];
+	char path[96], link[64];
 	unsigned long long got;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tgid, fd);
+	/* The threads share one table; a thread that ended has none. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/fd/%d", tgid, tid, fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -128,7 +129,7 @@ static int fd_holds(pid_t tgid, int fd, uint64_t ino)
 struct sweep_pass {
 	uint64_t now_ns;
 	pid_t tgid;		/* the process last looked at (0: none) */
-	int alive;
+	pid_t tid;		/* a thread of it that runs, 0 if none */
 };
 
 static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
@@ -140,14 +141,14 @@ static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
 		return;
 	if ((pid_t)k->tgid != p->tgid) {
 		p->tgid = k->tgid;
-		p->alive = proc_alive(p->tgid);
+		p->tid = proc_live_thread(p->tgid);
 	}
 	/* Its exit record was lost (a full ring buffer): settled now. */
-	if (!p->alive) {
+	if (!p->tid) {
 		reconcile(d, k, v, CW_GONE_EXIT, p->now_ns);
 		return;
 	}
-	switch (fd_holds(k->tgid, k->fd, v->ino)) {
+	switch (fd_holds(k->tgid, p->tid, k->fd, v->ino)) {
 	case 0:
 		reconcile(d, k, v, CW_GONE_SWEEP, p->now_ns);
 		break;

@@ -88,24 +88,33 @@ attach_to "exit with 50 open" --close hold --exit-after 50 && {
 	stop "$CW_PID"
 }
 
-# --- holds 50 open: the sweep leaves them; a crash (SIGKILL) closes them
-attach_to "held open" --close hold && {
-	T=$(date +%s.%N)
-	check "held open: a sweep ran after the load" wait_for 10 swept_since "$T"
-	check_eq "held open: still 50 open after a sweep" \
+# held_then_killed NAME ARGS...: a server holding its 50 connections open;
+# the sweep leaves them open; a crash (SIGKILL) closes them by exit.
+held_then_killed() {
+	local name=$1 t
+	shift
+	attach_to "$name" --close hold "$@" || return
+	t=$(date +%s.%N)
+	check "$name: a sweep ran after the load" wait_for 10 swept_since "$t"
+	check_eq "$name: still 50 open after a sweep" \
 		"$(metric connwatch_connections_open "$P")" 50
-	check_eq "held open: the sweep closed none" \
+	check_eq "$name: the sweep closed none" \
 		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 0
 	kill -KILL "$SRV_PID"
 	wait "$SRV_PID" 2>/dev/null
 	wait_eq 5 0 metric connwatch_connections_open "$P"
-	counted "killed with 50 open" 0
-	check_eq "killed with 50 open: closed_by_exit == 50" \
+	counted "$name, then killed" 0
+	check_eq "$name, then killed: closed_by_exit == 50" \
 		"$(metric connwatch_connections_closed_by_exit_total "$P")" 50
-	check_eq "killed with 50 open: target_up == 0" \
+	check_eq "$name, then killed: target_up == 0" \
 		"$(metric connwatch_target_up "$P")" 0
 	stop "$CW_PID"
 }
+
+held_then_killed "held open"
+# The main thread's fd table is gone with it (a zombie leader): the
+# sweep looks through a thread that runs.
+held_then_killed "held open, the main thread ended" --thread
 
 # --- an exec closes the 50 (close-on-exec): no event, the sweep finds it
 attach_to "exec with 50 open" --close hold --exec-after 50 && {
