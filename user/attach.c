@@ -187,14 +187,24 @@ static void uring_progs(struct connwatch_bpf *skel,
 /*
  * A kernel built without io_uring has neither its tracepoints nor its
  * types: its programs would not load. Nothing there can use io_uring.
+ * tracefs tells, where it is mounted and readable; where not (yet), the
+ * programs stay (CONFIG_IO_URING is on by default since Linux 5.1).
  */
 static void skip_uring_if_absent(struct connwatch_bpf *skel)
 {
+	static const char *events[] = { "/sys/kernel/tracing/events",
+					"/sys/kernel/debug/tracing/events" };
 	struct bpf_program *progs[NR_URING_PROGS];
+	char path[64];
 	size_t i;
 
-	if (!access("/sys/kernel/tracing/events/io_uring", F_OK) ||
-	    !access("/sys/kernel/debug/tracing/events/io_uring", F_OK))
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (!access(events[i], F_OK))
+			break;
+	if (i == sizeof(events) / sizeof(events[0]))
+		return;
+	snprintf(path, sizeof(path), "%s/io_uring", events[i]);
+	if (!access(path, F_OK))
 		return;
 	uring_progs(skel, progs);
 	for (i = 0; i < NR_URING_PROGS; i++)
@@ -203,8 +213,6 @@ static void skip_uring_if_absent(struct connwatch_bpf *skel)
 
 static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 {
-	if (ensure_tracefs(err, errlen))
-		return -1;
 	s->skel = connwatch_bpf__open();
 	if (!s->skel) {
 		snprintf(err, errlen, "opening BPF object: %s", strerror(errno));
@@ -222,6 +230,8 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 	}
 	/* Before any program runs: what is adopted is settled first. */
 	pin_adopt(s);
+	if (ensure_tracefs(err, errlen))
+		return -1;
 	s->skel->links.handle_exit =
 		bpf_program__attach(s->skel->progs.handle_exit);
 	if (!s->skel->links.handle_exit) {
