@@ -136,6 +136,7 @@ static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
 		      const struct cw_sock_fd *v, void *arg)
 {
 	struct sweep_pass *p = arg;
+	int holds;
 
 	if (v->state != CW_FD_OPEN)
 		return;
@@ -143,22 +144,23 @@ static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
 		p->tgid = k->tgid;
 		p->tid = proc_live_thread(p->tgid);
 	}
-	/* Its exit record was lost (a full ring buffer): settled now. */
-	if (!p->tid) {
-		reconcile(d, k, v, CW_GONE_EXIT, p->now_ns);
-		return;
+	holds = p->tid ? fd_holds(k->tgid, p->tid, k->fd, v->ino) : 0;
+	/* Not there: the thread looked through may have ended since. */
+	if (!holds && p->tid) {
+		p->tid = proc_live_thread(p->tgid);
+		holds = p->tid ? fd_holds(k->tgid, p->tid, k->fd, v->ino) : 0;
 	}
-	switch (fd_holds(k->tgid, p->tid, k->fd, v->ino)) {
-	case 0:
-		reconcile(d, k, v, CW_GONE_SWEEP, p->now_ns);
-		break;
-	case -1:
+	if (holds < 0) {
 		if (!d->sweep.blind)
 			fprintf(stderr, "connwatch: cannot read /proc/%u/fd "
 				"(%s): " UNSEEN "\n", k->tgid, strerror(errno));
 		d->sweep.blind = 1;
-		break;
+		return;
 	}
+	/* No thread runs: it ended (its exit record lost, or not read yet). */
+	if (!holds)
+		reconcile(d, k, v, p->tid ? CW_GONE_SWEEP : CW_GONE_EXIT,
+			  p->now_ns);
 }
 
 static void sweep_once(struct cw_daemon *d)
