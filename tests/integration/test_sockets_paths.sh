@@ -126,6 +126,7 @@ attach_to "exec with 50 open" --close hold --exec-after 50 && {
 		"$(metric connwatch_connections_closed_by_exit_total "$P")" 0
 	check_eq "exec with 50 open: the process still runs" \
 		"$(metric connwatch_target_up "$P")" 1
+	check_exposition "exec with 50 open: /metrics is valid exposition"
 	stop "$CW_PID"
 	stop "$SRV_PID"
 }
