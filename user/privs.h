@@ -13,9 +13,10 @@
  * What a watching connwatch still uses after attach (measured: README,
  * "Privileges"): its symbolizer reads /proc/PID/maps and opens mapped
  * files through /proc/PID/root of processes with more capabilities than
- * it has left (CAP_SYS_PTRACE), and binaries only their owner may read
- * (CAP_DAC_READ_SEARCH). Reading the maps, the ring buffer and closing
- * the links need nothing: the file descriptors are held.
+ * it has left (CAP_SYS_PTRACE; the sockets sweep's /proc/PID/task/TID/fd
+ * too), and binaries only their owner may read (CAP_DAC_READ_SEARCH).
+ * Reading the maps, the ring buffer and closing the links need nothing:
+ * the file descriptors are held.
  */
 #define CW_CAPS_WATCH (CW_CAP(CAP_SYS_PTRACE) | CW_CAP(CAP_DAC_READ_SEARCH))
 /* `run` also signals its command, which may have changed its user. */
