@@ -16,6 +16,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
+		proc_tables \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config config_file supervise
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
@@ -121,7 +122,7 @@ GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 		      $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_shape_$(v) \
 			$(OUT)/fixtures/quic_v048_shape_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
-	    $(OUT)/fixtures/storm_counter \
+	    $(OUT)/fixtures/storm_counter $(OUT)/fixtures/scale_objects \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)

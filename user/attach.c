@@ -15,6 +15,8 @@
 #include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "attach.h"
 #include "procfs.h"
@@ -174,6 +176,39 @@ static int ensure_tracefs(char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The tables the user sizes: keys (--max-keys), processes
+ * (--max-processes). Before pin_prepare: a pin of another size is not
+ * adopted.
+ */
+static int size_maps(struct cw_session *s, char *err, size_t errlen)
+{
+	struct connwatch_bpf *o = s->skel;
+	__u32 procs = s->max_procs, keys = s->max_keys;
+	const struct {
+		struct bpf_map *map;
+		__u32 entries;
+	} sizes[] = {
+		{ o->maps.acct, keys }, { o->maps.tombstones, keys },
+		{ o->maps.totals, procs * (s->nr_targets ? s->nr_targets : 1) },
+		{ o->maps.watched, procs }, { o->maps.preexisting, procs },
+		{ o->maps.stopped, procs }, { o->maps.sock_targets, procs },
+		{ o->maps.sock_stats, procs },
+		{ o->maps.anomaly_counts, procs * CW_ANOM__COUNT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (!bpf_map__set_max_entries(sizes[i].map, sizes[i].entries))
+			continue;
+		snprintf(err, errlen, "sizing map %s to %u entries: %s",
+			 bpf_map__name(sizes[i].map), sizes[i].entries,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 {
 	s->skel = connwatch_bpf__open();
@@ -182,6 +217,8 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->skel->rodata->stop_on_critical = s->stop_on_critical;
+	if (size_maps(s, err, errlen))
+		return -1;
 	pin_prepare(s);
 	if (connwatch_bpf__load(s->skel)) {
 		snprintf(err, errlen, "loading BPF programs: %s%s",

@@ -35,6 +35,9 @@ struct cli {
 	const char *on_alert;	/* --on-alert CMD */
 	const char *web_config;	/* --web.config.file FILE */
 	int fresh;		/* --fresh: adopt no pinned state */
+	int exited_grace_s;	/* --exited-grace: series of an exited process */
+	int max_keys;		/* --max-keys: objects tracked at once */
+	int max_procs;		/* --max-processes: processes at once */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)

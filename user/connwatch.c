@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "gopclntab.h"
 #include "presets.h"
+#include "proc_tables.h"
 #include "procfs.h"
 #include "resolve.h"
 #include "summary.h"
@@ -33,7 +34,8 @@ static const char usage_text[] =
 "  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
 "         [--on-critical stop] [--alertmanager URL] [--on-alert CMD]\n"
-"         [--web.config.file FILE] [--fresh]\n"
+"         [--web.config.file FILE] [--fresh] [--exited-grace SECONDS]\n"
+"         [--max-keys N] [--max-processes N]\n"
 "                       watch a running process (or every process of a binary);\n"
 "                       a restart for the same target and spec goes on from the\n"
 "                       state pinned in /sys/fs/bpf/connwatch\n"
@@ -77,6 +79,15 @@ static const char attach_help[] =
 "      --fresh            start over: adopt none of the counts and drain\n"
 "                         state a connwatch before pinned for this target\n"
 "                         and spec (/sys/fs/bpf/connwatch), and drop them\n"
+"      --exited-grace SECONDS\n"
+"                         an exited process' series stay this long (default\n"
+"                         60), then its counts go on in its target's series\n"
+"                         (no pid label) and its table entries are freed\n"
+"      --max-keys N       objects (keys) tracked at once for detection\n"
+"                         (default 131072); beyond, the oldest are evicted:\n"
+"                         their closes are counted, never judged\n"
+"      --max-processes N  processes in the tables at once (default 4096);\n"
+"                         beyond, counts go to the target's series\n"
 "  -h, --help             this text\n"
 "\n"
 "The counts and the drain state are pinned under /sys/fs/bpf/connwatch:\n"
@@ -164,6 +175,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "on-alert", required_argument, NULL, 'H' },
 		{ "web.config.file", required_argument, NULL, 'W' },
 		{ "fresh", no_argument, NULL, 'F' },
+		{ "exited-grace", required_argument, NULL, 'G' },
+		{ "max-keys", required_argument, NULL, 'K' },
+		{ "max-processes", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -172,6 +186,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	memset(c, 0, sizeof(*c));
 	c->listen = CW_DEFAULT_LISTEN;
 	c->alert_log = DEFAULT_ALERT_LOG;
+	c->exited_grace_s = CW_DEFAULT_EXITED_GRACE_S;
+	c->max_keys = CW_DEFAULT_MAX_KEYS;
+	c->max_procs = CW_DEFAULT_MAX_PROCS;
 	opterr = 0;
 	optind = 1;
 	/* '+': stop at the first non-option, `run`'s command. */
@@ -231,6 +248,18 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			break;
 		case 'F':
 			c->fresh = 1;
+			break;
+		case 'G':
+			c->exited_grace_s = parse_number(cmd, "--exited-grace",
+							 optarg, 0, 31536000);
+			break;
+		case 'K':
+			c->max_keys = parse_number(cmd, "--max-keys", optarg,
+						   1024, 16777216);
+			break;
+		case 'N':
+			c->max_procs = parse_number(cmd, "--max-processes",
+						    optarg, 16, 1048576);
 			break;
 		case 'f':
 			if (!strcmp(optarg, "warning") || !strcmp(optarg, "critical"))
@@ -365,6 +394,8 @@ int prepare(const struct cli *c, struct spec *specs,
 	s->sockets_target = -1;
 	s->stop_on_critical = c->stop_on_critical;
 	s->fresh = c->fresh;
+	s->max_keys = c->max_keys;
+	s->max_procs = c->max_procs;
 	if (resolve_binary(c, s->binary, sizeof(s->binary)))
 		return -1;
 	if (session_load_binary(s, err, sizeof(err))) {
@@ -748,6 +779,7 @@ static int cmd_attach(int argc, char **argv)
 	if (!prepare(&c, specs, &d.sess)) {
 		symbolizer_init(&d.sym, &d.sess.symtab, &d.sess.go);
 		d.duration_s = c.duration_s;
+		d.exited_grace_s = c.exited_grace_s;
 		ret = watch(&d, &c);
 		symbolizer_free(&d.sym);
 	} else {

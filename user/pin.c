@@ -33,6 +33,8 @@
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "attach.h"
 #include "procfs.h"
@@ -43,20 +45,22 @@
 #define MAX_GONE_LINES	8
 
 /*
- * What outlives connwatch: the accounting (counts, drained, shutdown,
- * armed), the process tables (who, since when; already running at attach;
+ * What outlives connwatch: the counts per process (totals), the detection
+ * state per key (drained, shutdown, armed), the process tables (who, since when; already running at attach;
  * frozen once), the sockets preset's tables, the probe hits (Prometheus
  * counters), the in-flight entries (a handler that entered before the
  * restart returns after it), the ring buffer (records connwatch had not
  * read when it was killed), the anomaly counts with the rate limit's
  * folded events, and .bss (the totals of processes gone, records lost).
  * Not pinned: what attach writes anew (the probe table, the --exe inode,
- * .rodata), and a close in flight (its exit, seen without its entry,
- * would count it twice).
+ * .rodata), a close in flight (its exit, seen without its entry, would
+ * count it twice), and the tombstones of keys that balanced (one opened
+ * again while no connwatch watched would look closed twice).
  *
  * per_process: keyed by tgid first, and dropped with a process gone.
- * Anomaly counts are not: connwatch folds those of a process gone into
- * its target's totals, as for any process that exits. sockets: only with
+ * Counts are not (totals, sock_stats, anomaly counts): connwatch folds
+ * those of a process gone into its target's, as for any process that
+ * exits (proc_tables.c, anomaly_counts.c). sockets: only with
  * the sockets preset; otherwise empty, and sock_fds alone holds some
  * 20 MB of kernel memory (an LRU map is preallocated) that pins would
  * keep after connwatch. The pin is named after the skeleton's field
@@ -70,11 +74,12 @@ static const struct {
 	int per_process;
 	int sockets;
 } pinned[] = {
-	PINNED(acct, 1, 0), PINNED(watched, 1, 0), PINNED(preexisting, 1, 0),
+	PINNED(acct, 1, 0), PINNED(totals, 0, 0),
+	PINNED(watched, 1, 0), PINNED(preexisting, 1, 0),
 	PINNED(stopped, 1, 0), PINNED(probe_hits, 0, 0), PINNED(inflight, 0, 0),
 	PINNED(records, 0, 0), PINNED(anomaly_counts, 0, 0),
 	PINNED(rates, 0, 0), PINNED(bss, 0, 0), PINNED(sock_targets, 1, 1),
-	PINNED(sock_stats, 1, 1), PINNED(sock_fds, 1, 1),
+	PINNED(sock_stats, 0, 1), PINNED(sock_fds, 1, 1),
 };
 #define NR_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 _Static_assert(offsetof(struct cw_acct_key, tgid) == 0, "tgid first");
@@ -291,10 +296,10 @@ static int still_runs(__u32 tgid, __u64 start)
 	return !proc_start_ticks(tgid, &now) && now == start;
 }
 
-/* Processes by tgid, a thousand at most (CW_MAX_TARGETS). */
+/* Processes by tgid, as many as the tables hold. */
 struct pids {
-	__u32 tgid[CW_MAX_TARGETS];
-	int nr;
+	__u32 *tgid;
+	int nr, cap;
 };
 
 static int pids_has(const struct pids *set, __u32 tgid)
@@ -309,8 +314,20 @@ static int pids_has(const struct pids *set, __u32 tgid)
 
 static void pids_add(struct pids *set, __u32 tgid)
 {
-	if (!pids_has(set, tgid) && set->nr < CW_MAX_TARGETS)
-		set->tgid[set->nr++] = tgid;
+	__u32 *grown;
+	int cap;
+
+	if (pids_has(set, tgid))
+		return;
+	if (set->nr == set->cap) {
+		cap = set->cap ? set->cap * 2 : 64;
+		grown = realloc(set->tgid, cap * sizeof(*grown));
+		if (!grown)
+			return;
+		set->tgid = grown;
+		set->cap = cap;
+	}
+	set->tgid[set->nr++] = tgid;
 }
 
 /*
@@ -590,6 +607,10 @@ void pin_adopt(struct cw_session *s)
 		live->nr, live->nr == 1 ? "" : "es", keys, keys == 1 ? "" : "s",
 		drained);
 out:
+	if (live)
+		free(live->tgid);
+	if (gone)
+		free(gone->tgid);
 	free(live);
 	free(gone);
 }

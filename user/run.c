@@ -30,6 +30,8 @@ static const char run_help[] =
 "      --preload-socket P where the shim reports (default\n"
 "                         /run/connwatch/preload-PID.sock, mode 0600)\n"
 "      --fail-on LEVEL    warning | critical: exit 3 if such an alert came\n"
+"      --max-keys N       objects (keys) tracked at once (default 131072)\n"
+"      --max-processes N  processes in the tables at once (default 4096)\n"
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -j, --json             alerts on stderr as JSON lines\n"
@@ -304,6 +306,7 @@ int cmd_run(int argc, char **argv)
 	c.exe = path;
 	pthread_mutex_init(&d.lock, NULL);
 	d.preload_fd = -1;
+	d.exited_grace_s = c.exited_grace_s;
 	if (c.preload)
 		return run_preload(&d, &c, argv + optind);
 	return run_ebpf(&d, &c, argv + optind);
