@@ -41,7 +41,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CW_DEFAULT_MAX_KEYS);
+	__uint(max_entries, CW_TOMBSTONES(CW_DEFAULT_MAX_KEYS));
 	__type(key, struct cw_acct_key);
 	__type(value, __u32);
 } tombstones SEC(".maps");

@@ -20,6 +20,12 @@
  */
 #define CW_DEFAULT_MAX_KEYS	131072
 #define CW_DEFAULT_MAX_PROCS	4096
+/*
+ * Tombstones of keys that balanced, per key tracked: a close too many
+ * comes soon after the close (the bugs of this family), and the LRU keeps
+ * the latest: a quarter of the memory a tombstone per key would take.
+ */
+#define CW_TOMBSTONES(max_keys)	((max_keys) / 4)
 #define CW_MAX_TARGET_SPECS	16	/* targets (specs, presets) of a session */
 #define CW_STACK_DEPTH		32	/* user frames kept per alert */
 #define CW_COMM_LEN		16

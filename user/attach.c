@@ -189,7 +189,7 @@ static int size_maps(struct cw_session *s, char *err, size_t errlen)
 		struct bpf_map *map;
 		__u32 entries;
 	} sizes[] = {
-		{ o->maps.acct, keys }, { o->maps.tombstones, keys },
+		{ o->maps.acct, keys }, { o->maps.tombstones, CW_TOMBSTONES(keys) },
 		{ o->maps.totals, procs * (s->nr_targets ? s->nr_targets : 1) },
 		{ o->maps.watched, procs }, { o->maps.preexisting, procs },
 		{ o->maps.stopped, procs }, { o->maps.sock_targets, procs },

@@ -82,6 +82,9 @@ static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
 	static const char *const scalars[][2] = {
 		{ "exe", "--exe" }, { "pid", "--pid" },
 		{ "on_critical", "--on-critical" },
+		{ "exited_grace", "--exited-grace" },
+		{ "max_keys", "--max-keys" },
+		{ "max_processes", "--max-processes" },
 	};
 	size_t i;
 
@@ -100,7 +103,8 @@ static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
 		       cfail(p, v, "too many options") : 0;
 	}
 	return cfail(p, v, "target: unknown key '%s' (expected exe, pid, "
-		     "presets, specs, on_critical)", k);
+		     "presets, specs, on_critical, exited_grace, max_keys, "
+		     "max_processes)", k);
 }
 
 /* The shared options, then the target's, after `connwatch attach`. */
