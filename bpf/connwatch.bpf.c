@@ -59,6 +59,14 @@ struct {
 } totals SEC(".maps");
 
 struct cw_totals totals_unkeyed[CW_MAX_TARGET_SPECS];
+/*
+ * Keys in acct, as counted here: an LRU eviction goes unseen, so this
+ * only overestimates. Below acct_evicts_above (set by user space from the
+ * map's size, less what the per-CPU free lists may hold), no key was
+ * evicted: a key not found is new.
+ */
+__s64 acct_keys;
+const volatile __s64 acct_evicts_above = CW_DEFAULT_MAX_KEYS;
 /* Inserts refused by a full table (enum cw_table): said once, counted. */
 __u64 table_full[CW_TABLE__COUNT];
 
@@ -322,35 +330,37 @@ static int ends_object(__u32 role)
 }
 
 /*
- * The detection state of the hit's key, made on its first hit. A close
- * or dec of a key not in the table began before attach, or its entry was
- * evicted: its shadow is unknown, so it gets none (NULL), unless the
- * real counter is read (the counter judges) or the key is the process
- * (one entry, never evicted in practice: as before keys existed). A
- * tombstone says the key balanced while its shadow was exact: a close
- * now is one too many.
+ * The detection state of the hit's key, made on its first hit. A tombstone
+ * says the key balanced while its shadow was exact: a close now is one
+ * too many. The process key is exact unless the process ran before
+ * attach. A close or dec of an object never seen is exact too, as the
+ * first hit of a process watched from its start, unless the table may
+ * have evicted its entry; else (evicted, or begun before attach) its
+ * shadow is unknown: no entry (NULL: counted, never judged), unless the
+ * real counter is read, which seeds it.
  */
 static struct cw_acct *acct_get(const struct hit *h, __u32 tgid, __u32 role)
 {
 	struct cw_acct_key k = { .tgid = tgid,
 				 .target_id = h->cfg->target_id, .key = h->key };
-	int by_process = h->cfg->key_source == CW_KEY_PROCESS;
 	struct cw_acct fresh = {};
 	struct cw_acct *st;
-	int closed_before;
+	int pre;
 
 	st = bpf_map_lookup_elem(&acct, &k);
 	if (st)
 		return st;
-	closed_before = !bpf_map_delete_elem(&tombstones, &k);
-	if (closed_before)
+	pre = !!bpf_map_lookup_elem(&preexisting, &tgid);
+	if (!bpf_map_delete_elem(&tombstones, &k))
 		fresh.armed = 1;
-	else if (ends_object(role) && !by_process &&
-		 h->cfg->counter_type == CW_CTR_NONE)
+	else if (!ends_object(role) || h->cfg->key_source == CW_KEY_PROCESS)
+		fresh.armed = !pre;
+	else if (!pre && acct_keys < acct_evicts_above)
+		fresh.armed = 1;
+	else if (h->cfg->counter_type == CW_CTR_NONE)
 		return NULL;
-	else if (!ends_object(role) || by_process)
-		fresh.armed = !bpf_map_lookup_elem(&preexisting, &tgid);
-	bpf_map_update_elem(&acct, &k, &fresh, BPF_NOEXIST);
+	if (!bpf_map_update_elem(&acct, &k, &fresh, BPF_NOEXIST))
+		__sync_fetch_and_add(&acct_keys, 1);
 	return bpf_map_lookup_elem(&acct, &k);
 }
 
@@ -371,7 +381,8 @@ static void settle(const struct cw_probe_cfg *cfg, const struct cw_acct *st,
 	    st->inside_dec)
 		return;
 	bpf_map_update_elem(&tombstones, k, &one, BPF_ANY);
-	bpf_map_delete_elem(&acct, k);
+	if (!bpf_map_delete_elem(&acct, k))
+		__sync_fetch_and_add(&acct_keys, -1);
 }
 
 /*

@@ -209,6 +209,19 @@ static int size_maps(struct cw_session *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * How many keys acct holds before an LRU eviction is possible: each CPU's
+ * free list may hold nodes the others cannot have (the kernel moves them
+ * 128 at a time); twice that, to be sure.
+ */
+static __s64 evicts_above(unsigned int max_keys)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__s64 held = 256ll * (cpus > 0 ? cpus : 1);
+
+	return max_keys > held ? max_keys - held : 0;
+}
+
 static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 {
 	s->skel = connwatch_bpf__open();
@@ -219,6 +232,7 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 	s->skel->rodata->stop_on_critical = s->stop_on_critical;
 	if (size_maps(s, err, errlen))
 		return -1;
+	s->skel->rodata->acct_evicts_above = evicts_above(s->max_keys);
 	pin_prepare(s);
 	if (connwatch_bpf__load(s->skel)) {
 		snprintf(err, errlen, "loading BPF programs: %s%s",

@@ -155,23 +155,22 @@ static void add_sock(struct cw_sock_stats *to, const struct cw_sock_stats *from)
 #undef ADD
 }
 
-/* Its counts into its targets'. Under d->lock, with its entry's removal. */
-static void fold_counts(struct cw_daemon *d, __u32 tgid)
+void proc_tables_fold(struct cw_session *s, __u32 tgid)
 {
-	int totals = bpf_map__fd(d->sess.skel->maps.totals);
-	int socks = bpf_map__fd(d->sess.skel->maps.sock_stats);
+	int totals = bpf_map__fd(s->skel->maps.totals);
+	int socks = bpf_map__fd(s->skel->maps.sock_stats);
 	struct cw_sock_stats ss;
 	struct cw_totals t;
 	int i;
 
-	for (i = 0; i < d->sess.nr_targets; i++) {
+	for (i = 0; i < s->nr_targets; i++) {
 		struct cw_proc_key k = { .tgid = tgid, .target_id = i };
 
 		if (!bpf_map_lookup_and_delete_elem(totals, &k, &t))
-			add_totals(&d->sess.skel->bss->totals_unkeyed[i], &t);
+			add_totals(&s->skel->bss->totals_unkeyed[i], &t);
 	}
 	if (!bpf_map_lookup_and_delete_elem(socks, &tgid, &ss))
-		add_sock(&d->sess.skel->bss->sock_unkeyed, &ss);
+		add_sock(&s->skel->bss->sock_unkeyed, &ss);
 }
 
 /* What the kernel deletes at an exit it hears of; else, here. */
@@ -205,7 +204,7 @@ static void fold_expired(struct cw_daemon *d, uint64_t now_ns)
 		    (d->child && d->child->pid == p->pid))
 			continue;
 		folded[nr++] = p->pid;
-		fold_counts(d, p->pid);
+		proc_tables_fold(&d->sess, p->pid);
 		d->procs[i--] = d->procs[--d->nr_procs];
 	}
 	pthread_mutex_unlock(&d->lock);
