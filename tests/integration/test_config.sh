@@ -19,7 +19,10 @@ write_config() {	# write_config TARGET-YAML...
 TARGET_A="  - pid: $A
     specs: [$PWD/$SPEC]"
 TARGET_DC="  - pid: $DC
-    presets: [sockets]"
+    presets: [sockets]
+    exited_grace: 5
+    max_keys: 4096
+    max_processes: 64"
 write_config "$TARGET_A" "$TARGET_DC"
 $CW --config "$TMP/connwatch.yaml" 2>"$TMP/daemon.err" &
 DAEMON=$!
@@ -27,6 +30,8 @@ STARTED+=("$DAEMON")
 ready() { scrape | grep -q "pid=\"$1\""; }
 wait_for 15 ready "$A" && wait_for 15 ready "$DC"
 check "one endpoint serves both targets" ready "$A"
+check "a target's exited_grace, max_keys, max_processes reach its child" \
+	pgrep -P "$DAEMON" -f "attach .*--pid $DC .*--exited-grace 5 --max-keys 4096 --max-processes 64"
 
 SRV_PORT=$PORT_A load --connections 30 --concurrency 4
 SRV_PORT=$PORT_DC load --connections 10 --concurrency 1
