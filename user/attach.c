@@ -143,16 +143,23 @@ static void watch_pid(struct cw_session *s, __u32 tgid)
 static void mark_running(struct cw_session *s)
 {
 	int pre = bpf_map__fd(s->skel->maps.preexisting);
-	pid_t pids[CW_MAX_TARGETS];
+	pid_t *pids = calloc(s->max_procs, sizeof(*pids));
 	size_t i, n;
 	__u32 one = 1;
 
+	if (!pids)
+		return;
 	if (s->pid > 0) {
 		pids[0] = s->pid;
 		n = 1;
 	} else {
-		n = proc_pids_of_exe(s->binary, pids, CW_MAX_TARGETS);
+		n = proc_pids_of_exe(s->binary, pids, s->max_procs);
 	}
+	/* Not known to predate attach, a connection it began looks new. */
+	if (n == s->max_procs)
+		fprintf(stderr, "connwatch: %zu or more processes of %s run: "
+			"those beyond --max-processes are taken as started now\n",
+			n, s->binary);
 	for (i = 0; i < n; i++) {
 		__u32 tgid = pids[i];
 
@@ -160,6 +167,7 @@ static void mark_running(struct cw_session *s)
 			bpf_map_update_elem(pre, &tgid, &one, BPF_ANY);
 		watch_pid(s, tgid);
 	}
+	free(pids);
 }
 
 /* libbpf finds tracepoint ids in tracefs, which may not be mounted. */

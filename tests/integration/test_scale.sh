@@ -12,6 +12,7 @@
 #   --exe, the binary run 1,500 times                  1500/1500, the series
 #                                 of gone processes fold after the grace
 #   --exe, 100 long-lived processes x 10 objects       1000/1000
+#   --exe --preset sockets: a server's counts fold after the grace
 . tests/lib.sh
 
 OBJ=$FX/scale_objects
@@ -103,6 +104,7 @@ UNKNOWN=$(metric_sum connwatch_keys_unknown_total)
 check "3000 live, --max-keys 1024: $UNKNOWN closes of evicted keys counted" \
 	test "$UNKNOWN" -ge $((3000 - 1024)) -a "$UNKNOWN" -le 3000
 no_alert "3000 live, --max-keys 1024"
+wait_for 3 grep -q 'not in the detection table' "$CW_ERR"	# said each second
 check_eq "3000 live, --max-keys 1024: said once on stderr" \
 	"$(grep -c 'not in the detection table' "$CW_ERR")" 1
 finish "3000 live, --max-keys 1024"
@@ -135,6 +137,22 @@ check "--exe x $RUNS: a scrape is small again ($BYTES bytes)" test "$BYTES" -lt 
 check_eq "--exe x $RUNS: no table full" \
 	"$(metric_sum connwatch_table_full_total)" 0
 no_alert "--exe x $RUNS"
+stop "$CW_PID"
+
+# --- the sockets preset: a server's socket counts fold after its grace
+start_connwatch --exe "$FX/double_close_server" --preset sockets \
+	--exited-grace "$GRACE" || exit 1
+start_fixture "$FX/double_close_server" 5 || exit 1
+load --connections 20 --concurrency 1
+wait_eq 5 20 series_sum connwatch_connections_closed_total PID
+stop "$SRV_PID"
+wait_eq $((GRACE + 5)) 0 pid_series connwatch_connections_closed_total
+check_eq "sockets: closes fold into the target's series" \
+	"$(series_sum connwatch_connections_closed_total TARGET)" 20
+check_eq "sockets: so does the duration histogram" \
+	"$(series_sum connwatch_connection_duration_seconds_count TARGET)" 20
+check_eq "sockets: no target_up series left" \
+	"$(pid_series connwatch_target_up)" 0
 stop "$CW_PID"
 
 # --- --exe on long-lived processes, each with its objects
