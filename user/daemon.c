@@ -118,6 +118,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*r))
 		return 0;
 	if (r->type == CW_REC_EXIT) {
+		/* Counted before it is told: a scrape after the line has them. */
+		sock_sweep_exited(d, r->tgid, r->ts_ns);
 		daemon_proc_down(d, r->tgid, r->comm, r->exit_code);
 		return 0;
 	}
@@ -227,6 +229,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	sock_sweep_start(d);
 	for (;;) {
 		uint64_t now;
 
@@ -245,6 +248,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 		    now - start >= (uint64_t)d->duration_s * 1000000000ull)
 			break;
 	}
+	sock_sweep_stop(d);
 	/* Drain what is already queued: alerts are never dropped. */
 	final_drain(d, rb);
 	ring_buffer__free(rb);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Prometheus exposition. Nothing is pushed to user space per event: a
- * scrape reads the counts per (target, pid) from the totals map, which
- * nothing evicts, and each target's own (processes folded, tables full).
+ * scrape reads the counts per (source, pid) from the totals map, which
+ * nothing evicts, and each source's own (processes folded, tables full);
+ * the labels come from labels.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "anomaly_counts.h"
 #include "anomalies.h"
 #include "daemon.h"
+#include "labels.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "proc_tables.h"
@@ -181,43 +184,32 @@ static void help(FILE *f, const char *name, const char *type,
 	  "Closes and decrements of a key not in the detection table (evicted: " \
 	  "more than --max-keys open): counted, never judged.")
 
-/*
- * A row's labels: target and pid; the target alone for its own row (the
- * processes folded after their grace, what a full table had no room for).
- */
-static const char *row_labels(struct cw_daemon *d, const struct metrics_row *r,
-			      char *buf, size_t len)
+/* metric{target,source,pid} value: a series one source counts. */
+static void put_row(FILE *f, const char *metric, struct cw_daemon *d,
+		    const struct metrics_row *r, long long value)
 {
-	const char *label = d->sess.targets[r->target_id].label;
-
-	if (r->tgid)
-		snprintf(buf, len, "target=\"%s\",pid=\"%u\"", label, r->tgid);
-	else
-		snprintf(buf, len, "target=\"%s\"", label);
-	return buf;
+	fprintf(f, "%s{", metric);
+	labels_series(f, &d->sess, r->target_id, r->tgid);
+	fprintf(f, "} %lld\n", value);
 }
 
 static void write_rows(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 		       int nr)
 {
-	char labels[128];
 	int i;
 
 #define X(metric, type, field, text) \
 	help(f, #metric, #type, text); \
 	for (i = 0; i < nr; i++) \
-		fprintf(f, #metric "{%s} %lld\n", \
-			row_labels(d, &rows[i], labels, sizeof(labels)), \
-			(long long)rows[i].sum.field);
+		put_row(f, #metric, d, &rows[i], rows[i].sum.field);
 	ROW_FIELDS(X)
 #undef X
 	help(f, "connwatch_counter_value", "gauge",
 	     "The real counter, read from the target's memory at the last hit.");
 	for (i = 0; i < nr; i++)
 		if (rows[i].sum.counter_read)
-			fprintf(f, "connwatch_counter_value{%s} %lld\n",
-				row_labels(d, &rows[i], labels, sizeof(labels)),
-				(long long)rows[i].sum.counter_value);
+			put_row(f, "connwatch_counter_value", d, &rows[i],
+				rows[i].sum.counter_value);
 }
 
 static int proc_up(struct cw_daemon *d, pid_t pid)
@@ -242,11 +234,9 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 	for (i = 0; i < nr; i++) {
 		const struct metrics_row *r = &rows[i];
 		uint64_t cumulative = 0;
-		char labels[128];
 
 		if (!r->has_durations)
 			continue;
-		row_labels(d, r, labels, sizeof(labels));
 		for (b = 0; b < CW_DURATION_BUCKETS; b++) {
 			char le[32];
 
@@ -255,43 +245,107 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 				snprintf(le, sizeof(le), "%g", bounds[b] / 1e9);
 			else
 				snprintf(le, sizeof(le), "+Inf");
-			fprintf(f, "connwatch_connection_duration_seconds_bucket"
-				"{%s,le=\"%s\"} %llu\n", labels, le,
+			fprintf(f, "connwatch_connection_duration_seconds_bucket{");
+			labels_series(f, &d->sess, r->target_id, r->tgid);
+			fprintf(f, ",le=\"%s\"} %llu\n", le,
 				(unsigned long long)cumulative);
 		}
-		fprintf(f, "connwatch_connection_duration_seconds_sum{%s} %.9f\n",
-			labels, r->sock.duration_sum_ns / 1e9);
-		fprintf(f, "connwatch_connection_duration_seconds_count{%s} %llu\n",
-			labels, (unsigned long long)cumulative);
+		fprintf(f, "connwatch_connection_duration_seconds_sum{");
+		labels_series(f, &d->sess, r->target_id, r->tgid);
+		fprintf(f, "} %.9f\n", r->sock.duration_sum_ns / 1e9);
+		put_row(f, "connwatch_connection_duration_seconds_count", d, r,
+			cumulative);
 	}
 }
 
+/* One counter of the socket rows: the cw_sock_stats field at off. */
+static void write_socket_counter(FILE *f, struct cw_daemon *d,
+				 const struct metrics_row *rows, int nr,
+				 const char *name, size_t off, const char *text)
+{
+	int i;
+
+	help(f, name, "counter", text);
+	for (i = 0; i < nr; i++)
+		if (rows[i].has_durations)
+			put_row(f, name, d, &rows[i], *(const __u64 *)
+				((const char *)&rows[i].sock + off));
+}
+
+/*
+ * Sockets that went with no close: by their process' end (a crash's
+ * dropped connections), or found gone by the sweep. Both are in
+ * connections_closed_total too.
+ */
+static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
+				    const struct metrics_row *rows, int nr)
+{
+	write_socket_counter(f, d, rows, nr,
+		"connwatch_connections_closed_by_exit_total",
+		offsetof(struct cw_sock_stats, closed_by_exit),
+		"Accepted sockets still open when their process ended (in "
+		"connections_closed_total too).");
+	if (!d->sess.skel || d->sess.sockets_target < 0)
+		return;		/* the shim: no sweep */
+	write_socket_counter(f, d, rows, nr,
+		"connwatch_connections_closed_by_sweep_total",
+		offsetof(struct cw_sock_stats, closed_by_sweep),
+		"Accepted sockets that went with no event the kernel side "
+		"follows (exec, close_range with flags), found by the sweep of "
+		"/proc/PID/fd (in connections_closed_total too).");
+	help(f, "connwatch_socket_sweep_lag_seconds", "gauge",
+	     "Time since the last completed sweep of the fd tables began: how "
+	     "late a socket that went with no event may be counted (-1: none "
+	     "yet). One sweep every 2 s.");
+	fprintf(f, "connwatch_socket_sweep_lag_seconds{");
+	labels_put(f, "target", d->sess.target);
+	fprintf(f, "} %.3f\n", sock_sweep_lag_seconds(d, daemon_now_ns()));
+}
+
+static void put_up(FILE *f, struct cw_daemon *d, unsigned pid, int up)
+{
+	fprintf(f, "connwatch_target_up{");
+	labels_process(f, &d->sess, pid);
+	fprintf(f, "} %d\n", up);
+}
+
+/* Rows of one pid, one per source: its target_up comes with the first. */
+static int pid_seen_before(const struct metrics_row *rows, int i)
+{
+	int j;
+
+	for (j = 0; j < i; j++)
+		if (rows[j].tgid == rows[i].tgid)
+			return 1;
+	return 0;
+}
+
+/* One connwatch_target_up per process, whatever its sources. */
 static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 			  int nr)
 {
-	int t, i, up;
+	int i;
 
 	help(f, "connwatch_target_up", "gauge",
 	     "1 while the watched process runs, 0 once it exited.");
 	pthread_mutex_lock(&d->lock);
-	for (t = 0; t < d->sess.nr_targets; t++)
-		for (i = 0; i < d->nr_procs; i++)
-			fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%d\"} %d\n",
-				d->sess.targets[t].label, d->procs[i].pid,
-				d->procs[i].up);
-	for (i = 0; i < nr; i++) {
-		if (!rows[i].tgid || (up = proc_up(d, rows[i].tgid)) >= 0)
-			continue;
-		fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%u\"} %d\n",
-			d->sess.targets[rows[i].target_id].label, rows[i].tgid,
-			proc_exists(rows[i].tgid));
-	}
+	for (i = 0; i < d->nr_procs; i++)
+		put_up(f, d, d->procs[i].pid, d->procs[i].up);
+	for (i = 0; i < nr; i++)
+		if (rows[i].tgid && proc_up(d, rows[i].tgid) < 0 &&
+		    !pid_seen_before(rows, i))
+			put_up(f, d, rows[i].tgid, proc_exists(rows[i].tgid));
 	pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * Every kind once per target, summed over its sources, 0 included: an
+ * increase() rule sees the first anomaly only against an earlier 0.
+ */
 static void write_anomalies(FILE *f, struct cw_daemon *d)
 {
 	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
+	unsigned long long sum;
 	int t, k;
 
 	anomaly_totals(d, totals);
@@ -299,12 +353,14 @@ static void write_anomalies(FILE *f, struct cw_daemon *d)
 	     "Anomalies detected, by kind and severity: counted where they "
 	     "are detected, exact whatever the ring buffer drops or the "
 	     "rate limit folds.");
-	for (t = 0; t < d->sess.nr_targets; t++)
-		for (k = 0; k < CW_ANOM__COUNT; k++)
-			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %llu\n",
-				d->sess.targets[t].label, anomaly_kind_name(k),
-				anomaly_severity(k),
-				(unsigned long long)totals[t][k]);
+	for (k = 0; k < CW_ANOM__COUNT; k++) {
+		for (sum = 0, t = 0; t < d->sess.nr_targets; t++)
+			sum += totals[t][k];
+		fprintf(f, "connwatch_anomalies_total{");
+		labels_put(f, "target", d->sess.target);
+		fprintf(f, ",kind=\"%s\",severity=\"%s\"} %llu\n",
+			anomaly_kind_name(k), anomaly_severity(k), sum);
+	}
 }
 
 static void write_push(FILE *f, struct cw_daemon *d)
@@ -377,8 +433,9 @@ static void write_socket_probe(FILE *f, struct cw_daemon *d)
 		probe = d->child ? "preload:shim" : "preload:socket";
 		attached = d->child ? d->shim_loaded : 1;
 	}
-	fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
-		d->sess.targets[d->sess.sockets_target].label, probe, attached);
+	fprintf(f, "connwatch_probe_attached{");
+	labels_probe(f, &d->sess, d->sess.sockets_target, probe);
+	fprintf(f, "} %d\n", attached);
 }
 
 static void write_probes(FILE *f, struct cw_daemon *d)
@@ -394,9 +451,9 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 
 		if (p->absent)	/* optional, not in this binary: not a probe */
 			continue;
-		fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
-			d->sess.targets[p->target_id].label, p->name,
-			p->links > 0 && !p->link_errors);
+		fprintf(f, "connwatch_probe_attached{");
+		labels_probe(f, &d->sess, p->target_id, p->name);
+		fprintf(f, "} %d\n", p->links > 0 && !p->link_errors);
 	}
 	help(f, "connwatch_probe_hits_total", "counter",
 	     "Calls of the probed function seen.");
@@ -405,9 +462,9 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 
 		if (p->absent)
 			continue;
-		fprintf(f, "connwatch_probe_hits_total{target=\"%s\",probe=\"%s\"} %llu\n",
-			d->sess.targets[p->target_id].label, p->name,
-			(unsigned long long)probe_hits(d, i));
+		fprintf(f, "connwatch_probe_hits_total{");
+		labels_probe(f, &d->sess, p->target_id, p->name);
+		fprintf(f, "} %llu\n", (unsigned long long)probe_hits(d, i));
 	}
 }
 
@@ -445,6 +502,7 @@ char *metrics_render(void *daemon, size_t *len)
 	write_targets(f, d, rows, nr);
 	write_rows(f, d, rows, nr);
 	write_durations(f, d, rows, nr);
+	write_socket_reconciled(f, d, rows, nr);
 	write_anomalies(f, d);
 	write_push(f, d);
 	write_probes(f, d);

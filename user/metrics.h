@@ -10,9 +10,9 @@
 
 struct cw_daemon;
 
-/* What is exported for one (target, process). */
+/* What is exported for one (source, process). */
 struct metrics_row {
-	uint32_t target_id;
+	uint32_t target_id;	/* the source (labels.h) */
 	uint32_t tgid;		/* 0: the target's own, without a pid: the
 				 * processes folded after their grace, and
 				 * what a full table had no room for */

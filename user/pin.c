@@ -64,7 +64,7 @@
  * its grace (proc_tables.c), so counters never decrease; anomaly counts
  * fold on their own (anomaly_counts.c). sockets: only with
  * the sockets preset; otherwise empty, and sock_fds alone holds some
- * 20 MB of kernel memory (an LRU map is preallocated) that pins would
+ * 25 MB of kernel memory (an LRU map is preallocated) that pins would
  * keep after connwatch. The pin is named after the skeleton's field
  * (bpffs takes no dot, as in .bss).
  */
