@@ -79,8 +79,7 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 		describe_status(status, how, sizeof(how));
 	/* `run` ends with its command: no counts are kept to be scraped. */
 	fprintf(stderr, "connwatch: pid %d (%.16s) %s%s\n", pid, comm, how,
-		d->child && d->child->pid == pid ? "" :
-		"; keeping its final counts");
+		d->child ? "" : "; /metrics keeps its final counts");
 }
 
 static int on_record(void *ctx, void *data, size_t size)

@@ -74,6 +74,17 @@ check "a bad reload keeps the running configuration" \
 	grep -q "connwatch.yaml:3: target: unknown key 'presetz'" "$TMP/daemon.err"
 check "... and goes on serving" ready "$A"
 
+# Its log says what is true of the daemon: one /metrics, its own port;
+# the children's internal ports and "Ctrl-C to detach" are theirs.
+check "log: each target says it is attached, served on the daemon's /metrics" \
+	grep -q "connwatch: target pid $A: attached, served on the daemon's /metrics" "$TMP/daemon.err"
+check_eq "log: no child's 'Ctrl-C to detach'" "$(grep -c 'Ctrl-C' "$TMP/daemon.err")" 0
+check_eq "log: the one metrics address is the daemon's" \
+	"$(grep -o 'metrics on http://[0-9.:]*' "$TMP/daemon.err" | sort -u)" \
+	"metrics on http://127.0.0.1:$CW_PORT"
+check "log: a child's lines name their target" \
+	grep -q "connwatch: target pid $A: .*probes attached" "$TMP/daemon.err"
+
 stop "$DAEMON"
 check_eq "SIGTERM: the daemon stops its children and exits 0" "$?" 0
 check_eq "no child left" "$(pgrep -P "$DAEMON" | wc -l)" 0
