@@ -30,15 +30,17 @@ static const char usage_text[] =
 "before it crashes the server (counter underflow, duplicate drain).\n"
 "\n"
 "commands:\n"
-"  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"  attach (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
 "         [--on-critical stop] [--alertmanager URL] [--on-alert CMD]\n"
 "         [--web.config.file FILE] [--fresh]\n"
 "                       watch a running process (or every process of a binary);\n"
 "                       a restart for the same target and spec goes on from the\n"
 "                       state pinned in /sys/fs/bpf/connwatch\n"
-"  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"  check (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "                       resolve every probe, attach nothing\n"
+"                       (no --preset or --spec: the presets that fit the\n"
+"                       binary are chosen, each said with why)\n"
 "  run [--preload] [--preset NAME | --spec FILE]... [--fail-on LEVEL] -- CMD...\n"
 "                       start CMD watched; exit with its status (3: alerted)\n"
 "  collect [--preload-socket PATH]\n"
@@ -55,8 +57,12 @@ static const char usage_text[] =
 "Run `connwatch COMMAND --help` for a command's options.\n";
 
 static const char attach_help[] =
-"usage: connwatch attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"usage: connwatch attach (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "                        [options]\n"
+"\n"
+"With no --preset or --spec, connwatch reads the binary and chooses: a Go\n"
+"program gets go-runtime, and go-net-http / quic-go-http3 where it has\n"
+"their functions; anything else gets sockets. Each choice is said with why.\n"
 "\n"
 "  -p, --pid PID          the process to watch (sockets: and its children)\n"
 "  -e, --exe PATH         every process running PATH, now and later\n"
@@ -85,11 +91,12 @@ static const char attach_help[] =
 "Probes are not pinned: they end with connwatch.\n";
 
 static const char check_help[] =
-"usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"usage: connwatch check (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "\n"
 "Resolves every probe of every spec in the binary and prints where each\n"
 "would attach (entry and exit sites). Attaches nothing. Exit 1 if any\n"
-"probe does not resolve.\n";
+"probe does not resolve. With no --preset or --spec: the presets that fit\n"
+"the binary (as attach would choose them), and the attach command line.\n";
 
 static const char symbols_help[] =
 "usage: connwatch symbols (--pid PID | --exe PATH) [REGEX]\n"
@@ -308,17 +315,30 @@ void add_target(struct cw_session *s, struct spec *spec,
 	snprintf(t->label, sizeof(t->label), "%s", label);
 }
 
-int load_targets(const struct cli *c, struct spec *specs,
-			struct cw_session *s)
+/*
+ * No --preset or --spec: the presets that fit the binary, each said in
+ * a line with why. Something always fits: Go or not.
+ */
+static void choose_presets(struct cli *c, const struct cw_session *s)
+{
+	struct preset_choice ch[CW_MAX_PRESET_CHOICES];
+	int i, n = presets_choose(s->is_go ? &s->go : NULL, ch);
+
+	for (i = 0; i < n; i++) {
+		fprintf(stderr, "connwatch: no --preset or --spec: chose %s: "
+			"%s\n", ch[i].preset->name, ch[i].why);
+		c->presets[c->nr_presets++] = ch[i].preset;
+	}
+	c->presets_chosen = 1;
+}
+
+int load_targets(struct cli *c, struct spec *specs, struct cw_session *s)
 {
 	char err[512];
 	int i;
 
-	if (!c->nr_specs && !c->nr_presets) {
-		fprintf(stderr, "connwatch: no --spec or --preset given: "
-			"nothing to probe\n");
-		return -1;
-	}
+	if (!c->nr_specs && !c->nr_presets)
+		choose_presets(c, s);
 	for (i = 0; i < c->nr_specs; i++) {
 		if (spec_parse_file(&specs[i], c->specs[i], err, sizeof(err))) {
 			fprintf(stderr, "connwatch: %s\n", err);
@@ -354,8 +374,7 @@ int load_targets(const struct cli *c, struct spec *specs,
 }
 
 /* Spec files, binary, symbols: everything short of the kernel. */
-int prepare(const struct cli *c, struct spec *specs,
-		   struct cw_session *s)
+int prepare(struct cli *c, struct spec *specs, struct cw_session *s)
 {
 	char err[512];
 	int failed, i;
@@ -489,6 +508,21 @@ static void print_probe(FILE *f, const struct cw_session *s,
 	fputc('\n', f);
 }
 
+/* The attach command line for the presets chosen. */
+static void print_suggestion(const struct cli *c)
+{
+	int i;
+
+	printf("suggested: connwatch attach ");
+	if (c->pid)
+		printf("--pid %d", (int)c->pid);
+	else
+		printf("--exe %s", c->exe);
+	for (i = 0; i < c->nr_presets; i++)
+		printf(" --preset %s", c->presets[i]->name);
+	putchar('\n');
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	struct spec specs[CW_MAX_TARGET_SPECS] = {};
@@ -510,6 +544,8 @@ static int cmd_check(int argc, char **argv)
 			       "callers cannot be found; a probe that never "
 			       "fires shows 0 in connwatch_probe_hits_total\n",
 			       s.is_go ? " and no readable inline tree" : "");
+		if (c.presets_chosen)
+			print_suggestion(&c);
 	}
 	session_close(&s);
 	free_specs(&c, specs);

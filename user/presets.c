@@ -191,6 +191,7 @@ static const struct preset presets[] = {
 		.cost = "2 uprobe traps per connection",
 		.build = build_go_net_http,
 		.go_only = 1,
+		.found_by = { "net/http.(*Server).trackConn" },
 	},
 	{
 		.name = "quic-go-http3",
@@ -208,6 +209,10 @@ static const struct preset presets[] = {
 			"and 1 per init, Shutdown, Close",
 		.build = build_quic_go_http3,
 		.go_only = 1,
+		.found_by = {
+			"github.com/lucas-clemente/quic-go/http3.(*Server).handleConn",
+			"github.com/quic-go/quic-go/http3.(*Server).handleConn",
+		},
 	},
 };
 
@@ -219,6 +224,59 @@ const struct preset *preset_find(const char *name)
 		if (!strcmp(presets[i].name, name))
 			return &presets[i];
 	return NULL;
+}
+
+/* The first of p's functions the binary has, or NULL. */
+static const char *found_in(const struct preset *p,
+			    const struct go_pclntab *go)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(p->found_by) / sizeof(p->found_by[0]) &&
+		    p->found_by[i]; i++)
+		if (go_func_by_name(go, p->found_by[i]))
+			return p->found_by[i];
+	return NULL;
+}
+
+/* Why p fits the binary, in why; 0 if it does not. */
+static int preset_fits(const struct preset *p, const struct go_pclntab *go,
+		       char *why, size_t len)
+{
+	const char *fn;
+
+	if (p->kind == PRESET_SOCKETS) {
+		snprintf(why, len, "not a Go program: counts the accepted "
+			 "sockets of any process");
+		return !go;
+	}
+	if (!go || !p->go_only)
+		return 0;
+	if (!p->found_by[0]) {
+		snprintf(why, len, "a Go program%s%s: catches the runtime's "
+			 "panics of this family before they happen",
+			 go->version[0] ? " built with " : "", go->version);
+		return 1;
+	}
+	fn = found_in(p, go);
+	if (fn)
+		snprintf(why, len, "it has %s", fn);
+	return fn != NULL;
+}
+
+int presets_choose(const struct go_pclntab *go,
+		   struct preset_choice out[CW_MAX_PRESET_CHOICES])
+{
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]) &&
+		    n < CW_MAX_PRESET_CHOICES; i++) {
+		out[n].preset = &presets[i];
+		n += preset_fits(&presets[i], go, out[n].why,
+				 sizeof(out[n].why));
+	}
+	return n;
 }
 
 void presets_print(FILE *f)

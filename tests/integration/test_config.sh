@@ -18,8 +18,7 @@ write_config() {	# write_config TARGET-YAML...
 }
 TARGET_A="  - pid: $A
     specs: [$PWD/$SPEC]"
-TARGET_DC="  - pid: $DC
-    presets: [sockets]"
+TARGET_DC="  - pid: $DC"	# no presets: chosen for its binary (sockets)
 write_config "$TARGET_A" "$TARGET_DC"
 $CW --config "$TMP/connwatch.yaml" 2>"$TMP/daemon.err" &
 DAEMON=$!
@@ -82,6 +81,8 @@ check_eq "log: no child's 'Ctrl-C to detach'" "$(grep -c 'Ctrl-C' "$TMP/daemon.e
 check_eq "log: the one metrics address is the daemon's" \
 	"$(grep -o 'metrics on http://[0-9.:]*' "$TMP/daemon.err" | sort -u)" \
 	"metrics on http://127.0.0.1:$CW_PORT"
+check "log: a target with no presets got those that fit, said why" \
+	grep -q "connwatch: target pid $DC: no --preset or --spec: chose sockets: not a Go program" "$TMP/daemon.err"
 check "log: a child's lines name their target" \
 	grep -q "connwatch: target pid $A: .*probes attached" "$TMP/daemon.err"
 
@@ -90,8 +91,8 @@ check_eq "SIGTERM: the daemon stops its children and exits 0" "$?" 0
 check_eq "no child left" "$(pgrep -P "$DAEMON" | wc -l)" 0
 
 # Bad config files: one line, non-zero exit.
-printf 'targets:\n  - exe: /bin/true\n' >"$TMP/bad1.yaml"
-expect_error "a target with no preset or spec" "bad1.yaml:2: target: give presets or specs" \
+printf 'targets:\n  - presets: [sockets]\n' >"$TMP/bad1.yaml"
+expect_error "a target with no pid or exe" "bad1.yaml:2: target: give exactly one of exe or pid" \
 	$CW --config "$TMP/bad1.yaml"
 printf 'targets:\n  - pid: 1\n    exe: /bin/true\n    presets: [sockets]\n' >"$TMP/bad2.yaml"
 expect_error "both pid and exe" "bad2.yaml:2: target: give exactly one of exe or pid" \
