@@ -363,8 +363,7 @@ int load_targets(struct cli *c, struct spec *specs, struct cw_session *s)
 				p->name, s->binary);
 			return -1;
 		}
-		if (p->build(spec, s->binary, s->is_go ? s->go.version : "",
-			     err, sizeof(err))) {
+		if (p->build(spec, s->binary, &s->go, err, sizeof(err))) {
 			fprintf(stderr, "connwatch: preset %s: %s\n", p->name, err);
 			return -1;
 		}
@@ -473,7 +472,7 @@ static void print_probe(FILE *f, const struct cw_session *s,
 			const struct cw_probe *p, int attached)
 {
 	if (p->absent) {
-		fprintf(f, "  %-32s absent: %s\n", p->name,
+		fprintf(f, "  %-32s absent, and fine: %s\n", p->name,
 			p->sp->absent_why ? p->sp->absent_why :
 			"optional, not in this binary");
 		return;
@@ -523,6 +522,17 @@ static void print_suggestion(const struct cli *c)
 	putchar('\n');
 }
 
+/* What of a preset this binary cannot have, and why that is fine. */
+static void print_notes(FILE *f, const struct cw_session *s)
+{
+	int t;
+
+	for (t = 0; t < s->nr_targets; t++)
+		if (s->targets[t].spec && s->targets[t].spec->note[0])
+			fprintf(f, "  %s: %s\n", s->targets[t].spec->path,
+				s->targets[t].spec->note);
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	struct spec specs[CW_MAX_TARGET_SPECS] = {};
@@ -536,6 +546,7 @@ static int cmd_check(int argc, char **argv)
 		printf("%s: every probe resolves\n", s.binary);
 		for (i = 0; i < s.nr_probes; i++)
 			print_probe(stdout, &s, &s.probes[i], 0);
+		print_notes(stdout, &s);
 		if (s.sockets_target >= 0)
 			printf("  %-32s accept/accept4/close tracepoints\n",
 			       "sockets");
@@ -647,22 +658,30 @@ void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Optional parts this binary lacks are not failures: said apart, with
+ * what each means. A probe that failed is: what it counts is missing.
+ */
 int report_attach(struct cw_session *s, int attached)
 {
-	int i, absent = 0;
+	int i, absent = 0, wanted;
 
-	/* Optional parts this binary lacks are not failures: said apart. */
 	for (i = 0; i < s->nr_probes; i++)
 		absent += s->probes[i].absent;
+	wanted = s->nr_probes + (s->sockets_target >= 0) - absent;
 	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached",
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
-		s->nr_probes + (s->sockets_target >= 0) - absent);
+		wanted);
+	if (attached < wanted)
+		fprintf(stderr, "; %d FAILED (below): what they count is not "
+			"counted", wanted - attached);
 	if (absent)
-		fprintf(stderr, " (%d optional ones absent from this binary, "
-			"each said below)", absent);
+		fprintf(stderr, "; %d optional parts not in this binary, and "
+			"need not be (below, with why)", absent);
 	fputc('\n', stderr);
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, s, &s->probes[i], 1);
+	print_notes(stderr, s);
 	if (s->sockets_target >= 0)
 		fprintf(stderr, "  %-32s accept/accept4/close tracepoints  attached\n",
 			"sockets");

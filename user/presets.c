@@ -62,17 +62,18 @@ static int add_go_check(struct spec *spec, int role, const char *symbol,
 
 /* Any Go program: the panics of the family, caught before they happen. */
 static int build_go_runtime(struct spec *spec, const char *path,
-			    const char *go, char *err, size_t errlen)
+			    const struct go_pclntab *go, char *err,
+			    size_t errlen)
 {
 	start_spec(spec, "preset go-runtime");
 	if (add_go_check(spec, CW_ROLE_CHAN_CLOSE, "runtime.closechan",
 			 "the program never closes a channel",
-			 "close of closed channel", path, go, GO_HCHAN_CLOSED,
-			 CW_CTR_U32, err, errlen) ||
+			 "close of closed channel", path, go->version,
+			 GO_HCHAN_CLOSED, CW_CTR_U32, err, errlen) ||
 	    add_go_check(spec, CW_ROLE_WG_ADD, "sync.(*WaitGroup).Add",
 			 "the program never uses a sync.WaitGroup (the linker "
 			 "dropped it): negative_waitgroup cannot happen",
-			 "sync: negative WaitGroup counter", path, go,
+			 "sync: negative WaitGroup counter", path, go->version,
 			 GO_WAITGROUP_COUNTER, CW_CTR_S32, err, errlen))
 		return -1;
 	return 0;
@@ -80,7 +81,8 @@ static int build_go_runtime(struct spec *spec, const char *path,
 
 /* net/http's trackConn(c *conn, add bool): every Go HTTP server. */
 static int build_go_net_http(struct spec *spec, const char *path,
-			     const char *go, char *err, size_t errlen)
+			     const struct go_pclntab *go, char *err,
+			     size_t errlen)
 {
 	(void)path; (void)go; (void)err; (void)errlen;
 	start_spec(spec, "preset go-net-http");
@@ -89,22 +91,51 @@ static int build_go_net_http(struct spec *spec, const char *path,
 	return 0;
 }
 
-static const char quic_other_module[] = "the other quic-go module path";
+#define QUIC_GO_OLD "github.com/lucas-clemente/quic-go"
+#define QUIC_GO_NEW "github.com/quic-go/quic-go"
+#define HANDLE_CONN "/http3.(*Server).handleConn"
+
 static const char quic_no_tracking[] =
 	"this http3.Server has no v0.48 connection tracking (before v0.48: "
 	"connections are still counted)";
 
-static void add_server_probe(struct spec *spec, int role, const char *module,
-			     const char *method, const char *absent_why)
+static struct spec_probe *add_server_probe(struct spec *spec, int role,
+					   const char *module,
+					   const char *method)
 {
-	struct spec_probe *p;
 	char symbol[160];
 
 	snprintf(symbol, sizeof(symbol), "%s/http3.(*Server).%s", module,
 		 method);
-	p = add_probe(spec, role, symbol);
-	p->optional = 1;
-	p->absent_why = absent_why;
+	return add_probe(spec, role, symbol);
+}
+
+/* The tracking of v0.48 (quic-go#4705): optional, 0.29's server has none. */
+static int add_quic_tracking(struct spec *spec, const char *module)
+{
+	static const struct { int role; const char *method; } parts[] = {
+		{ CW_ROLE_SHUTDOWN, "Shutdown" }, { CW_ROLE_SHUTDOWN, "Close" },
+		{ CW_ROLE_RESET, "init" },
+	};
+	struct spec_probe *drain;
+	char caller[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		struct spec_probe *p = add_server_probe(spec, parts[i].role,
+							module, parts[i].method);
+
+		p->optional = 1;
+		p->absent_why = quic_no_tracking;
+	}
+	drain = add_probe(spec, CW_ROLE_DRAIN, "runtime.closechan");
+	drain->optional = 1;
+	drain->absent_why = quic_no_tracking;
+	drain->key_source = SPEC_KEY_OWNER;
+	snprintf(caller, sizeof(caller), "%s/http3.(*Server).decreaseConnCount",
+		 module);
+	drain->callers[drain->nr_callers] = strdup(caller);
+	return drain->callers[drain->nr_callers++] ? 0 : -1;
 }
 
 /*
@@ -115,47 +146,47 @@ static void add_server_probe(struct spec *spec, int role, const char *module,
  * keyed by the server the channel is loaded from, so the program's other
  * channel closes cost nothing. Shutdown and Close begin a shutdown; init
  * makes a new channel (ServeQUICConn runs it per call), which re-arms.
- * Every part is optional: 0.29's server has no tracking and keeps exact
- * counts, and only one module path is in any binary.
+ * The tracking is optional: 0.29's server has none and keeps exact
+ * counts. A binary links one of the two module paths (both would be two
+ * servers): only those present are probed, and the note says so.
  */
 static int build_quic_go_http3(struct spec *spec, const char *path,
-			       const char *go, char *err, size_t errlen)
+			       const struct go_pclntab *go, char *err,
+			       size_t errlen)
 {
-	static const char *const modules[] = {
-		"github.com/lucas-clemente/quic-go",
-		"github.com/quic-go/quic-go",
-	};
-	char caller[160];
+	static const char *const modules[] = { QUIC_GO_OLD, QUIC_GO_NEW };
+	int present[2] = {};
 	size_t i;
 
-	(void)path; (void)go;
+	(void)path;
 	start_spec(spec, "preset quic-go-http3");
-	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
-		struct spec_probe *drain;
+	for (i = 0; i < 2; i++) {
+		char handle_conn[160];
 
-		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn",
-				 quic_other_module);
-		add_server_probe(spec, CW_ROLE_CLOSE, modules[i], "handleConn",
-				 quic_other_module);
-		spec->probes[spec->nr_probes - 1].at_return = 1;
-		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Shutdown",
-				 quic_no_tracking);
-		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Close",
-				 quic_no_tracking);
-		add_server_probe(spec, CW_ROLE_RESET, modules[i], "init",
-				 quic_no_tracking);
-		drain = add_probe(spec, CW_ROLE_DRAIN, "runtime.closechan");
-		drain->optional = 1;
-		drain->absent_why = quic_no_tracking;
-		drain->key_source = SPEC_KEY_OWNER;
-		snprintf(caller, sizeof(caller),
-			 "%s/http3.(*Server).decreaseConnCount", modules[i]);
-		drain->callers[drain->nr_callers] = strdup(caller);
-		if (!drain->callers[drain->nr_callers++]) {
+		snprintf(handle_conn, sizeof(handle_conn), "%s" HANDLE_CONN,
+			 modules[i]);
+		present[i] = go_func_by_name(go, handle_conn) != NULL;
+		if (!present[i])
+			continue;
+		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn");
+		add_server_probe(spec, CW_ROLE_CLOSE, modules[i],
+				 "handleConn")->at_return = 1;
+		if (add_quic_tracking(spec, modules[i])) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 	}
+	if (!present[0] && !present[1]) {
+		snprintf(err, errlen, "no quic-go HTTP/3 server in this binary "
+			 "(no " QUIC_GO_OLD HANDLE_CONN " or " QUIC_GO_NEW
+			 HANDLE_CONN ")");
+		return -1;
+	}
+	if (present[0] != present[1])
+		snprintf(spec->note, sizeof(spec->note), "%s/http3 is not in "
+			 "this binary, and need not be: it links %s, the "
+			 "other module path", modules[present[0]],
+			 modules[present[1]]);
 	return 0;
 }
 
@@ -209,10 +240,7 @@ static const struct preset presets[] = {
 			"and 1 per init, Shutdown, Close",
 		.build = build_quic_go_http3,
 		.go_only = 1,
-		.found_by = {
-			"github.com/lucas-clemente/quic-go/http3.(*Server).handleConn",
-			"github.com/quic-go/quic-go/http3.(*Server).handleConn",
-		},
+		.found_by = { QUIC_GO_OLD HANDLE_CONN, QUIC_GO_NEW HANDLE_CONN },
 	},
 };
 

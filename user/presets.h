@@ -23,10 +23,10 @@ struct preset {
 	/* Chosen for a Go binary with one of these functions; none: for any
 	 * Go binary (go_only) or any other binary (sockets). */
 	const char *found_by[3];
-	/* PRESET_SPEC: fills spec for the binary at path (Go version go,
-	 * "" when unknown). 0, or -1 with err set. */
-	int (*build)(struct spec *spec, const char *path, const char *go,
-		     char *err, size_t errlen);
+	/* PRESET_SPEC: fills spec for the Go binary at path, whose function
+	 * table is go. 0, or -1 with err set. */
+	int (*build)(struct spec *spec, const char *path,
+		     const struct go_pclntab *go, char *err, size_t errlen);
 };
 
 /* A preset chosen for a binary (no --preset or --spec given), and why. */
