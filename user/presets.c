@@ -315,4 +315,8 @@ void presets_print(FILE *f)
 		fprintf(f, "%-14s %s\n%-14s hooks: %s\n%-14s cost: %s\n",
 			presets[i].name, presets[i].summary, "",
 			presets[i].hooks, "", presets[i].cost);
+	fprintf(f, "\nWith no --preset or --spec, attach, check and run choose: "
+		"a Go program\ngets go-runtime, plus go-net-http and "
+		"quic-go-http3 where it has their\nfunctions; anything else "
+		"gets sockets.\n");
 }
