@@ -79,15 +79,22 @@ static int build_go_runtime(struct spec *spec, const char *path,
 	return 0;
 }
 
+#define TRACK_CONN "net/http.(*Server).trackConn"
+
 /* net/http's trackConn(c *conn, add bool): every Go HTTP server. */
 static int build_go_net_http(struct spec *spec, const char *path,
 			     const struct go_pclntab *go, char *err,
 			     size_t errlen)
 {
-	(void)path; (void)go; (void)err; (void)errlen;
+	(void)path;
 	start_spec(spec, "preset go-net-http");
-	add_probe(spec, CW_ROLE_OPEN, "net/http.(*Server).trackConn")
-		->switch_arg = 2;
+	if (!go_func_by_name(go, TRACK_CONN)) {
+		snprintf(err, errlen, "no net/http server in this binary (no "
+			 TRACK_CONN "); `connwatch check` without --preset "
+			 "says which presets fit it");
+		return -1;
+	}
+	add_probe(spec, CW_ROLE_OPEN, TRACK_CONN)->switch_arg = 2;
 	return 0;
 }
 
@@ -179,7 +186,8 @@ static int build_quic_go_http3(struct spec *spec, const char *path,
 	if (!present[0] && !present[1]) {
 		snprintf(err, errlen, "no quic-go HTTP/3 server in this binary "
 			 "(no " QUIC_GO_OLD HANDLE_CONN " or " QUIC_GO_NEW
-			 HANDLE_CONN ")");
+			 HANDLE_CONN "); `connwatch check` without --preset says "
+			 "which presets fit it");
 		return -1;
 	}
 	if (present[0] != present[1])
@@ -222,7 +230,7 @@ static const struct preset presets[] = {
 		.cost = "2 uprobe traps per connection",
 		.build = build_go_net_http,
 		.go_only = 1,
-		.found_by = { "net/http.(*Server).trackConn" },
+		.found_by = { TRACK_CONN },
 	},
 	{
 		.name = "quic-go-http3",

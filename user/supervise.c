@@ -493,6 +493,16 @@ fail:
 	return 1;
 }
 
+static const char config_help[] =
+"usage: connwatch --config FILE [--fresh]\n"
+"\n"
+"Daemon mode: watches every target of FILE (YAML: listen, alert_log,\n"
+"web_config, alertmanager, on_alert, and targets, each with exe or pid,\n"
+"and presets, specs, on_critical; no presets or specs: those that fit are\n"
+"chosen), each in its own `connwatch attach` child, behind one /metrics.\n"
+"SIGHUP re-reads FILE, keeping unchanged targets and their counts.\n"
+"--fresh: the first children adopt no pinned state (see connwatch(8)).\n";
+
 int cmd_config(int argc, char **argv)
 {
 	struct sigaction hup = { .sa_handler = on_hup }, stop = { .sa_handler = on_stop };
@@ -501,10 +511,14 @@ int cmd_config(int argc, char **argv)
 	ssize_t n;
 	int ret;
 
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(config_help, stdout);
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[2], "--fresh"))
 		s.fresh = 1;
 	else if (argc != 2)
-		die_usage("--config", "usage: connwatch --config FILE [--fresh]");
+		die_usage("--config", "expected FILE, then optionally --fresh");
 	/* First: SIGHUP's default action would end a daemon still starting. */
 	sigaction(SIGHUP, &hup, NULL);
 	sigaction(SIGINT, &stop, NULL);
