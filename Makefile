@@ -14,7 +14,7 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
-USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
+USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec labels \
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config config_file supervise

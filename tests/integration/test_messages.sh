@@ -19,7 +19,6 @@ TABLE=$(sed "s|@FX@|$PWD/$FX|g" <<'EOF'
 2	connwatch attach: --duration: 'soon' is not a number in 1..100000000 (see `connwatch attach --help`)	attach --exe /bin/true --duration soon
 2	connwatch attach: --on-critical: 'kill' is not stop (see `connwatch attach --help`)	attach --exe /bin/true --on-critical kill
 2	connwatch attach: --preload, --preload-socket and --fail-on are options of `connwatch run` (see `connwatch attach --help`)	attach --exe /bin/true --fail-on critical
-2	connwatch attach: --target is an option of `connwatch collect` (see `connwatch attach --help`)	attach --exe /bin/true --target x
 2	connwatch attach: unexpected argument 'extra' (see `connwatch attach --help`)	attach --exe /bin/true extra
 2	connwatch attach: unknown option '--frobnicate' (see `connwatch attach --help`)	attach --frobnicate
 1	connwatch: preset go-runtime: /usr/sbin/nginx is not a Go program (no Go 1.16+ pclntab); --preset sockets counts the connections of any process	check --exe /usr/sbin/nginx --preset go-runtime
@@ -28,6 +27,7 @@ TABLE=$(sed "s|@FX@|$PWD/$FX|g" <<'EOF'
 1	connwatch: preset quic-go-http3: no quic-go HTTP/3 server in this binary (no github.com/lucas-clemente/quic-go/http3.(*Server).handleConn or github.com/quic-go/quic-go/http3.(*Server).handleConn); `connwatch check` without --preset says which presets fit it	check --exe @FX@/go_hello --preset quic-go-http3
 2	connwatch symbols: '[' is not a valid regular expression (see `connwatch symbols --help`)	symbols --exe /bin/true [
 2	connwatch symbols: at most one REGEX (see `connwatch symbols --help`)	symbols --exe /bin/true a b
+2	connwatch symbols: --target is an option of attach, run, check and collect (see `connwatch symbols --help`)	symbols --exe /bin/true --target x
 2	connwatch run: no command: connwatch run [options] -- CMD [ARG]... (see `connwatch run --help`)	run
 2	connwatch run: the command is the target: no --pid or --exe (see `connwatch run --help`)	run --pid 1 -- true
 2	connwatch run: --preload counts sockets only: --spec and --preset need eBPF (see `connwatch run --help`)	run --preload --preset sockets -- true

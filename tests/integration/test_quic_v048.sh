@@ -246,6 +246,9 @@ check_eq "a preset given twice: one target_up series" \
 	"$(scrape | grep -c '^connwatch_target_up{')" 1
 check_eq "a preset given twice: connections counted once" \
 	"$(scrape | grep '^connwatch_connections_opened_total{' | awk '{s += $NF} END {print s}')" 3
+check "a preset given twice: said once on stderr" \
+	grep -q 'preset quic-go-http3 given twice: loaded once' "$CW_ERR"
+check_exposition "a preset given twice: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$V_PID"
 
@@ -272,6 +275,7 @@ preattach() {	# preattach BINARY pid|exe
 	check_eq "preattach, $bin by $how: both closes counted, as preattach closes" \
 		"$(metric connwatch_connections_closed_total "$p") $(metric connwatch_preattach_closes_total "$p")" "$n $n"
 	check_eq "preattach, $bin by $how: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+	check_exposition "preattach, $bin by $how: promtool clean, no series twice"
 	stop "$CW_PID"
 	stop "$V_PID"
 }
@@ -281,4 +285,4 @@ preattach h3_server.stripped exe
 # --- detached: no probe left on our binaries (other worktrees' tests
 # may be probing theirs at the same time)
 check_eq "no probe left" \
-	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .*$PWD/$FX/quic_v048_")" 0
+	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .* $PWD/$FX/quic_v048_")" 0
