@@ -29,14 +29,14 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      redis-server redis-tools wrk golang-go prometheus \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
 	      prometheus-alertmanager libcrypt-dev openssl python3 patch \
-	      liburing-dev
+	      dpkg-dev binutils man-db liburing-dev
 
 # Go 1.22, for a fixture with the 1.20+ pclntab layout; Debian 12 has it
 # only in backports.
 GO122      := /usr/lib/go-1.22/bin/go
 BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
 
-.PHONY: all deps test unit integration bench demo install clean asan
+.PHONY: all deps test unit integration bench demo install clean asan deb
 
 PRELOAD        := $(OUT)/libconnwatch-preload.so
 PRELOAD_CFLAGS := -O2 -g -fPIC -shared $(WARN) -std=gnu11 -D_GNU_SOURCE \
@@ -242,6 +242,11 @@ install: all
 		deploy/connwatch.env.example deploy/connwatch-preload.conf \
 		deploy/web.yml.example
 	-[ -d /run/systemd/system ] && systemctl daemon-reload
+
+# A Debian package of the binary and the shim (deploy/deb.sh: the paths,
+# Depends from what they link); nothing else is built for it.
+deb: $(OUT)/connwatch $(PRELOAD)
+	deploy/deb.sh $(VERSION) $(OUT)
 
 clean:
 	rm -rf $(OUT)

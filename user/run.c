@@ -24,7 +24,8 @@ static const char run_help[] =
 "Starts CMD and watches it from its first instruction until it exits;\n"
 "exits with CMD's status, or 3 when --fail-on saw such an alert.\n"
 "\n"
-"  -P, --preset NAME      a preset (default: sockets)\n"
+"  -P, --preset NAME      a preset (default: those that fit CMD's binary,\n"
+"                         as `connwatch attach` chooses them)\n"
 "  -s, --spec FILE        a spec file for CMD's binary; may be repeated\n"
 "  -t, --target NAME      the target label (default: the specs' target:,\n"
 "                         else CMD's name)\n"
@@ -167,8 +168,6 @@ static int run_ebpf(struct cw_daemon *d, struct cli *c, char **argv)
 	char err[512];
 	int ret = 1;
 
-	if (!c->nr_specs && !c->nr_presets)
-		c->presets[c->nr_presets++] = preset_find("sockets");
 	if (prepare(c, specs, &d->sess))
 		goto out_specs;
 	symbolizer_init(&d->sym, &d->sess.symtab, &d->sess.go);
