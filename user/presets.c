@@ -215,6 +215,11 @@ static const struct preset presets[] = {
 			"exit, close enter and exit; with io_uring 4 to 5: "
 			"submission, wakeup, completion); every io_uring "
 			"completion on the host costs one map lookup",
+		.found_by = { TRACK_CONN },
+		.found_why = "a Go HTTP server's connections are its accepted "
+			     "sockets: counted by tracepoints, no uprobe trap "
+			     "(go-net-http, on request, counts them in net/http "
+			     "itself at 2 traps per connection)",
 	},
 	{
 		.name = "go-runtime",
@@ -232,12 +237,16 @@ static const struct preset presets[] = {
 	{
 		.name = "go-net-http",
 		.kind = PRESET_SPEC,
-		.summary = "live connections of any Go net/http server",
+		.summary = "live connections of any Go net/http server, as "
+			   "net/http tracks them (a hijacked connection leaves "
+			   "at the hijack; sockets counts it until its socket "
+			   "closes)",
 		.hooks = "net/http.(*Server).trackConn (add: open, !add: close)",
-		.cost = "2 uprobe traps per connection",
+		.cost = "2 uprobe traps per connection; never chosen for you: "
+			"sockets counts a Go HTTP server's connections at none",
 		.build = build_go_net_http,
 		.go_only = 1,
-		.found_by = { TRACK_CONN },
+		.on_request = 1,
 	},
 	{
 		.name = "quic-go-http3",
@@ -288,22 +297,24 @@ static int preset_fits(const struct preset *p, const struct go_pclntab *go,
 {
 	const char *fn;
 
-	if (p->kind == PRESET_SOCKETS) {
+	if (p->on_request)
+		return 0;
+	if (!go) {
 		snprintf(why, len, "not a Go program: counts the accepted "
 			 "sockets of any process");
-		return !go;
+		return p->kind == PRESET_SOCKETS;
 	}
-	if (!go || !p->go_only)
-		return 0;
 	if (!p->found_by[0]) {
 		snprintf(why, len, "a Go program%s%s: catches the runtime's "
 			 "panics of this family before they happen",
 			 go->version[0] ? " built with " : "", go->version);
-		return 1;
+		return p->go_only;
 	}
 	fn = found_in(p, go);
 	if (fn)
-		snprintf(why, len, "it has %s", fn);
+		snprintf(why, len, "it has %s%s%s", fn,
+			 p->found_why ? ": " : "",
+			 p->found_why ? p->found_why : "");
 	return fn != NULL;
 }
 
@@ -331,7 +342,8 @@ void presets_print(FILE *f)
 			presets[i].name, presets[i].summary, "",
 			presets[i].hooks, "", presets[i].cost);
 	fprintf(f, "\nWith no --preset or --spec, attach, check and run choose: "
-		"a Go program\ngets go-runtime, plus go-net-http and "
-		"quic-go-http3 where it has their\nfunctions; anything else "
-		"gets sockets.\n");
+		"a Go program\ngets go-runtime, plus sockets where it has "
+		"net/http's server and\nquic-go-http3 where it has quic-go's; "
+		"anything else gets sockets.\ngo-net-http is never chosen: "
+		"name it for net/http's own accounting.\n");
 }

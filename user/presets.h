@@ -21,8 +21,10 @@ struct preset {
 	const char *cost;	/* probe hits per connection, measured */
 	int go_only;		/* needs a Go binary (a .gopclntab) */
 	/* Chosen for a Go binary with one of these functions; none: for any
-	 * Go binary (go_only) or any other binary (sockets). */
+	 * Go binary (go_only). sockets is chosen for any other binary too. */
 	const char *found_by[3];
+	const char *found_why;	/* what that function tells, if not obvious */
+	int on_request;		/* never chosen: only when named */
 	/* PRESET_SPEC: fills spec for the Go binary at path, whose function
 	 * table is go. 0, or -1 with err set. */
 	int (*build)(struct spec *spec, const char *path,

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Presets chosen for you: `attach --pid PID` (and `check`, `run`) with no
 # --preset or --spec reads the binary and picks, saying why in a line per
-# choice. Real binaries: Debian's stripped Go Prometheus (go-net-http),
+# choice. Real binaries: Debian's stripped Go Prometheus (sockets: a Go
+# HTTP server's connections counted by tracepoints; go-net-http is only
+# on request),
 # quic-go HTTP/3 servers (quic-go-http3), nginx and redis (sockets); each
 # must then count exactly.
 . tests/lib.sh
@@ -14,16 +16,16 @@ chosen() { sed -n 's/^connwatch: no --preset or --spec: chose \([a-z0-9-]*\): .*
 # --- Prometheus: stripped Go, a net/http server
 start_prometheus || { fail "prometheus did not start" "$(tail -3 "$TMP/prom/log")"; exit 1; }
 CHECK=$($CW check --pid "$PROM_PID" 2>"$TMP/check.err")
-check_eq "prometheus: check chooses go-runtime and go-net-http" \
-	"$(chosen "$TMP/check.err")" "go-runtime go-net-http "
-check "prometheus: ... and says why (trackConn found)" \
-	grep -q 'chose go-net-http: it has net/http.(\*Server).trackConn' "$TMP/check.err"
+check_eq "prometheus: check chooses sockets and go-runtime, not go-net-http (2 traps per connection)" \
+	"$(chosen "$TMP/check.err")" "sockets go-runtime "
+check "prometheus: ... and says why (trackConn found: a Go HTTP server)" \
+	grep -q 'chose sockets: it has net/http.(\*Server).trackConn: a Go HTTP server' "$TMP/check.err"
 check_eq "prometheus: check prints the command to type" \
 	"$(grep '^suggested:' <<<"$CHECK")" \
-	"suggested: connwatch attach --pid $PROM_PID --preset go-runtime --preset go-net-http"
+	"suggested: connwatch attach --pid $PROM_PID --preset sockets --preset go-runtime"
 start_connwatch --pid "$PROM_PID" || exit 1
 check_eq "prometheus: attach chooses the same" \
-	"$(chosen "$CW_ERR")" "go-runtime go-net-http "
+	"$(chosen "$CW_ERR")" "sockets go-runtime "
 for _ in $(seq 1 $N); do
 	curl -sf "http://127.0.0.1:$PROM_PORT/-/healthy" -o /dev/null || break
 done
@@ -36,12 +38,13 @@ stop "$CW_PID"
 stop "$PROM_PID"
 
 # --- quic-go HTTP/3: Debian's quic-go 0.29, and v0.48's server shape.
-# go-net-http too where the binary links net/http's server (h3_server
-# does), as `connwatch symbols` sees it.
+# sockets too where the binary links net/http's server (h3_server
+# does), as `connwatch symbols` sees it. QUIC is UDP: only quic-go-http3
+# counts its connections.
 for bin in h3_server.stripped quic_v048_fixed.stripped; do
 	want="go-runtime quic-go-http3 "
 	[ -n "$($CW symbols --exe "$FX/$bin" 'trackConn$' 2>/dev/null)" ] &&
-		want="go-runtime go-net-http quic-go-http3 "
+		want="sockets go-runtime quic-go-http3 "
 	start_h3_server "$bin" || continue
 	$CW check --pid "$H3_PID" >/dev/null 2>"$TMP/check.err"
 	check_eq "$bin: check chooses ${want% }" "$(chosen "$TMP/check.err")" "$want"
@@ -52,9 +55,10 @@ for bin in h3_server.stripped quic_v048_fixed.stripped; do
 			grep -q ': 6 of 6 probes attached; 3 optional parts not in this binary, and need not be' "$CW_ERR"
 	check "$bin: $N HTTP/3 requests, one QUIC connection each" \
 		"$FX/h3_client" -addr "127.0.0.1:$H3_PORT" -n $N -c 2 -timeout 30
-	wait_eq 5 $N metric connwatch_connections_closed_total "pid=\"$H3_PID\""
-	check_counts "$bin: " "$H3_PID" $N connections_opened_total \
-		connections_closed_total
+	Q="source=\"quic-go-http3\",pid=\"$H3_PID\""
+	wait_eq 5 $N metric connwatch_connections_closed_total "$Q"
+	check_eq "$bin: quic-go-http3 opened == $N" \
+		"$(metric connwatch_connections_opened_total "$Q")" $N
 	check_eq "$bin: no alert" "$(metric_sum connwatch_anomalies_total)" 0
 	stop "$CW_PID"
 	stop "$H3_PID"
@@ -101,8 +105,8 @@ $CW run --listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/run.jsonl" -- \
 RUN=$!
 STARTED+=("$RUN")
 wait_for 10 grep -qs listening "$TMP/run.out"
-check "run -- h3_server: chooses quic-go-http3 (and go-runtime)" \
-	grep -q '^go-runtime .*quic-go-http3 $' <<<"$(chosen "$TMP/run.err")"
+check_eq "run -- h3_server: chooses quic-go-http3 (with sockets, go-runtime)" \
+	"$(chosen "$TMP/run.err")" "sockets go-runtime quic-go-http3 "
 H3_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/run.out")
 check "run -- h3_server: $N HTTP/3 requests" \
 	"$FX/h3_client" -addr "127.0.0.1:$H3_PORT" -n $N -timeout 30
