@@ -270,7 +270,8 @@ preattach() {	# preattach BINARY pid|exe
 	fi
 	start_connwatch --fresh "${target[@]}" || return 1
 	wait "$c"
-	local p="pid=\"$V_PID\""
+	# h3_server links net/http's server too: sockets is chosen with it.
+	local p="source=\"quic-go-http3\",pid=\"$V_PID\""
 	wait_eq 5 $n metric connwatch_connections_closed_total "$p"
 	check_eq "preattach, $bin by $how: both closes counted, as preattach closes" \
 		"$(metric connwatch_connections_closed_total "$p") $(metric connwatch_preattach_closes_total "$p")" "$n $n"
