@@ -85,9 +85,10 @@ $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The LD_PRELOAD shim, for hosts where eBPF is not allowed.
-$(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
-		bpf/connwatch.h | $(OUT)
-	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl -lpthread
+PRELOAD_SRCS   := user/preload/preload.c user/preload/preload_report.c
+$(PRELOAD): $(PRELOAD_SRCS) $(wildcard user/preload/*.h) bpf/connwatch.h \
+		| $(OUT)
+	$(CC) $(PRELOAD_CFLAGS) -o $@ $(PRELOAD_SRCS) -ldl -lpthread
 
 # connwatch under ASan+UBSan (`make asan`), for the tests that hammer it
 # (tests/integration/test_scrape_lifecycle.sh): the same sources with the

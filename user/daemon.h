@@ -45,9 +45,11 @@ struct cw_daemon {
 	int nr_drift;
 	int worst_severity;	/* 0 none, 1 warning, 2 critical */
 	struct spawn *child;	/* `run`: the loop ends when it exits */
-	int preload_fd;		/* LD_PRELOAD shim reports, or -1 */
+	int preload_fd;		/* LD_PRELOAD shim reports (epoll), or -1 */
+	int preload_listen_fd;
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
+	unsigned long preload_refused[PL_REFUSED__COUNT];	/* atomic */
 	int shim_loaded;	/* `run --preload`: the shim is in the command */
 	struct metrics_server *server;	/* /metrics */
 	int live_summary;	/* a terminal: redraw a summary each second */

@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The shim's reporting to the collecting connwatch (preload_proto.h):
+ *
+ * - Counts live in a page of shared memory (a sealed memfd, handed to the
+ *   collector once in the hello): the hot path's atomic increments are
+ *   the report. Nothing to send, nothing to lose, no syscall.
+ * - Double closes (rare: a bug of the application) are records with a
+ *   stack. The application's thread puts one in a lock-free ring
+ *   (RING_SLOTS, a bounded multi-producer queue) and wakes the shim's
+ *   thread (one futex wake); the thread sends them on the SOCK_SEQPACKET
+ *   connection, waiting when the socket is full (flow control: a slow
+ *   collector delays records, never drops them). A full ring folds the
+ *   record into a count the next flush carries.
+ * - The thread also watches the channel: a socket closed under the shim
+ *   (closefrom, close_range by raw syscall) or a collector gone is
+ *   remade and the hello sent again, with the same page: the collector
+ *   has every count back, outage included.
+ * - The connection is made in the constructor (and in a fork child),
+ *   while still privileged: nginx's workers drop to nobody later and
+ *   still reach a 0600 socket through the connection they inherited the
+ *   means to make.
+ */
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload_report.h"
+
+#define RING_SLOTS	1024		/* a burst of 1,000 never folds */
+#define NSEC_PER_MSEC	1000000ull
+#define NSEC_PER_SEC	1000000000ull
+#define CHECK_MS	1000		/* channel check when idle */
+#define SEND_WAIT_MS	1000		/* a full socket: poll, then again */
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	1000
+#define SPIN_LIMIT	20000		/* bounded waits in rare paths */
+#define EXIT_WAIT_MS	1000		/* at exit: sending what is queued */
+
+_Static_assert(sizeof(struct cw_pl_counts) <= CW_PL_COUNTS_SIZE,
+	       "counts do not fit their page");
+
+static struct cw_pl_counts private_counts;
+struct cw_pl_counts *cw_counts = &private_counts;
+bool cw_report_enabled;
+
+static struct sockaddr_un cfg_addr;
+static socklen_t cfg_addrlen;
+static uintptr_t self_text_lo, self_text_hi;	/* to skip our own frames */
+
+/* ---- the shim's own fds ---- */
+
+struct own_fd {
+	_Atomic int fd;
+	dev_t dev;		/* to tell it from a file that took its number */
+	ino_t ino;
+};
+static struct own_fd sock = { .fd = -1 }, page = { .fd = -1 };
+static _Atomic int sock_users;	/* threads inside a send on sock.fd */
+
+/* ---- the ring ---- */
+
+struct ring_slot {
+	_Atomic uint64_t seq;	/* == position: free; position + 1: full */
+	struct cw_pl_double_close m;
+};
+static struct ring_slot ring[RING_SLOTS];
+static _Atomic uint64_t ring_head;	/* next position to fill */
+static uint64_t ring_tail;		/* next to send: the drain lock's */
+static _Atomic uint32_t ring_wake;	/* futex word */
+static _Atomic uint64_t folded_pending;
+static _Atomic int folded_fd;
+static _Atomic int drain_lock;
+
+/* ---- the thread ---- */
+
+enum thread_state { THREAD_NONE, THREAD_STARTING, THREAD_RUNNING,
+		    THREAD_FAILED };
+static _Atomic int thread_state;
+static _Atomic uint64_t thread_retry_ns;
+static _Atomic int stopping;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static bool lock_bounded(_Atomic int *l)
+{
+	for (int i = 0; i < SPIN_LIMIT; i++) {
+		int expected = 0;
+
+		if (atomic_compare_exchange_weak(l, &expected, 1))
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+static void add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* ---- own fds ---- */
+
+/* A number well above what the application gets from "lowest free fd". */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	rlim_t lim = 1024;
+	int hi;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < lim)
+		lim = rl.rlim_cur;
+	if (lim <= 64 || (int)lim - 32 <= fd)
+		return fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)lim - 32);
+	if (hi < 0)
+		return fd;
+	syscall(SYS_close, fd);
+	return hi;
+}
+
+static void own(struct own_fd *o, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0) {
+		o->dev = st.st_dev;
+		o->ino = st.st_ino;
+	}
+	atomic_store(&o->fd, fd);
+}
+
+/* Whether o's number still holds o's file (not closed under us). */
+static bool still_own(struct own_fd *o)
+{
+	int fd = atomic_load(&o->fd);
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == o->dev &&
+	       st.st_ino == o->ino;
+}
+
+/*
+ * o's fd, or -1: a number whose file was closed under the shim (raw
+ * close_range) and reused by the application is the application's now.
+ */
+static int own_fd_checked(struct own_fd *o)
+{
+	int fd = atomic_load(&o->fd);
+
+	if (fd < 0 || still_own(o))
+		return fd;
+	if (atomic_compare_exchange_strong(&o->fd, &fd, -1) && o == &sock)
+		add(&cw_counts->channel_lost, 1);
+	return -1;
+}
+
+bool report_owns_fd(int fd)
+{
+	if (fd < 0)
+		return false;
+	if (fd == atomic_load_explicit(&sock.fd, memory_order_relaxed))
+		return own_fd_checked(&sock) == fd;
+	if (fd == atomic_load_explicit(&page.fd, memory_order_relaxed))
+		return own_fd_checked(&page) == fd;
+	return false;
+}
+
+void report_own_fds(int out[2])
+{
+	int a = own_fd_checked(&sock), b = own_fd_checked(&page);
+
+	out[0] = a < b ? a : b;
+	out[1] = a < b ? b : a;
+	if (out[0] < 0) {
+		out[0] = out[1];
+		out[1] = -1;
+	}
+}
+
+bool report_release_fd(int fd)
+{
+	int expected = fd;
+
+	if (fd < 0)
+		return false;
+	if (atomic_compare_exchange_strong(&page.fd, &expected, -1))
+		return true;
+	expected = fd;
+	if (!atomic_compare_exchange_strong(&sock.fd, &expected, -1))
+		return false;
+	/* a send in flight finishes on it first (non-blocking: short) */
+	for (int i = 0; i < SPIN_LIMIT && atomic_load(&sock_users); i++)
+		sched_yield();
+	return true;
+}
+
+/* ---- the page ---- */
+
+static int make_page(void)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	void *p;
+	int fd = memfd_create("connwatch-preload",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	/* sealed: the collector maps it and a shrink would fault it */
+	if (ftruncate(fd, CW_PL_COUNTS_SIZE) ||
+	    fcntl(fd, F_ADD_SEALS, seals))
+		goto fail;
+	p = mmap(NULL, CW_PL_COUNTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	cw_counts = p;
+	own(&page, move_high(fd));
+	return 0;
+fail:
+	syscall(SYS_close, fd);
+	return -1;
+}
+
+/* ---- the connection ---- */
+
+/* The hello: our pid, and the page riding along (SCM_RIGHTS). */
+static int send_hello(int fd)
+{
+	struct cw_pl_header h;
+	union cw_pl_fd_ctl ctl;
+	struct iovec iov;
+	struct msghdr msg;
+
+	cw_pl_hello_msg(&msg, &iov, &h, &ctl, (uint32_t)getpid(),
+			(uint32_t)syscall(SYS_gettid), atomic_load(&page.fd));
+	return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	       (ssize_t)sizeof(h) ? 0 : -1;
+}
+
+/* A new connection and its hello. 0, or -1 with errno. */
+static int connect_channel(void)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			0);
+	int err;
+
+	if (fd < 0)
+		return -1;
+	fd = move_high(fd);
+	if (connect(fd, (const struct sockaddr *)&cfg_addr, cfg_addrlen) ||
+	    send_hello(fd)) {
+		err = errno;
+		syscall(SYS_close, fd);
+		errno = err;
+		return -1;
+	}
+	own(&sock, fd);
+	return 0;
+}
+
+/* The collector closed its end (it died or refused us). */
+static bool hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN));
+}
+
+/*
+ * The thread's look at the channel: remade when its socket was closed
+ * under the shim (its number may hold another file now: not ours to
+ * close) or the collector hung up; with backoff while it is down.
+ */
+static void check_channel(uint64_t *retry_at, uint64_t *backoff_ms)
+{
+	int fd = own_fd_checked(&sock);
+
+	if (fd >= 0 && !hung_up(fd))
+		return;
+	if (fd >= 0 && report_release_fd(fd))
+		syscall(SYS_close, fd);	/* hung up: still ours */
+	own_fd_checked(&page);	/* closed under us: the hello goes without */
+	if (now_ns() < *retry_at)
+		return;
+	if (connect_channel() == 0) {
+		*backoff_ms = 0;
+		__atomic_fetch_and(&cw_counts->blind,
+				   ~(1u << CW_PL_BLIND_CHANNEL), __ATOMIC_RELAXED);
+		return;
+	}
+	if (errno == EACCES || errno == EPERM)
+		report_blind(CW_PL_BLIND_CHANNEL, "cannot reach the collector's "
+			     "socket (permission): double closes are not "
+			     "reported");
+	*backoff_ms = *backoff_ms ? *backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (*backoff_ms > BACKOFF_MAX_MS)
+		*backoff_ms = BACKOFF_MAX_MS;
+	*retry_at = now_ns() + *backoff_ms * NSEC_PER_MSEC;
+}
+
+/*
+ * One record, waiting while the socket is full (up to deadline_ns, 0:
+ * until stopping). 0 sent, -1 channel broken or out of time.
+ */
+static int send_record(const struct cw_pl_double_close *m,
+		       uint64_t deadline_ns)
+{
+	for (;;) {
+		struct pollfd p = { .events = POLLOUT };
+		ssize_t n = -1;
+		int err = EBADF;
+
+		atomic_fetch_add(&sock_users, 1);
+		p.fd = atomic_load(&sock.fd);
+		if (p.fd >= 0) {
+			n = send(p.fd, m, sizeof(*m),
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+			err = errno;
+		}
+		atomic_fetch_sub(&sock_users, 1);
+		if (n == (ssize_t)sizeof(*m))
+			return 0;
+		if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS)
+			return -1;
+		if (deadline_ns ? now_ns() >= deadline_ns :
+				  atomic_load(&stopping))
+			return -1;
+		poll(&p, 1, SEND_WAIT_MS);
+	}
+}
+
+/* ---- the stack ---- */
+
+/*
+ * The stack comes from glibc's backtrace() (libgcc's unwinder, driven by
+ * .eh_frame), pre-warmed in the constructor so that its one-time dlopen
+ * of libgcc_s and malloc never happen here. Chosen over a frame-pointer
+ * walk because distribution binaries (nginx, redis...) are built without
+ * frame pointers: a validated fp walk would stop after the first frame or
+ * report plausible garbage, while the unwinder gives the real chain and
+ * stops cleanly at a frame it has no unwind info for. Cost: it takes
+ * the loader lock (dl_iterate_phdr), acceptable on a path that only runs
+ * when the application has a double-close bug.
+ */
+static uint32_t capture_stack(uint64_t *out)
+{
+	void *buf[CW_PL_MAX_FRAMES + 8];
+	int n = backtrace(buf, (int)(sizeof(buf) / sizeof(buf[0])));
+	uint32_t nr = 0;
+	int i = 0;
+
+	/* skip our own frames: the first kept one is close()'s caller */
+	while (i < n && (uintptr_t)buf[i] >= self_text_lo &&
+	       (uintptr_t)buf[i] < self_text_hi)
+		i++;
+	for (; i < n && nr < CW_PL_MAX_FRAMES; i++)
+		out[nr++] = (uint64_t)(uintptr_t)buf[i];
+	return nr;
+}
+
+static int find_self_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t here = (uintptr_t)data;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    here >= lo && here < lo + ph->p_memsz) {
+			self_text_lo = lo;
+			self_text_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the ring ---- */
+
+static bool ring_push(const struct cw_pl_double_close *m)
+{
+	uint64_t pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
+	struct ring_slot *s;
+
+	for (;;) {
+		int64_t dif;
+
+		s = &ring[pos % RING_SLOTS];
+		dif = (int64_t)(atomic_load_explicit(&s->seq,
+						     memory_order_acquire) - pos);
+		if (dif < 0)
+			return false;	/* full */
+		if (dif == 0 &&
+		    atomic_compare_exchange_weak_explicit(
+			    &ring_head, &pos, pos + 1, memory_order_relaxed,
+			    memory_order_relaxed))
+			break;
+		if (dif > 0)
+			pos = atomic_load_explicit(&ring_head,
+						   memory_order_relaxed);
+	}
+	s->m = *m;
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	return true;
+}
+
+/* Under drain_lock: the oldest record, if one is complete. */
+static bool ring_pop(struct cw_pl_double_close *m)
+{
+	struct ring_slot *s = &ring[ring_tail % RING_SLOTS];
+
+	if (atomic_load_explicit(&s->seq, memory_order_acquire) !=
+	    ring_tail + 1)
+		return false;
+	*m = s->m;
+	atomic_store_explicit(&s->seq, ring_tail + RING_SLOTS,
+			      memory_order_release);
+	ring_tail++;
+	return true;
+}
+
+static void ring_reset(void)
+{
+	for (uint64_t i = 0; i < RING_SLOTS; i++)
+		atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
+	atomic_store(&ring_head, 0);
+	ring_tail = 0;
+}
+
+static void wake_thread(void)
+{
+	atomic_fetch_add(&ring_wake, 1);
+	syscall(SYS_futex, &ring_wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void fill_header(struct cw_pl_header *h)
+{
+	h->magic = CW_PL_MAGIC;
+	h->type = CW_PL_DOUBLE_CLOSE;
+	h->size = sizeof(struct cw_pl_double_close);
+	h->pid = (uint32_t)getpid();
+	h->tid = (uint32_t)syscall(SYS_gettid);
+}
+
+/* What the full ring folded: one record standing for all of them. */
+static int send_folded(uint64_t deadline_ns)
+{
+	struct cw_pl_double_close m = {};
+	uint64_t n = atomic_exchange(&folded_pending, 0);
+
+	if (!n)
+		return 0;
+	fill_header(&m.h);
+	m.fd = atomic_load(&folded_fd);
+	m.folded = n - 1 > UINT32_MAX ? UINT32_MAX : (uint32_t)(n - 1);
+	memcpy(m.comm, cw_counts->comm, sizeof(m.comm));
+	if (send_record(&m, deadline_ns)) {
+		add(&cw_counts->dropped, n);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Under drain_lock: every queued record out; one the channel cannot take
+ * is counted dropped (the count itself is in the page: never lost).
+ */
+static void drain(uint64_t deadline_ns)
+{
+	struct cw_pl_double_close m;
+
+	while (ring_pop(&m))
+		if (send_record(&m, deadline_ns))
+			add(&cw_counts->dropped, 1);
+	send_folded(deadline_ns);
+}
+
+/* ---- the thread ---- */
+
+static void read_comm(char comm[16])
+{
+	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, comm, 15);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return;
+	if (comm[n - 1] == '\n')
+		n--;
+	memset(comm + n, 0, 16 - (size_t)n);
+}
+
+static void *report_main(void *arg)
+{
+	uint64_t retry_at = 0, backoff_ms = 0;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "connwatch-pl");
+	while (!atomic_load(&stopping)) {
+		uint32_t seen = atomic_load(&ring_wake);
+		struct timespec idle = { .tv_sec = CHECK_MS / 1000 };
+
+		if (lock_bounded(&drain_lock)) {
+			check_channel(&retry_at, &backoff_ms);
+			drain(0);
+			atomic_store(&drain_lock, 0);
+		}
+		if (atomic_load(&ring_wake) == seen)
+			syscall(SYS_futex, &ring_wake, FUTEX_WAIT_PRIVATE,
+				seen, &idle, NULL, 0);
+	}
+	return NULL;
+}
+
+/* Only the winner of the NONE -> STARTING exchange creates the thread. */
+static void start_thread(uint64_t now)
+{
+	int expected = THREAD_NONE;
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	if (!atomic_compare_exchange_strong(&thread_state, &expected,
+					    THREAD_STARTING))
+		return;
+	/* the application's signals must never run on our thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	err = pthread_create(&t, &attr, report_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		atomic_store(&thread_retry_ns, now + NSEC_PER_SEC);
+		atomic_store(&thread_state, THREAD_FAILED);
+	} else {
+		atomic_store(&thread_state, THREAD_RUNNING);
+	}
+}
+
+void report_start(uint64_t now)
+{
+	int s;
+
+	if (!cw_report_enabled)
+		return;
+	s = atomic_load_explicit(&thread_state, memory_order_relaxed);
+	if (__builtin_expect(s == THREAD_RUNNING || s == THREAD_STARTING, 1))
+		return;
+	if (atomic_load(&stopping))
+		return;
+	if (s == THREAD_FAILED &&
+	    (now < atomic_load(&thread_retry_ns) ||
+	     !atomic_compare_exchange_strong(&thread_state, &s, THREAD_NONE)))
+		return;
+	start_thread(now);
+}
+
+/* ---- the rare paths ---- */
+
+void report_double_close(int fd, int close_errno, uint64_t open)
+{
+	struct cw_pl_double_close m = {};
+	int cancel;
+
+	add(&cw_counts->double_closes, 1);
+	if (!cw_report_enabled)
+		return;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	report_start(now_ns());	/* a fork child may have accepted nothing */
+	fill_header(&m.h);
+	m.fd = fd;
+	m.close_errno = close_errno;
+	m.open = open;
+	m.nr_frames = capture_stack(m.stack);
+	prctl(PR_GET_NAME, m.comm);	/* the thread's, like bpf_get_current_comm */
+	if (ring_push(&m)) {
+		wake_thread();
+	} else {
+		atomic_store(&folded_fd, fd);
+		atomic_fetch_add(&folded_pending, 1);
+		add(&cw_counts->folded, 1);
+	}
+	pthread_setcancelstate(cancel, NULL);
+}
+
+void report_blind(enum cw_pl_blind why, const char *what)
+{
+	uint32_t bit = 1u << why;
+	char line[256];
+	struct stat st;
+	int n;
+
+	if (__atomic_load_n(&cw_counts->blind, __ATOMIC_RELAXED) & bit ||
+	    __atomic_fetch_or(&cw_counts->blind, bit, __ATOMIC_RELAXED) & bit)
+		return;
+	/* never into a client's connection (inetd-style stdio) */
+	if (fstat(STDERR_FILENO, &st) || S_ISSOCK(st.st_mode))
+		return;
+	n = snprintf(line, sizeof(line), "connwatch-preload: pid %d: %s; "
+		     "use eBPF instead (connwatch attach, or run without "
+		     "--preload)\n", getpid(), what);
+	if (n > 0)	/* a failed write: nothing else to tell it with */
+		n = (int)write(STDERR_FILENO, line, (size_t)n < sizeof(line) ?
+			       (size_t)n : sizeof(line) - 1);
+}
+
+/* ---- life cycle ---- */
+
+static bool parse_socket_env(void)
+{
+	const char *path = getenv(CW_PL_SOCKET_ENV);
+	size_t len;
+
+	if (!path || !*path)
+		return false;
+	len = strlen(path);
+	if (len >= sizeof(cfg_addr.sun_path))
+		return false;
+	memset(&cfg_addr, 0, sizeof(cfg_addr));
+	cfg_addr.sun_family = AF_UNIX;
+	memcpy(cfg_addr.sun_path, path, len);
+	if (path[0] == '@') {		/* abstract namespace */
+		cfg_addr.sun_path[0] = '\0';
+		cfg_addrlen = (socklen_t)(offsetof(struct sockaddr_un,
+						   sun_path) + len);
+	} else {
+		cfg_addrlen = (socklen_t)sizeof(cfg_addr);
+	}
+	return true;
+}
+
+/* A page and a connection for this process; the private page else. */
+static void open_report(void)
+{
+	if (make_page())
+		return;		/* no memfd: counts stay private, no report */
+	read_comm(cw_counts->comm);
+	if (connect_channel() && errno != ENOENT && errno != ECONNREFUSED &&
+	    errno != EAGAIN)
+		report_blind(CW_PL_BLIND_CHANNEL, "cannot connect to the "
+			     "collector's socket");
+}
+
+void report_init(void)
+{
+	void *warm[4];
+
+	ring_reset();
+	if (!parse_socket_env())
+		return;
+	dl_iterate_phdr(find_self_text, (void *)(uintptr_t)capture_stack);
+	backtrace(warm, 4);	/* loads libgcc_s now, not in close() */
+	cw_report_enabled = true;
+	open_report();
+}
+
+void report_atfork_child(void)
+{
+	struct cw_pl_counts *parent = cw_counts;
+	int fd;
+
+	/* one thread left: the child starts from zero */
+	ring_reset();
+	atomic_store(&folded_pending, 0);
+	atomic_store(&drain_lock, 0);
+	atomic_store(&sock_users, 0);
+	atomic_store(&thread_state, THREAD_NONE);
+	atomic_store(&stopping, 0);
+	memset(&private_counts, 0, sizeof(private_counts));
+	cw_counts = &private_counts;
+	if (!cw_report_enabled)
+		return;
+	/* the parent's connection and page stay the parent's */
+	if ((fd = atomic_exchange(&sock.fd, -1)) >= 0)
+		syscall(SYS_close, fd);
+	if ((fd = atomic_exchange(&page.fd, -1)) >= 0)
+		syscall(SYS_close, fd);
+	open_report();
+	if (parent != &private_counts && parent != cw_counts)
+		munmap(parent, CW_PL_COUNTS_SIZE);
+}
+
+void report_exit(void)
+{
+	uint64_t deadline = now_ns() + EXIT_WAIT_MS * NSEC_PER_MSEC;
+	int cancel, saved = errno;
+
+	__atomic_store_n(&cw_counts->exiting, 1, __ATOMIC_RELAXED);
+	if (!cw_report_enabled || atomic_exchange(&stopping, 1))
+		return;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	wake_thread();
+	/* the thread may be sending: take over once it lets go */
+	while (now_ns() < deadline) {
+		if (lock_bounded(&drain_lock)) {
+			drain(deadline);
+			atomic_store(&drain_lock, 0);
+			break;
+		}
+	}
+	pthread_setcancelstate(cancel, NULL);
+	errno = saved;
+}
