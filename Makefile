@@ -124,9 +124,10 @@ GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/storm_counter \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
+	    $(OUT)/fixtures/preload_paths_server \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)
-$(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
+$(OUT)/fixtures/%: tests/fixtures/%.c tests/fixtures/listen_loopback.h | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
 
 # Unstripped on purpose: its .symtab is the pclntab parser's ground truth.

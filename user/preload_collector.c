@@ -358,6 +358,17 @@ static void on_hello(struct cw_daemon *d, struct preload_proc *p, int fd)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Once it tracked something: the daemon watches it (maps kept). */
+static void mark_seen(struct cw_daemon *d, struct preload_proc *p)
+{
+	if (p->seen)
+		return;
+	pthread_mutex_lock(&d->lock);	/* the metrics thread reads it */
+	p->seen = 1;
+	pthread_mutex_unlock(&d->lock);
+	daemon_proc_seen(d, p->pid);
+}
+
 /* The same record the eBPF sockets path makes, so the same alert. */
 static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 			    const struct cw_pl_double_close *m)
@@ -378,6 +389,7 @@ static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 	memcpy(r.stack, m->stack, r.nr_frames * sizeof(r.stack[0]));
 	memcpy(r.comm, m->comm, sizeof(r.comm));
 	r.comm[sizeof(r.comm) - 1] = '\0';
+	mark_seen(d, p);	/* its maps, for the stack */
 	/* Counted by the shim: credited from its page (metrics). */
 	pthread_mutex_lock(&d->lock);
 	p->reported += 1 + (uint64_t)m->folded;
@@ -496,10 +508,8 @@ static void notice(struct cw_daemon *d, struct preload_proc *p)
 		return;
 	preload_read(p, &c);
 	fresh = c.blind & ~p->blind_told;
-	if (!p->seen && (c.opened || c.double_closes || c.blind)) {
-		p->seen = 1;
-		daemon_proc_seen(d, p->pid);
-	}
+	if (c.opened || c.double_closes || c.blind)
+		mark_seen(d, p);
 	p->blind_told |= fresh;
 	for (int i = 0; i < CW_PL_BLIND__COUNT; i++)
 		if (fresh & (1u << i))

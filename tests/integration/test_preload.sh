@@ -214,18 +214,7 @@ fi
 
 # ================= 5. collect: a service started elsewhere; the collector
 # stalls, dies and comes back, the application serves throughout.
-start_collector() {
-	CW_PORT=$(free_port)
-	CW_LOG=$TMP/collect.$RANDOM.jsonl
-	CW_ERR=$TMP/collect.$RANDOM.err
-	$CW collect --preload-socket "$TMP/c.sock" --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$CW_LOG" 2>"$CW_ERR" &
-	CW_PID=$!
-	STARTED+=("$CW_PID")
-	wait_for 10 grep -qs "metrics on" "$CW_ERR" || {
-		echo "collect did not start:"; cat "$CW_ERR"; return 1; }
-}
-start_collector || exit 1
+start_collector "$TMP/c.sock" || exit 1
 check_eq "collect: the report socket is mode 0600" "$(stat -c %a "$TMP/c.sock")" 600
 LD_PRELOAD=$SHIM CONNWATCH_PRELOAD_SOCKET=$TMP/c.sock \
 	$FX/double_close_server 5 >"$TMP/dc2.out" 2>&1 &
@@ -276,7 +265,7 @@ check "collect killed: its stale socket file stays" test -S "$TMP/c.sock"
 # A new collector on the same path: the stale socket is replaced; the shim
 # (which backs off to at most 1 s) connects again and its hello brings its
 # page of counts back: every count, the outage's included.
-start_collector || exit 1
+start_collector "$TMP/c.sock" || exit 1
 check "collect restarted: on the same path" test -S "$TMP/c.sock"
 wait_eq 5 60 metric connwatch_connections_closed_total "$P"
 check_eq "collect restarted: counts resume, outage included (opened 60)" \

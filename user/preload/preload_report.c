@@ -293,12 +293,15 @@ static bool hung_up(int fd)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN));
 }
 
+/* Under drain_lock: when the channel may be remade next (backoff). */
+static uint64_t chan_retry_at, chan_backoff_ms;
+
 /*
- * The thread's look at the channel: remade when its socket was closed
- * under the shim (its number may hold another file now: not ours to
- * close) or the collector hung up; with backoff while it is down.
+ * Under drain_lock, the look at the channel: remade when its socket was
+ * closed under the shim (its number may hold another file now: not ours
+ * to close) or the collector hung up; with backoff while it is down.
  */
-static void check_channel(uint64_t *retry_at, uint64_t *backoff_ms)
+static void check_channel(void)
 {
 	int fd = own_fd_checked(&sock);
 
@@ -307,10 +310,10 @@ static void check_channel(uint64_t *retry_at, uint64_t *backoff_ms)
 	if (fd >= 0 && report_release_fd(fd))
 		syscall(SYS_close, fd);	/* hung up: still ours */
 	own_fd_checked(&page);	/* closed under us: the hello goes without */
-	if (now_ns() < *retry_at)
+	if (now_ns() < chan_retry_at)
 		return;
 	if (connect_channel() == 0) {
-		*backoff_ms = 0;
+		chan_backoff_ms = 0;
 		__atomic_fetch_and(&cw_counts->blind,
 				   ~(1u << CW_PL_BLIND_CHANNEL), __ATOMIC_RELAXED);
 		return;
@@ -319,10 +322,10 @@ static void check_channel(uint64_t *retry_at, uint64_t *backoff_ms)
 		report_blind(CW_PL_BLIND_CHANNEL, "cannot reach the collector's "
 			     "socket (permission): double closes are not "
 			     "reported");
-	*backoff_ms = *backoff_ms ? *backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (*backoff_ms > BACKOFF_MAX_MS)
-		*backoff_ms = BACKOFF_MAX_MS;
-	*retry_at = now_ns() + *backoff_ms * NSEC_PER_MSEC;
+	chan_backoff_ms = chan_backoff_ms ? chan_backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (chan_backoff_ms > BACKOFF_MAX_MS)
+		chan_backoff_ms = BACKOFF_MAX_MS;
+	chan_retry_at = now_ns() + chan_backoff_ms * NSEC_PER_MSEC;
 }
 
 /*
@@ -471,6 +474,19 @@ static void fill_header(struct cw_pl_header *h)
 	h->tid = (uint32_t)syscall(SYS_gettid);
 }
 
+/*
+ * One record; on a channel found broken (closed under us again, the
+ * collector restarted) it is remade at once and the record sent again.
+ */
+static int deliver(const struct cw_pl_double_close *m, uint64_t deadline_ns)
+{
+	if (!send_record(m, deadline_ns))
+		return 0;
+	chan_retry_at = 0;
+	check_channel();
+	return send_record(m, deadline_ns);
+}
+
 /* What the full ring folded: one record standing for all of them. */
 static int send_folded(uint64_t deadline_ns)
 {
@@ -483,7 +499,7 @@ static int send_folded(uint64_t deadline_ns)
 	m.fd = atomic_load(&folded_fd);
 	m.folded = n - 1 > UINT32_MAX ? UINT32_MAX : (uint32_t)(n - 1);
 	memcpy(m.comm, cw_counts->comm, sizeof(m.comm));
-	if (send_record(&m, deadline_ns)) {
+	if (deliver(&m, deadline_ns)) {
 		add(&cw_counts->dropped, n);
 		return -1;
 	}
@@ -499,7 +515,7 @@ static void drain(uint64_t deadline_ns)
 	struct cw_pl_double_close m;
 
 	while (ring_pop(&m))
-		if (send_record(&m, deadline_ns))
+		if (deliver(&m, deadline_ns))
 			add(&cw_counts->dropped, 1);
 	send_folded(deadline_ns);
 }
@@ -524,8 +540,6 @@ static void read_comm(char comm[16])
 
 static void *report_main(void *arg)
 {
-	uint64_t retry_at = 0, backoff_ms = 0;
-
 	(void)arg;
 	pthread_setname_np(pthread_self(), "connwatch-pl");
 	while (!atomic_load(&stopping)) {
@@ -533,7 +547,7 @@ static void *report_main(void *arg)
 		struct timespec idle = { .tv_sec = CHECK_MS / 1000 };
 
 		if (lock_bounded(&drain_lock)) {
-			check_channel(&retry_at, &backoff_ms);
+			check_channel();
 			drain(0);
 			atomic_store(&drain_lock, 0);
 		}
