@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -242,6 +243,7 @@ void preload_read(const struct preload_proc *p, struct preload_counts *c)
 		.double_closes = now.double_closes > p->reported ?
 				 now.double_closes : p->reported,
 		.dropped = now.dropped,
+		.channel_lost = now.channel_lost,
 		.duration_sum_ns = now.duration_sum_ns,
 		.blind = now.blind & ((1u << CW_PL_BLIND__COUNT) - 1),
 	};
@@ -406,7 +408,8 @@ static void on_message(struct cw_daemon *d, struct preload_proc *p,
 	if (n < (ssize_t)sizeof(*h) || h->magic != CW_PL_MAGIC ||
 	    h->size != n) {
 		refuse(d, PL_REFUSED_MALFORMED);
-	} else if (h->pid != (uint32_t)p->pid) {
+	} else if (h->pid != (uint32_t)p->pid &&
+		   h->pid != (uint32_t)p->claim_pid) {
 		refuse(d, PL_REFUSED_PID);
 	} else if (h->type == CW_PL_HELLO && n == sizeof(*h) && !p->hello) {
 		on_hello(d, p, fd);
@@ -457,6 +460,39 @@ static void read_conn(struct cw_daemon *d, struct preload_proc *p)
 	}
 }
 
+/*
+ * The pid a process sees itself as: the last of its NSpid line (its own
+ * pid namespace: a container's), or pid itself.
+ */
+static int own_view_pid(int pid)
+{
+	char path[64], line[256];
+	int ns_pid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			ns_pid = (int)v;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return ns_pid;
+}
+
 /* A new connection: its sender from the kernel, a slot, in the set. */
 static void accept_conn(struct cw_daemon *d)
 {
@@ -486,6 +522,7 @@ static void accept_conn(struct cw_daemon *d)
 	read_conn(d, p);
 	close_fd(d, &p->conn_fd);
 	p->hello = 0;
+	p->claim_pid = own_view_pid(cred.pid);
 	p->conn_fd = fd;
 	watch_fd(d, fd, EV_CONN, slot_index(d, p));
 	if (p->pidfd < 0) {
@@ -592,6 +629,10 @@ void preload_write_metrics(FILE *f, struct cw_daemon *d)
 		"Connections still open when the process exited (counted "
 		"closed too).\n"
 		"# TYPE connwatch_connections_closed_by_exit_total counter\n");
+	fprintf(f, "# HELP connwatch_preload_channel_lost_total Times the "
+		"shim found its report socket closed under it (and made a new "
+		"one).\n"
+		"# TYPE connwatch_preload_channel_lost_total counter\n");
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; i < d->nr_preload; i++) {
 		const struct preload_proc *p = &d->preload[i];
@@ -608,6 +649,9 @@ void preload_write_metrics(FILE *f, struct cw_daemon *d)
 		fprintf(f, "connwatch_connections_closed_by_exit_total{target="
 			"\"%s\",pid=\"%d\"} %llu\n", label, p->pid,
 			(unsigned long long)c.closed_by_exit);
+		fprintf(f, "connwatch_preload_channel_lost_total{target=\"%s\","
+			"pid=\"%d\"} %llu\n", label, p->pid,
+			(unsigned long long)c.channel_lost);
 	}
 	pthread_mutex_unlock(&d->lock);
 	fprintf(f, "# HELP connwatch_preload_refused_total Reports of the "

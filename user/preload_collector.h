@@ -27,6 +27,8 @@ enum preload_refusal {
 /* One process running with the shim. Under the daemon's lock. */
 struct preload_proc {
 	int pid;		/* from the connection (SO_PEERCRED); 0: free */
+	int claim_pid;		/* what it may call itself: pid, or its pid
+				 * in its own pid namespace (a container) */
 	int conn_fd;		/* -1 once it hung up */
 	int pidfd;		/* -1 once it died */
 	int hello;		/* its hello came: records are taken */
@@ -44,6 +46,7 @@ struct preload_proc {
 /* The counts of one process, bounded (closed <= opened), exit included. */
 struct preload_counts {
 	uint64_t opened, closed, closed_by_exit, double_closes, dropped;
+	uint64_t channel_lost;	/* its socket found closed under it, remade */
 	uint64_t duration_sum_ns;
 	uint64_t duration_buckets[CW_PL_DURATION_BUCKETS];
 	uint32_t blind;
@@ -61,7 +64,8 @@ void preload_receive(struct cw_daemon *d);
 void preload_close_all(struct cw_daemon *d);
 /* Under d->lock: p's counts now. */
 void preload_read(const struct preload_proc *p, struct preload_counts *c);
-/* Its own series (blind, refused, closed by exit); takes d->lock. */
+/* Its own series (blind, closed by exit, channel lost, refused); takes
+ * d->lock. */
 void preload_write_metrics(FILE *f, struct cw_daemon *d);
 
 #endif

@@ -44,6 +44,8 @@ for mode in close_range closefrom syscall; do
 	serve50 $mode 50/50/0
 	check_eq "$mode (preload): not blind" \
 		"$(scrape | grep -c "connwatch_preload_blind{.*pid=\"$SRV_PID\"")" 0
+	check_eq "$mode (preload): its socket was never closed under it" \
+		"$(metric connwatch_preload_channel_lost_total "pid=\"$SRV_PID\"")" 0
 	stop "$SRV_PID"
 	check "$mode (preload): the server ran to the end (its shim socket left alone)" \
 		grep -q "served 50" "${SRV_ERR%.err}"
@@ -69,6 +71,8 @@ check_eq "asm_range (preload): every double close reached the log (10)" \
 	"$(alerts_of_kind double_close_fd)" 10
 check_eq "asm_range (preload): anomalies_total agrees" \
 	"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 10
+check_eq "asm_range (preload): the shim found its socket closed, once" \
+	"$(metric connwatch_preload_channel_lost_total "pid=\"$SRV_PID\"")" 1
 stop "$SRV_PID"
 
 # ================= 4. a burst of 1,000 double closes: 1,000 in the log
@@ -95,7 +99,23 @@ check_eq "killed (preload): the open ones are closed by exit (50/50/0)" \
 check_eq "killed (preload): connwatch_connections_closed_by_exit_total 50" \
 	"$(metric connwatch_connections_closed_by_exit_total "pid=\"$SRV_PID\"")" 50
 
-# ================= 6. a forged report: another pid than its sender's
+# ================= 6. in a pid namespace of its own (a container): the
+# shim says its own pid (1), the kernel the collector's view: both agree
+unshare --pid --fork "${SHIMMED[@]}" $SRVX close_range >"$TMP/ns.out" 2>&1 &
+NS_PID=$!
+STARTED+=("$NS_PID")
+wait_for 5 grep -qs listening "$TMP/ns.out" || { cat "$TMP/ns.out"; exit 1; }
+SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/ns.out")
+INNER=$(pgrep -P "$NS_PID")
+check "pid namespace (preload): 50 connections served" \
+	load --connections 50 --concurrency 1
+wait_eq 5 50/50/0 counts "$INNER"
+check_eq "pid namespace (preload): counted under its pid here ($INNER)" \
+	"$(counts "$INNER")" 50/50/0
+stop "$INNER"
+wait "$NS_PID" 2>/dev/null
+
+# ================= 7. a forged report: another pid than its sender's
 forge() {	# forge SOCKET PID: a hello, then a double close, claiming PID
 	python3 - "$1" "$2" <<'PY'
 import socket, struct, sys
@@ -113,14 +133,14 @@ refused() { metric connwatch_preload_refused_total "reason=\"$1\""; }
 BEFORE=$(alerts_of_kind double_close_fd)
 forge "$PL_SOCK" 1
 wait_eq 5 2 refused pid
-check_eq "forged (preload): both messages claiming pid 1 are refused and counted" \
+check_eq "forged (preload): both messages claiming pid 1 are refused and counted (and nothing before)" \
 	"$(refused pid)" 2
 check_eq "forged (preload): no alert came of them" \
 	"$(alerts_of_kind double_close_fd)" "$BEFORE"
 check_eq "forged (preload): nothing else refused" \
 	"$(refused malformed)/$(refused counts)/$(refused full)" 0/0/0
 
-# ================= 7. what the shim cannot enter: Go, a static binary
+# ================= 8. what the shim cannot enter: Go, a static binary
 # exec'd by a wrapper: said once, and in the metric
 start_fixture "${SHIMMED[@]}" $FX/go_tracker -mode fixed || exit 1
 wait_eq 5 1 blind "$SRV_PID" go

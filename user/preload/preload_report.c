@@ -56,6 +56,7 @@
 #define BACKOFF_MAX_MS	1000
 #define SPIN_LIMIT	20000		/* bounded waits in rare paths */
 #define EXIT_WAIT_MS	1000		/* at exit: sending what is queued */
+#define DELIVER_TRIES	4		/* sends of a record, channel remade */
 
 _Static_assert(sizeof(struct cw_pl_counts) <= CW_PL_COUNTS_SIZE,
 	       "counts do not fit their page");
@@ -355,7 +356,7 @@ static int send_record(const struct cw_pl_double_close *m,
 		if (deadline_ns ? now_ns() >= deadline_ns :
 				  atomic_load(&stopping))
 			return -1;
-		poll(&p, 1, SEND_WAIT_MS);
+		poll(&p, 1, deadline_ns ? 1 : SEND_WAIT_MS);
 	}
 }
 
@@ -475,16 +476,19 @@ static void fill_header(struct cw_pl_header *h)
 }
 
 /*
- * One record; on a channel found broken (closed under us again, the
- * collector restarted) it is remade at once and the record sent again.
+ * One record; on a channel found broken (closed under us, the collector
+ * restarted) it is remade at once and the record sent again, a few
+ * times (an application may close every fd it has, again and again).
  */
 static int deliver(const struct cw_pl_double_close *m, uint64_t deadline_ns)
 {
-	if (!send_record(m, deadline_ns))
-		return 0;
-	chan_retry_at = 0;
-	check_channel();
-	return send_record(m, deadline_ns);
+	for (int i = 0; i < DELIVER_TRIES; i++) {
+		if (!send_record(m, deadline_ns))
+			return 0;
+		chan_retry_at = 0;
+		check_channel();
+	}
+	return -1;
 }
 
 /* What the full ring folded: one record standing for all of them. */
@@ -732,6 +736,7 @@ void report_atfork_child(void)
 
 void report_exit(void)
 {
+	const struct timespec pause = { .tv_nsec = NSEC_PER_MSEC };
 	uint64_t deadline = now_ns() + EXIT_WAIT_MS * NSEC_PER_MSEC;
 	int cancel, saved = errno;
 
@@ -742,11 +747,14 @@ void report_exit(void)
 	wake_thread();
 	/* the thread may be sending: take over once it lets go */
 	while (now_ns() < deadline) {
-		if (lock_bounded(&drain_lock)) {
+		int expected = 0;
+
+		if (atomic_compare_exchange_strong(&drain_lock, &expected, 1)) {
 			drain(deadline);
 			atomic_store(&drain_lock, 0);
 			break;
 		}
+		nanosleep(&pause, NULL);
 	}
 	pthread_setcancelstate(cancel, NULL);
 	errno = saved;
