@@ -47,6 +47,7 @@ struct cw_daemon {
 	struct spawn *child;	/* `run`: the loop ends when it exits */
 	int preload_fd;		/* LD_PRELOAD shim reports (epoll), or -1 */
 	int preload_listen_fd;
+	int preload_conns[CW_MAX_TARGETS];	/* shims' connections, or -1 */
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
 	unsigned long preload_refused[PL_REFUSED__COUNT];	/* atomic */

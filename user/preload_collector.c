@@ -4,13 +4,16 @@
  * each connects, says hello with a sealed memfd of its counts (mapped
  * read-only here and read at each scrape: served as the same metrics as
  * the sockets preset) and sends its double closes (the same alert as the
- * eBPF path). Everything here comes from processes connwatch does not
- * trust: the sender is the kernel's word (SO_PEERCRED), never the
- * message's; a message is taken only at its exact size; the page is only
- * copied from, its values bounded, never used as a length or an index.
- * One epoll set (d->preload_fd) holds the socket, the connections and a
- * pidfd per process: its exit accounts its open sockets as closed by
- * exit, after the records it sent before dying are read.
+ * eBPF path). A fork child reports on the connection it inherited, so a
+ * connection carries the messages of several processes: each message's
+ * sender is the kernel's word (SCM_CREDENTIALS, SO_PASSCRED), never the
+ * message's, which must agree with it. Everything here comes from
+ * processes connwatch does not trust: a message is taken only at its
+ * exact size; the page is only copied from, its values bounded, never
+ * used as a length or an index. One epoll set (d->preload_fd) holds the
+ * socket, the connections and a pidfd per process: its exit accounts its
+ * open sockets as closed by exit, after the records it sent before dying
+ * are read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +32,7 @@
 #include "daemon.h"
 #include "preload_collector.h"
 
-#define EV_LISTEN	0u	/* epoll data: kind << 32 | slot */
+#define EV_LISTEN	0u	/* epoll data: kind << 32 | index */
 #define EV_CONN		1u
 #define EV_PIDFD	2u
 #define EV_BATCH	64
@@ -144,7 +147,9 @@ static int bind_socket(const char *path, char *err, size_t errlen)
 	old_mask = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old_mask);
-	if (ret || listen(fd, SOMAXCONN)) {
+	/* every connection passes each message's sender (SCM_CREDENTIALS) */
+	if (ret || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
+			      sizeof(int)) || listen(fd, SOMAXCONN)) {
 		snprintf(err, errlen, "preload socket %s: %s", path,
 			 strerror(errno));
 		close(fd);
@@ -160,6 +165,8 @@ int preload_listen(struct cw_daemon *d, const char *path, char *err,
 
 	if (fd < 0)
 		return -1;
+	for (int i = 0; i < CW_MAX_TARGETS; i++)
+		d->preload_conns[i] = -1;
 	d->preload_listen_fd = fd;
 	d->preload_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->preload_fd >= 0 && !watch_fd(d, fd, EV_LISTEN, 0))
@@ -188,34 +195,29 @@ static void close_fd(struct cw_daemon *d, int *fd)
 	*fd = -1;
 }
 
-/*
- * The slot of pid, a free one, or a new one; NULL when all are taken.
- * Under d->lock.
- */
-static struct preload_proc *slot_for(struct cw_daemon *d, int pid)
+/* The slot of pid, or NULL. */
+static struct preload_proc *slot_of(struct cw_daemon *d, int pid)
 {
-	struct preload_proc *free_slot = NULL;
-	int i;
-
-	for (i = 0; i < d->nr_preload; i++) {
+	for (int i = 0; i < d->nr_preload; i++)
 		if (d->preload[i].pid == pid)
 			return &d->preload[i];
-		if (!d->preload[i].pid && !free_slot)
-			free_slot = &d->preload[i];
-	}
-	if (!free_slot && d->nr_preload < CW_MAX_TARGETS)
-		free_slot = &d->preload[d->nr_preload++];
-	if (!free_slot)
-		return NULL;
-	/* A new process starts with nothing: no page, nothing reported. */
-	*free_slot = (struct preload_proc){ .pid = pid, .conn_fd = -1,
-					    .pidfd = -1 };
-	return free_slot;
+	return NULL;
 }
 
-static int slot_index(struct cw_daemon *d, const struct preload_proc *p)
+/* A new slot for pid, a free one reused; NULL when all are taken. */
+static struct preload_proc *new_slot(struct cw_daemon *d, int pid)
 {
-	return (int)(p - d->preload);
+	struct preload_proc *p;
+
+	pthread_mutex_lock(&d->lock);	/* the metrics thread walks them */
+	p = slot_of(d, 0);
+	if (!p && d->nr_preload < CW_MAX_TARGETS)
+		p = &d->preload[d->nr_preload++];
+	/* A new process starts with nothing: no page, nothing reported. */
+	if (p)
+		*p = (struct preload_proc){ .pid = pid, .pidfd = -1 };
+	pthread_mutex_unlock(&d->lock);
+	return p;
 }
 
 /*
@@ -254,43 +256,6 @@ void preload_read(const struct preload_proc *p, struct preload_counts *c)
 	c->closed += c->closed_by_exit;
 }
 
-/* ---- a process' exit ---- */
-
-/*
- * Its records are read first (sent before it died); then its counts are
- * final: what was open is closed by its exit.
- */
-static void on_exit_of(struct cw_daemon *d, struct preload_proc *p)
-{
-	struct preload_counts c;
-	char comm[16];
-	int pid = p->pid, seen;
-
-	pthread_mutex_lock(&d->lock);
-	if (p->page)
-		copy_page(p->page, &p->final);
-	unmap_page(p);
-	preload_read(p, &c);
-	p->closed_by_exit = c.opened - c.closed;
-	memcpy(comm, p->final.comm, sizeof(comm));
-	seen = p->seen;
-	if (!seen)	/* it tracked nothing: forget it */
-		p->pid = 0;
-	pthread_mutex_unlock(&d->lock);
-	close_fd(d, &p->pidfd);
-	close_fd(d, &p->conn_fd);
-	if (seen)
-		daemon_proc_down(d, pid, comm, -1);
-}
-
-/* Whether p's process has exited (its pidfd is readable). */
-static int has_exited(const struct preload_proc *p)
-{
-	struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
-
-	return p->pidfd >= 0 && poll(&pf, 1, 0) > 0;
-}
-
 /* ---- messages ---- */
 
 /* A page the process sent: a sealed memfd of exactly one page. */
@@ -311,27 +276,93 @@ static const struct cw_pl_counts *map_page(int fd, ino_t *ino)
 	return p;
 }
 
-/* The fd that came with a message, if exactly one did; the rest closed. */
-static int take_fd(struct msghdr *msg)
+/* What came with a message: at most one fd (the rest closed), its sender. */
+struct msg_extras {
+	int fd;
+	int pid;	/* the kernel's word; 0 when none came */
+};
+
+static void take_extras(struct msghdr *msg, struct msg_extras *x)
 {
 	struct cmsghdr *c;
-	int fd = -1, n, *fds;
 
+	*x = (struct msg_extras){ .fd = -1 };
 	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		if (c->cmsg_level != SOL_SOCKET)
 			continue;
-		fds = (int *)CMSG_DATA(c);
-		n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < n; i++) {
-			if (fd < 0 && i == 0 && !(msg->msg_flags & MSG_CTRUNC))
-				fd = fds[i];
-			else
-				close(fds[i]);
+		if (c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cred;
+
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			x->pid = cred.pid;
+		} else if (c->cmsg_type == SCM_RIGHTS) {
+			int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *fds = (int *)CMSG_DATA(c);
+
+			for (int i = 0; i < n; i++) {
+				if (x->fd < 0 && !(msg->msg_flags & MSG_CTRUNC))
+					x->fd = fds[i];
+				else
+					close(fds[i]);
+			}
 		}
 	}
-	return fd;
 }
 
+/*
+ * The pid a process sees itself as: the last of its NSpid line (its own
+ * pid namespace: a container's), or pid itself.
+ */
+static int own_view_pid(int pid)
+{
+	char path[64], line[256];
+	int ns_pid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			ns_pid = (int)v;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return ns_pid;
+}
+
+/* The process' first hello makes its slot and watches its exit. */
+static struct preload_proc *hello_slot(struct cw_daemon *d, int pid)
+{
+	struct preload_proc *p = slot_of(d, pid);
+
+	if (p)
+		return p;
+	p = new_slot(d, pid);
+	if (!p) {
+		refuse(d, PL_REFUSED_FULL);
+		return NULL;
+	}
+	p->claim_pid = own_view_pid(pid);
+	p->pidfd = pidfd_open(pid, 0);
+	if (p->pidfd >= 0)
+		watch_fd(d, p->pidfd, EV_PIDFD, (int)(p - d->preload));
+	return p;
+}
+
+/* A hello: the page (once per program: an exec brings a new one). */
 static void on_hello(struct cw_daemon *d, struct preload_proc *p, int fd)
 {
 	const struct cw_pl_counts *page;
@@ -339,9 +370,8 @@ static void on_hello(struct cw_daemon *d, struct preload_proc *p, int fd)
 
 	p->hello = 1;
 	if (fd < 0)
-		return;		/* a reconnect that lost its memfd */
+		return;		/* a remade channel that lost its memfd */
 	page = map_page(fd, &ino);
-	close(fd);
 	if (!page) {
 		refuse(d, PL_REFUSED_COUNTS);
 		return;
@@ -399,137 +429,141 @@ static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 	anomaly_report(d, &r);
 }
 
-/* One message from p's connection: checked, then taken. */
-static void on_message(struct cw_daemon *d, struct preload_proc *p,
-		       const void *buf, ssize_t n, int fd)
+/* Whether the message's pid is its sender's (as the sender sees itself). */
+static int claims_sender(struct cw_daemon *d, const struct cw_pl_header *h,
+			 int sender)
+{
+	const struct preload_proc *p = slot_of(d, sender);
+
+	if (sender <= 0)
+		return 0;	/* no word from the kernel: not trusted */
+	if (h->pid == (uint32_t)sender)
+		return 1;
+	return h->pid == (uint32_t)(p ? p->claim_pid : own_view_pid(sender));
+}
+
+/* One message: checked, then taken. */
+static void on_message(struct cw_daemon *d, const void *buf, ssize_t n,
+		       const struct msg_extras *x)
 {
 	const struct cw_pl_header *h = buf;
+	struct preload_proc *p;
 
 	if (n < (ssize_t)sizeof(*h) || h->magic != CW_PL_MAGIC ||
 	    h->size != n) {
 		refuse(d, PL_REFUSED_MALFORMED);
-	} else if (h->pid != (uint32_t)p->pid &&
-		   h->pid != (uint32_t)p->claim_pid) {
+	} else if (!claims_sender(d, h, x->pid)) {
 		refuse(d, PL_REFUSED_PID);
-	} else if (h->type == CW_PL_HELLO && n == sizeof(*h) && !p->hello) {
-		on_hello(d, p, fd);
-		return;		/* it took the fd */
-	} else if (h->type == CW_PL_DOUBLE_CLOSE && p->hello &&
+	} else if (h->type == CW_PL_HELLO && n == sizeof(*h)) {
+		p = hello_slot(d, x->pid);
+		if (p)
+			on_hello(d, p, x->fd);
+	} else if (h->type == CW_PL_DOUBLE_CLOSE &&
 		   n == sizeof(struct cw_pl_double_close) &&
+		   (p = slot_of(d, x->pid)) && p->hello &&
 		   d->sess.sockets_target >= 0) {
 		on_double_close(d, p, buf);
 	} else {
 		refuse(d, PL_REFUSED_MALFORMED);
 	}
-	if (fd >= 0)
-		close(fd);
+	if (x->fd >= 0)
+		close(x->fd);
 }
 
-/*
- * Every message waiting on p's connection. At its end (EOF): the
- * connection goes; the process may live on (its channel closed under it,
- * or an exec) and its page stays readable.
- */
-static void read_conn(struct cw_daemon *d, struct preload_proc *p)
+/* Every message waiting on connection i; at its end (EOF) it goes. */
+static void read_conn(struct cw_daemon *d, int i)
 {
 	union {
 		struct cw_pl_header h;
 		struct cw_pl_double_close dc;
 	} msg;
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} ctl;
+	struct msg_extras x;
 
-	while (p->conn_fd >= 0) {
+	while (d->preload_conns[i] >= 0) {
 		struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
 		/* MSG_TRUNC: a longer message says its length, and is refused */
-		ssize_t n = recvmsg(p->conn_fd, &mh, MSG_DONTWAIT | MSG_TRUNC |
-				    MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(d->preload_conns[i], &mh, MSG_DONTWAIT |
+				    MSG_TRUNC | MSG_CMSG_CLOEXEC);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			close_fd(d, &p->conn_fd);
+			close_fd(d, &d->preload_conns[i]);
 			return;
 		}
-		on_message(d, p, &msg, n, take_fd(&mh));
+		take_extras(&mh, &x);
+		on_message(d, &msg, n, &x);
 	}
 }
 
-/*
- * The pid a process sees itself as: the last of its NSpid line (its own
- * pid namespace: a container's), or pid itself.
- */
-static int own_view_pid(int pid)
+static void read_all_conns(struct cw_daemon *d)
 {
-	char path[64], line[256];
-	int ns_pid = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return pid;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line + 6, *end;
-
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		for (;;) {
-			long v = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			ns_pid = (int)v;
-			p = end;
-		}
-		break;
-	}
-	fclose(f);
-	return ns_pid;
+	for (int i = 0; i < CW_MAX_TARGETS; i++)
+		if (d->preload_conns[i] >= 0)
+			read_conn(d, i);
 }
 
-/* A new connection: its sender from the kernel, a slot, in the set. */
 static void accept_conn(struct cw_daemon *d)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct preload_proc *p;
 	int fd = accept4(d->preload_listen_fd, NULL, NULL,
 			 SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int i;
 
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
-	    cred.pid <= 0) {
-		refuse(d, PL_REFUSED_PID);	/* not in our pid namespace */
-		close(fd);
-		return;
-	}
-	pthread_mutex_lock(&d->lock);
-	p = slot_for(d, cred.pid);
-	pthread_mutex_unlock(&d->lock);
-	if (!p) {
+	for (i = 0; i < CW_MAX_TARGETS && d->preload_conns[i] >= 0; i++)
+		;
+	if (i == CW_MAX_TARGETS || watch_fd(d, fd, EV_CONN, i)) {
 		refuse(d, PL_REFUSED_FULL);
 		close(fd);
 		return;
 	}
-	/* one channel per process: a new one replaces the old */
-	read_conn(d, p);
-	close_fd(d, &p->conn_fd);
-	p->hello = 0;
-	p->claim_pid = own_view_pid(cred.pid);
-	p->conn_fd = fd;
-	watch_fd(d, fd, EV_CONN, slot_index(d, p));
-	if (p->pidfd < 0) {
-		p->pidfd = pidfd_open(cred.pid, 0);
-		if (p->pidfd >= 0)
-			watch_fd(d, p->pidfd, EV_PIDFD, slot_index(d, p));
-	}
+	d->preload_conns[i] = fd;
+}
+
+/* ---- a process' exit ---- */
+
+/*
+ * Its records are read first (sent before it died, on any connection);
+ * then its counts are final: what was open is closed by its exit.
+ */
+static void on_exit_of(struct cw_daemon *d, struct preload_proc *p)
+{
+	struct preload_counts c;
+	char comm[16];
+	int pid = p->pid, seen;
+
+	read_all_conns(d);
+	pthread_mutex_lock(&d->lock);
+	if (p->page)
+		copy_page(p->page, &p->final);
+	unmap_page(p);
+	preload_read(p, &c);
+	p->closed_by_exit = c.opened - c.closed;
+	memcpy(comm, p->final.comm, sizeof(comm));
+	seen = p->seen;
+	if (!seen)	/* it tracked nothing: forget it */
+		p->pid = 0;
+	pthread_mutex_unlock(&d->lock);
+	close_fd(d, &p->pidfd);
+	if (seen)
+		daemon_proc_down(d, pid, comm, -1);
+}
+
+/* Whether p's process has exited (its pidfd is readable). */
+static int has_exited(const struct preload_proc *p)
+{
+	struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
+
+	return p->pidfd >= 0 && poll(&pf, 1, 0) > 0;
 }
 
 /*
@@ -558,20 +592,16 @@ static void notice(struct cw_daemon *d, struct preload_proc *p)
 
 static void on_event(struct cw_daemon *d, uint64_t data)
 {
-	uint32_t kind = (uint32_t)(data >> 32), slot = (uint32_t)data;
-	struct preload_proc *p;
+	uint32_t kind = (uint32_t)(data >> 32), i = (uint32_t)data;
 
-	if (kind == EV_LISTEN) {
+	if (kind == EV_LISTEN)
 		accept_conn(d);
-		return;
-	}
-	if (slot >= (uint32_t)d->nr_preload)
-		return;
-	p = &d->preload[slot];
-	read_conn(d, p);
+	else if (kind == EV_CONN && i < CW_MAX_TARGETS)
+		read_conn(d, (int)i);
 	/* a batch may hold a stale event of a slot that ended: ask again */
-	if ((kind == EV_PIDFD || p->conn_fd < 0) && has_exited(p))
-		on_exit_of(d, p);
+	else if (kind == EV_PIDFD && i < (uint32_t)d->nr_preload &&
+		 has_exited(&d->preload[i]))
+		on_exit_of(d, &d->preload[i]);
 }
 
 void preload_receive(struct cw_daemon *d)
@@ -601,9 +631,10 @@ void preload_close_all(struct cw_daemon *d)
 			copy_page(p->page, &p->final);
 		unmap_page(p);
 		pthread_mutex_unlock(&d->lock);
-		close_fd(d, &p->conn_fd);
 		close_fd(d, &p->pidfd);
 	}
+	for (i = 0; i < CW_MAX_TARGETS; i++)
+		close_fd(d, &d->preload_conns[i]);
 	if (d->preload_listen_fd >= 0)
 		close(d->preload_listen_fd);
 	if (d->preload_fd >= 0)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The daemon's end of the LD_PRELOAD shim (preload/preload_proto.h): a
- * SOCK_SEQPACKET socket, one connection and one shared page of counts per
- * process, and a pidfd to see it die.
+ * SOCK_SEQPACKET socket (a connection per process, shared with the fork
+ * children it did not make its own), a shared page of counts and a pidfd
+ * per process.
  */
 #ifndef CW_PRELOAD_COLLECTOR_H
 #define CW_PRELOAD_COLLECTOR_H
@@ -26,10 +27,9 @@ enum preload_refusal {
 
 /* One process running with the shim. Under the daemon's lock. */
 struct preload_proc {
-	int pid;		/* from the connection (SO_PEERCRED); 0: free */
+	int pid;		/* the kernel's word (SCM_CREDENTIALS); 0: free */
 	int claim_pid;		/* what it may call itself: pid, or its pid
 				 * in its own pid namespace (a container) */
-	int conn_fd;		/* -1 once it hung up */
 	int pidfd;		/* -1 once it died */
 	int hello;		/* its hello came: records are taken */
 	int seen;		/* told the daemon (it tracked something) */

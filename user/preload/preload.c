@@ -48,8 +48,9 @@
  *   socket, posix_spawn file actions), fcntl F_DUPFD copies of an
  *   accepted fd, sockets closed by execve (O_CLOEXEC). A vfork()ed child
  *   shares the table with its parent until it execs.
- * - fork: the child starts with zero counts, a page and a connection of
- *   its own, and a table in which the parent's open accepted fds are
+ * - fork: the child starts with zero counts, a page of its own, the
+ *   parent's connection (its hello on it once it has something to
+ *   report), and a table in which the parent's open accepted fds are
  *   "inherited" and everything else is unknown. Closing an inherited fd
  *   counts nothing (the parent accounts that connection: opened and
  *   closed are never reported twice) but arms the double-close check, so
@@ -279,6 +280,7 @@ static void track_accepted(int fd)
 	int saved = errno;
 	uint64_t now = now_ns();
 
+	report_page();
 	__atomic_fetch_add(&cw_counts->opened, 1, __ATOMIC_RELAXED);
 	if ((unsigned int)fd < CW_PL_TABLE_FDS) {
 		uint64_t old_ns = __atomic_load_n(&fd_open_ns[fd],

@@ -8,16 +8,17 @@
  * scrape, so a count can never be lost, late or dropped, not even when
  * the process is killed (the page outlives it while mapped).
  *
- * Records: a SOCK_SEQPACKET connection per process, made in the
- * constructor (or the fork child) while still privileged. Its first
- * message is a hello (a header alone) carrying the memfd (SCM_RIGHTS); then
- * one struct cw_pl_double_close per double close, handed off by the
- * application thread to an in-process ring and sent by the shim's thread
- * with flow control (a full socket waits, the ring absorbs the burst; a
- * full ring folds records into the next one's count). The collector
- * knows the sender from the connection (SO_PEERCRED), refuses a message
- * that claims another pid, and sees the connection end (EOF) and the
- * process die (pidfd).
+ * Records: a SOCK_SEQPACKET connection, made in the constructor while
+ * still privileged and kept by fork children (which may drop privileges:
+ * nginx's workers do). A process' first message on it is a hello (a
+ * header alone) carrying the memfd (SCM_RIGHTS), sent by a fork child
+ * only once it has something to report; then one struct
+ * cw_pl_double_close per double close, handed off by the application
+ * thread to an in-process ring and sent by the shim's thread with flow
+ * control (a full socket waits, the ring absorbs the burst; a full ring
+ * folds records into the next one's count). The collector knows each
+ * message's sender from the kernel (SCM_CREDENTIALS), refuses a message
+ * that claims another pid, and sees the process die (pidfd).
  */
 #ifndef CW_PRELOAD_PROTO_H
 #define CW_PRELOAD_PROTO_H

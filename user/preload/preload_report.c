@@ -16,10 +16,12 @@
  *   (closefrom, close_range by raw syscall) or a collector gone is
  *   remade and the hello sent again, with the same page: the collector
  *   has every count back, outage included.
- * - The connection is made in the constructor (and in a fork child),
- *   while still privileged: nginx's workers drop to nobody later and
- *   still reach a 0600 socket through the connection they inherited the
- *   means to make.
+ * - The connection is made in the constructor, while still privileged,
+ *   and kept by fork children: nginx's workers drop to nobody later and
+ *   still reach a 0600 socket through the connection they inherited. A
+ *   child makes only its page at fork (no connect, nothing for the
+ *   collector to do for a fork that only execs) and says hello once it
+ *   has something to report.
  */
 #include <errno.h>
 #include <execinfo.h>
@@ -65,6 +67,11 @@ static struct cw_pl_counts private_counts;
 struct cw_pl_counts *cw_counts = &private_counts;
 bool cw_report_enabled;
 
+/* The page is made once per process, when first needed (report_page). */
+enum page_state { PAGE_NONE, PAGE_MAKING, PAGE_READY };
+static _Atomic int page_state = PAGE_READY;	/* no collector: private */
+static struct cw_pl_counts *inherited_page;	/* the parent's, after fork */
+
 static struct sockaddr_un cfg_addr;
 static socklen_t cfg_addrlen;
 static uintptr_t self_text_lo, self_text_hi;	/* to skip our own frames */
@@ -78,9 +85,15 @@ struct own_fd {
 };
 static struct own_fd sock = { .fd = -1 }, page = { .fd = -1 };
 static _Atomic int sock_users;	/* threads inside a send on sock.fd */
+static _Atomic int hello_sent;	/* on sock.fd, by this process */
 
 /* ---- the ring ---- */
 
+/*
+ * A slot's sequence is kept minus its index (seq_load/seq_store), so the
+ * zeroed ring is a free one: nothing to write before use, no page of it
+ * touched (and copied, after fork) until a record comes.
+ */
 struct ring_slot {
 	_Atomic uint64_t seq;	/* == position: free; position + 1: full */
 	struct cw_pl_double_close m;
@@ -241,18 +254,52 @@ static int make_page(void)
 		 fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
-	cw_counts = p;
+	prctl(PR_GET_NAME, ((struct cw_pl_counts *)p)->comm);
 	own(&page, move_high(fd));
+	__atomic_store_n(&cw_counts, p, __ATOMIC_RELEASE);
 	return 0;
 fail:
 	syscall(SYS_close, fd);
 	return -1;
 }
 
+/*
+ * Before anything is counted in this process: its page. Made by the
+ * first thread that needs it (a fork child's first accept, double close
+ * or blind reason: a fork that only execs never does), the others wait
+ * for it (a few system calls), so no count goes to the private page
+ * meanwhile. One load when made.
+ */
+void report_page(void)
+{
+	int expected = PAGE_NONE;
+	int fd;
+
+	if (__builtin_expect(atomic_load_explicit(&page_state,
+						  memory_order_acquire) ==
+			     PAGE_READY, 1))
+		return;
+	if (!atomic_compare_exchange_strong(&page_state, &expected,
+					    PAGE_MAKING)) {
+		for (int i = 0; i < SPIN_LIMIT &&
+				atomic_load(&page_state) != PAGE_READY; i++)
+			sched_yield();
+		return;
+	}
+	/* the parent's page and its fd, kept by fork until now */
+	if ((fd = atomic_exchange(&page.fd, -1)) >= 0)
+		syscall(SYS_close, fd);
+	if (inherited_page)
+		munmap(inherited_page, CW_PL_COUNTS_SIZE);
+	inherited_page = NULL;
+	make_page();	/* none: counts stay private, nothing reported */
+	atomic_store_explicit(&page_state, PAGE_READY, memory_order_release);
+}
+
 /* ---- the connection ---- */
 
 /* The hello: our pid, and the page riding along (SCM_RIGHTS). */
-static int send_hello(int fd)
+static int send_hello_on(int fd)
 {
 	struct cw_pl_header h;
 	union cw_pl_fd_ctl ctl;
@@ -276,14 +323,33 @@ static int connect_channel(void)
 		return -1;
 	fd = move_high(fd);
 	if (connect(fd, (const struct sockaddr *)&cfg_addr, cfg_addrlen) ||
-	    send_hello(fd)) {
+	    send_hello_on(fd)) {
 		err = errno;
 		syscall(SYS_close, fd);
 		errno = err;
 		return -1;
 	}
 	own(&sock, fd);
+	atomic_store(&hello_sent, 1);
 	return 0;
+}
+
+/*
+ * A fork child says hello on the connection it inherited once it has
+ * something to report (a fork that only execs costs nothing here, nor
+ * the collector). Any thread; once.
+ */
+static void send_hello(void)
+{
+	int fd;
+
+	if (atomic_load(&hello_sent) || atomic_exchange(&hello_sent, 1))
+		return;
+	atomic_fetch_add(&sock_users, 1);
+	fd = atomic_load(&sock.fd);
+	if (fd < 0 || send_hello_on(fd))
+		atomic_store(&hello_sent, 0);	/* the thread tries again */
+	atomic_fetch_sub(&sock_users, 1);
 }
 
 /* The collector closed its end (it died or refused us). */
@@ -306,8 +372,10 @@ static void check_channel(void)
 {
 	int fd = own_fd_checked(&sock);
 
-	if (fd >= 0 && !hung_up(fd))
+	if (fd >= 0 && !hung_up(fd)) {
+		send_hello();
 		return;
+	}
 	if (fd >= 0 && report_release_fd(fd))
 		syscall(SYS_close, fd);	/* hung up: still ours */
 	own_fd_checked(&page);	/* closed under us: the hello goes without */
@@ -410,6 +478,20 @@ static int find_self_text(struct dl_phdr_info *info, size_t size, void *data)
 
 /* ---- the ring ---- */
 
+static uint64_t seq_load(uint64_t pos)
+{
+	uint64_t i = pos % RING_SLOTS;
+
+	return atomic_load_explicit(&ring[i].seq, memory_order_acquire) + i;
+}
+
+static void seq_store(uint64_t pos, uint64_t seq)
+{
+	uint64_t i = pos % RING_SLOTS;
+
+	atomic_store_explicit(&ring[i].seq, seq - i, memory_order_release);
+}
+
 static bool ring_push(const struct cw_pl_double_close *m)
 {
 	uint64_t pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
@@ -419,8 +501,7 @@ static bool ring_push(const struct cw_pl_double_close *m)
 		int64_t dif;
 
 		s = &ring[pos % RING_SLOTS];
-		dif = (int64_t)(atomic_load_explicit(&s->seq,
-						     memory_order_acquire) - pos);
+		dif = (int64_t)(seq_load(pos) - pos);
 		if (dif < 0)
 			return false;	/* full */
 		if (dif == 0 &&
@@ -433,29 +514,32 @@ static bool ring_push(const struct cw_pl_double_close *m)
 						   memory_order_relaxed);
 	}
 	s->m = *m;
-	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	seq_store(pos, pos + 1);
 	return true;
 }
 
 /* Under drain_lock: the oldest record, if one is complete. */
 static bool ring_pop(struct cw_pl_double_close *m)
 {
-	struct ring_slot *s = &ring[ring_tail % RING_SLOTS];
-
-	if (atomic_load_explicit(&s->seq, memory_order_acquire) !=
-	    ring_tail + 1)
+	if (seq_load(ring_tail) != ring_tail + 1)
 		return false;
-	*m = s->m;
-	atomic_store_explicit(&s->seq, ring_tail + RING_SLOTS,
-			      memory_order_release);
+	*m = ring[ring_tail % RING_SLOTS].m;
+	seq_store(ring_tail, ring_tail + RING_SLOTS);
 	ring_tail++;
 	return true;
 }
 
+/*
+ * fork child: the parent's queued records are the parent's to send, and
+ * a push another thread had under way would never complete here. An
+ * empty ring (the usual case) is consistent as it is: left untouched.
+ */
 static void ring_reset(void)
 {
+	if (atomic_load(&ring_head) == ring_tail)
+		return;
 	for (uint64_t i = 0; i < RING_SLOTS; i++)
-		atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
+		atomic_store_explicit(&ring[i].seq, 0, memory_order_relaxed);
 	atomic_store(&ring_head, 0);
 	ring_tail = 0;
 }
@@ -525,22 +609,6 @@ static void drain(uint64_t deadline_ns)
 }
 
 /* ---- the thread ---- */
-
-static void read_comm(char comm[16])
-{
-	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	n = read(fd, comm, 15);
-	syscall(SYS_close, fd);
-	if (n <= 0)
-		return;
-	if (comm[n - 1] == '\n')
-		n--;
-	memset(comm + n, 0, 16 - (size_t)n);
-}
 
 static void *report_main(void *arg)
 {
@@ -616,6 +684,7 @@ void report_double_close(int fd, int close_errno, uint64_t open)
 	struct cw_pl_double_close m = {};
 	int cancel;
 
+	report_page();
 	add(&cw_counts->double_closes, 1);
 	if (!cw_report_enabled)
 		return;
@@ -644,9 +713,12 @@ void report_blind(enum cw_pl_blind why, const char *what)
 	struct stat st;
 	int n;
 
+	report_page();
 	if (__atomic_load_n(&cw_counts->blind, __ATOMIC_RELAXED) & bit ||
 	    __atomic_fetch_or(&cw_counts->blind, bit, __ATOMIC_RELAXED) & bit)
 		return;
+	if (cw_report_enabled)
+		send_hello();	/* a fork child that tracked nothing yet */
 	/* never into a client's connection (inetd-style stdio) */
 	if (fstat(STDERR_FILENO, &st) || S_ISSOCK(st.st_mode))
 		return;
@@ -688,7 +760,6 @@ static void open_report(void)
 {
 	if (make_page())
 		return;		/* no memfd: counts stay private, no report */
-	read_comm(cw_counts->comm);
 	if (connect_channel() && errno != ENOENT && errno != ECONNREFUSED &&
 	    errno != EAGAIN)
 		report_blind(CW_PL_BLIND_CHANNEL, "cannot connect to the "
@@ -699,7 +770,6 @@ void report_init(void)
 {
 	void *warm[4];
 
-	ring_reset();
 	if (!parse_socket_env())
 		return;
 	dl_iterate_phdr(find_self_text, (void *)(uintptr_t)capture_stack);
@@ -710,9 +780,6 @@ void report_init(void)
 
 void report_atfork_child(void)
 {
-	struct cw_pl_counts *parent = cw_counts;
-	int fd;
-
 	/* one thread left: the child starts from zero */
 	ring_reset();
 	atomic_store(&folded_pending, 0);
@@ -721,17 +788,19 @@ void report_atfork_child(void)
 	atomic_store(&thread_state, THREAD_NONE);
 	atomic_store(&stopping, 0);
 	memset(&private_counts, 0, sizeof(private_counts));
-	cw_counts = &private_counts;
 	if (!cw_report_enabled)
 		return;
-	/* the parent's connection and page stay the parent's */
-	if ((fd = atomic_exchange(&sock.fd, -1)) >= 0)
-		syscall(SYS_close, fd);
-	if ((fd = atomic_exchange(&page.fd, -1)) >= 0)
-		syscall(SYS_close, fd);
-	open_report();
-	if (parent != &private_counts && parent != cw_counts)
-		munmap(parent, CW_PL_COUNTS_SIZE);
+	/*
+	 * No system call here: a page of its own when it has something to
+	 * count (report_page), the parent's connection kept (the child may
+	 * drop privileges first, nginx's workers do) and its hello sent on
+	 * it then (send_hello).
+	 */
+	if (cw_counts != &private_counts)
+		inherited_page = cw_counts;
+	cw_counts = &private_counts;
+	atomic_store(&hello_sent, 0);
+	atomic_store(&page_state, PAGE_NONE);
 }
 
 void report_exit(void)

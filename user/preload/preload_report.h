@@ -14,7 +14,8 @@
 /*
  * The counts the hot path adds to: the shared page once the constructor
  * made it, a private one before (or when no collector is configured).
- * Changes only in the constructor and in a fork child (one thread).
+ * Changes in the constructor, in a fork child (one thread) and once
+ * after it, in report_page() before anything is counted.
  */
 extern struct cw_pl_counts *cw_counts;
 
@@ -38,6 +39,8 @@ bool report_release_fd(int fd);
 /* The shim's own fds, ascending, -1 for none: what close_range skips. */
 void report_own_fds(int out[2]);
 
+/* Before the first count of this process: its page (once; see .c). */
+void report_page(void);
 /* The first accept (or double close) of this process: start the thread. */
 void report_start(uint64_t now_ns);
 /* A double close of fd (close_errno EBADF), with open sockets at the time. */
