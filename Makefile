@@ -14,7 +14,7 @@ CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCW_VERSION='"$(VERSION)"' \
 LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
-USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec \
+USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec labels \
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
 		alert_push metrics summary preload_collector spawn daemon run \
 		yaml_doc web_config config_file supervise
@@ -136,14 +136,17 @@ $(OUT)/fixtures/go_hello: tests/fixtures/go_hello/main.go | $(OUT)/fixtures
 
 # Go fixtures, each twice: with DWARF and .symtab, and stripped (-s -w:
 # names only in .gopclntab, like production Go). GOPATH mode, offline:
-# the h3 ones use quic-go 0.29 from golang-github-lucas-clemente-quic-go-dev.
+# the h3 ones use quic-go 0.29 from golang-github-lucas-clemente-quic-go-dev,
+# and what the fixtures share from tests/fixtures/gopath.
+FIXTURE_GOPATH := $(abspath tests/fixtures/gopath)
+FIXTURE_GO_SRC := $(shell find tests/fixtures/gopath -name '*.go')
 GO_FIXTURE_ENV := GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= \
-		  GOPATH=/usr/share/gocode GO111MODULE=off
+		  GOPATH=/usr/share/gocode:$(FIXTURE_GOPATH) GO111MODULE=off
 $(filter-out %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%: \
-		tests/fixtures/%/main.go | $(OUT)/fixtures
+		tests/fixtures/%/main.go $(FIXTURE_GO_SRC) | $(OUT)/fixtures
 	$(GO_FIXTURE_ENV) go build -o $@ $<
 $(filter %.stripped,$(GO_FIXTURE_BINS)): $(OUT)/fixtures/%.stripped: \
-		tests/fixtures/%/main.go | $(OUT)/fixtures
+		tests/fixtures/%/main.go $(FIXTURE_GO_SRC) | $(OUT)/fixtures
 	$(GO_FIXTURE_ENV) go build -ldflags='-s -w' -o $@ $<
 
 # Go 1.19 cannot build quic-go v0.48, so Debian's quic-go 0.29 (3.5 MB
@@ -165,11 +168,12 @@ $(OUT)/gopath-%/.patched: $(V048_DIR)/v0.48.0-conn-tracking.patch \
 	touch $@
 .SECONDARY: $(OUT)/gopath-buggy/.patched $(OUT)/gopath-fixed/.patched
 V048_ENV = GOCACHE=$(abspath $(OUT))/gocache GOFLAGS= GO111MODULE=off \
-	   GOPATH=$(abspath $(OUT))/gopath-$*:/usr/share/gocode
-$(OUT)/fixtures/quic_v048_%: $(V048_DIR)/main.go $(OUT)/gopath-%/.patched \
+	   GOPATH=$(abspath $(OUT))/gopath-$*:/usr/share/gocode:$(FIXTURE_GOPATH)
+$(OUT)/fixtures/quic_v048_%: $(V048_DIR)/main.go $(FIXTURE_GO_SRC) \
+		$(OUT)/gopath-%/.patched \
 		| $(OUT)/fixtures
 	$(V048_ENV) go build -o $@ ./$(V048_DIR)
-$(OUT)/fixtures/quic_v048_%.stripped: $(V048_DIR)/main.go \
+$(OUT)/fixtures/quic_v048_%.stripped: $(V048_DIR)/main.go $(FIXTURE_GO_SRC) \
 		$(OUT)/gopath-%/.patched | $(OUT)/fixtures
 	$(V048_ENV) go build -ldflags='-s -w' -o $@ ./$(V048_DIR)
 

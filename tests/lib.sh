@@ -193,9 +193,12 @@ start_prometheus() {
 	wait_for 20 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null
 }
 
-# start_h3_server BINARY: quic-go 0.29's HTTP/3 server. Sets H3_PID, H3_PORT.
+# start_h3_server BINARY [ARGS...]: quic-go 0.29's HTTP/3 server. Sets
+# H3_PID, H3_PORT.
 start_h3_server() {
-	start_fixture "$FX/$1" || return 1
+	local bin=$1
+	shift
+	start_fixture "$FX/$bin" "$@" || return 1
 	H3_PID=$SRV_PID H3_PORT=$SRV_PORT
 }
 
@@ -246,4 +249,36 @@ with open(f"/proc/{pid}/mem", "rb") as mem, open(f"/proc/{pid}/exe", "rb") as f:
         diff += sum(x != y for x, y in zip(a, b))
 print(diff)
 PY
+}
+
+# check_exposition NAME: the whole /metrics is valid exposition: `promtool
+# check metrics` parses it and finds nothing but the three names the
+# metrics contract fixed (connwatch_counter_{increments_total,
+# decrements_total,value} "include type counter"), and no series (name
+# and label set, in any order) comes twice.
+check_exposition() {
+	local out=$TMP/exposition.$RANDOM lint dups
+	scrape >"$out" || { fail "$1" "no answer from /metrics"; return; }
+	lint=$(promtool check metrics <"$out" 2>&1; echo "exit $?")
+	lint=$(grep -Ev "^connwatch_counter_(increments_total|decrements_total|value) metric name should not include type 'counter'$|^exit [03]$" <<<"$lint")
+	dups=$(python3 - "$out" <<'PY'
+import collections, re, sys
+label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+seen = collections.Counter()
+for line in open(sys.argv[1]):
+    if not line.strip() or line.startswith("#"):
+        continue
+    series = line.rsplit(" ", 1)[0]
+    name, _, labels = series.partition("{")
+    seen[(name, tuple(sorted(label.findall(labels))))] += 1
+for (name, labels), n in seen.items():
+    if n > 1:
+        print("%s{%s} x%d" % (name, ",".join('%s="%s"' % l for l in labels), n))
+PY
+)
+	if [ -z "$lint$dups" ]; then
+		pass "$1"
+	else
+		fail "$1" "$(head -c 600 <<<"promtool: $lint; twice: $dups")"
+	fi
 }

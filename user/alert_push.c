@@ -65,6 +65,8 @@ static void alertmanager_payload(const struct alert *a, char *buf, size_t len)
 	jfield(&b, "pid", pid);
 	jputf(&b, "},\"annotations\":{\"message\":");
 	jstr(&b, a->message);
+	/* not a label: one anomaly seen by two sources is one alert */
+	jfield(&b, "source", a->source ? a->source : "");
 	jfield(&b, "stack", a->nr_frames ? a->frames[0] : "");
 	jfield(&b, "caller", a->nr_frames > 1 ? a->frames[1] : "");
 	jputf(&b, "},\"startsAt\":\"%s\",\"endsAt\":\"%s\"}]", starts, ends);

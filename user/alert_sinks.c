@@ -30,6 +30,8 @@ size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 	jfield(&b, "severity", a->severity);
 	jfield(&b, "kind", a->kind);
 	jfield(&b, "target", a->target);
+	if (a->source)
+		jfield(&b, "source", a->source);
 	jputf(&b, ",\"pid\":%d,\"tid\":%d", a->pid, a->tid);
 	jfield(&b, "comm", a->comm);
 	jputf(&b, ",\"key\":\"0x%llx\",\"shadow\":%lld",
@@ -166,9 +168,10 @@ int alert_deliver(struct alert_sinks *s, const struct alert *a)
 		fwrite(line, 1, n, stderr);
 		return ret;
 	}
-	fprintf(stderr, "connwatch: %s %s in %s pid %d (%s): %s\n",
+	fprintf(stderr, "connwatch: %s %s in %s pid %d (%s%s%s): %s\n",
 		a->severity == NULL ? "?" : a->severity, a->kind, a->target,
-		a->pid, a->probe, a->message);
+		a->pid, a->source ? a->source : "", a->source ? " " : "",
+		a->probe, a->message);
 	if (a->nr_frames)
 		fprintf(stderr, "    at %s\n", a->frames[0]);
 	for (int i = 1; i < a->nr_frames; i++)

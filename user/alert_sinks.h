@@ -24,7 +24,8 @@ struct alert {
 	struct timespec ts;	/* CLOCK_REALTIME */
 	const char *severity;
 	const char *kind;
-	const char *target;
+	const char *target;	/* the thing watched */
+	const char *source;	/* the preset or spec that saw it, or NULL */
 	int pid;
 	int tid;
 	char comm[17];

@@ -204,7 +204,8 @@ void alert_raise(struct cw_daemon *d, int target_id, int kind,
 		clock_gettime(CLOCK_REALTIME, &a->ts);
 	a->severity = anomaly_severity(kind);
 	a->kind = anomaly_kind_name(kind);
-	a->target = d->sess.targets[target_id].label;
+	a->target = d->sess.target;
+	a->source = d->sess.targets[target_id].source;
 	alert_deliver(&d->sinks, a);
 	if (d->worst_severity < level)
 		d->worst_severity = level;

@@ -46,9 +46,12 @@ struct cw_probe {
 	char err[256];
 };
 
+#define CW_NAME_MAX 64	/* a target's or a source's name, NUL included */
+
+/* One spec or preset of the session: a source of series (labels.h). */
 struct cw_target {
 	struct spec *spec;	/* NULL: the sockets preset */
-	char label[64];
+	char source[CW_NAME_MAX];	/* the source label */
 	/* key: owner could not be had at some call site: every probe of
 	 * the target counts per process instead, so that keys still meet */
 	int keyed_by_process;
@@ -64,6 +67,7 @@ struct cw_session {
 	struct elf_symtab symtab;
 	struct go_pclntab go;	/* Go binaries: functions by name, stripped too */
 	int is_go;
+	char target[CW_NAME_MAX];	/* the target label (labels.h) */
 	struct cw_target targets[CW_MAX_TARGET_SPECS];
 	int nr_targets;
 	struct cw_probe probes[CW_MAX_PROBES];

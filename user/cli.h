@@ -29,7 +29,7 @@ struct cli {
 	int preload;		/* run: LD_PRELOAD shim instead of eBPF */
 	const char *preload_socket;
 	int fail_on;		/* run: 1 warning, 2 critical, 0 never */
-	const char *target;	/* collect: the label */
+	const char *target;	/* --target: the target label */
 	int stop_on_critical;	/* --on-critical stop */
 	const char *alertmanager;	/* --alertmanager URL */
 	const char *on_alert;	/* --on-alert CMD */
@@ -43,7 +43,6 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	       const char *help, int mode);
 int resolve_binary(const struct cli *c, char *path, size_t len);
 const char *base_name(const char *path);
-void add_target(struct cw_session *s, struct spec *spec, const char *label);
 int load_targets(const struct cli *c, struct spec *specs,
 		 struct cw_session *s);
 /* Spec files, binary, symbols: everything short of the kernel. */

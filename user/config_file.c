@@ -12,6 +12,7 @@
 #include <linux/types.h>
 #include "../bpf/connwatch.h"
 #include "config_file.h"
+#include "labels.h"
 #include "presets.h"
 #include "spec.h"
 #include "yaml_doc.h"
@@ -81,8 +82,9 @@ static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
 {
 	static const char *const scalars[][2] = {
 		{ "exe", "--exe" }, { "pid", "--pid" },
-		{ "on_critical", "--on-critical" },
+		{ "on_critical", "--on-critical" }, { "target", "--target" },
 	};
+	char err[256];
 	size_t i;
 
 	if (!strcmp(k, "presets") || !strcmp(k, "specs")) {
@@ -94,13 +96,16 @@ static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
 			continue;
 		if (!ydoc_scalar(v))
 			return cfail(p, v, "%s: expected a value", k);
+		if (!strcmp(k, "target") &&
+		    labels_check_name("target", ydoc_scalar(v), err, sizeof(err)))
+			return cfail(p, v, "%s", err);
 		*has_what += i < 2;
 		return push_arg(c, n, scalars[i][1]) ||
 		       push_arg(c, n, ydoc_scalar(v)) ?
 		       cfail(p, v, "too many options") : 0;
 	}
 	return cfail(p, v, "target: unknown key '%s' (expected exe, pid, "
-		     "presets, specs, on_critical)", k);
+		     "target, presets, specs, on_critical)", k);
 }
 
 /* The shared options, then the target's, after `connwatch attach`. */

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "cli.h"
 #include "gopclntab.h"
+#include "labels.h"
 #include "presets.h"
 #include "procfs.h"
 #include "resolve.h"
@@ -62,6 +63,10 @@ static const char attach_help[] =
 "  -e, --exe PATH         every process running PATH, now and later\n"
 "  -s, --spec FILE        spec file (YAML); may be repeated\n"
 "  -P, --preset NAME      a built-in preset (`connwatch presets`)\n"
+"                         (a preset or spec given twice is loaded once)\n"
+"  -t, --target NAME      the target label of every series and alert\n"
+"                         (default: the specs' target:, else the binary's\n"
+"                         name); the preset or spec is the source label\n"
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log, fsync'ed per alert\n"
 "                         (default " DEFAULT_ALERT_LOG ")\n"
@@ -86,10 +91,12 @@ static const char attach_help[] =
 
 static const char check_help[] =
 "usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"                       [--target NAME]\n"
 "\n"
 "Resolves every probe of every spec in the binary and prints where each\n"
-"would attach (entry and exit sites). Attaches nothing. Exit 1 if any\n"
-"probe does not resolve.\n";
+"would attach (entry and exit sites), and the target label attach would\n"
+"serve (--target NAME, else the specs' target:, else the binary's name).\n"
+"Attaches nothing. Exit 1 if any probe does not resolve.\n";
 
 static const char symbols_help[] =
 "usage: connwatch symbols (--pid PID | --exe PATH) [REGEX]\n"
@@ -124,8 +131,21 @@ static long parse_number(const char *cmd, const char *opt, const char *s,
 	return v;
 }
 
-/* A preset given twice is one target: the second would serve every
- * series twice. */
+static void room_for_one_more(const char *cmd, const struct cli *c)
+{
+	if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
+		die_usage(cmd, "at most %d specs and presets",
+			  CW_MAX_TARGET_SPECS);
+}
+
+/* A preset or spec given twice is loaded once: twice, it would serve
+ * every one of its series twice. */
+static void say_given_twice(const char *opt, const char *name)
+{
+	fprintf(stderr, "connwatch: %s %s given twice: loaded once\n", opt,
+		name);
+}
+
 static void add_preset(const char *cmd, struct cli *c, const char *name)
 {
 	const struct preset *p = preset_find(name);
@@ -135,12 +155,35 @@ static void add_preset(const char *cmd, struct cli *c, const char *name)
 		die_usage(cmd, "--preset: unknown preset '%s' (`connwatch "
 			  "presets` lists them)", name);
 	for (i = 0; i < c->nr_presets; i++)
-		if (c->presets[i] == p)
+		if (c->presets[i] == p) {
+			say_given_twice("--preset", name);
 			return;
-	if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
-		die_usage(cmd, "at most %d specs and presets",
-			  CW_MAX_TARGET_SPECS);
+		}
+	room_for_one_more(cmd, c);
 	c->presets[c->nr_presets++] = p;
+}
+
+/* The same file: the same path once resolved (or as given, if missing). */
+static int same_file(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (realpath(a, ra) && realpath(b, rb))
+		return !strcmp(ra, rb);
+	return !strcmp(a, b);
+}
+
+static void add_spec(const char *cmd, struct cli *c, const char *path)
+{
+	int i;
+
+	for (i = 0; i < c->nr_specs; i++)
+		if (same_file(c->specs[i], path)) {
+			say_given_twice("--spec", path);
+			return;
+		}
+	room_for_one_more(cmd, c);
+	c->specs[c->nr_specs++] = path;
 }
 
 void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
@@ -184,10 +227,7 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			c->exe = optarg;
 			break;
 		case 's':
-			if (c->nr_specs + c->nr_presets == CW_MAX_TARGET_SPECS)
-				die_usage(cmd, "at most %d specs and presets",
-					  CW_MAX_TARGET_SPECS);
-			c->specs[c->nr_specs++] = optarg;
+			add_spec(cmd, c, optarg);
 			break;
 		case 'P':
 			add_preset(cmd, c, optarg);
@@ -258,8 +298,6 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			die_usage(cmd, "collect takes no target, spec or preset");
 		return;
 	}
-	if (c->target)
-		die_usage(cmd, "--target is an option of `connwatch collect`");
 	if (mode == CLI_RUN) {
 		if (c->pid || c->exe)
 			die_usage(cmd, "the command is the target: no --pid or --exe");
@@ -299,15 +337,6 @@ const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-void add_target(struct cw_session *s, struct spec *spec,
-		       const char *label)
-{
-	struct cw_target *t = &s->targets[s->nr_targets++];
-
-	t->spec = spec;
-	snprintf(t->label, sizeof(t->label), "%s", label);
-}
-
 int load_targets(const struct cli *c, struct spec *specs,
 			struct cw_session *s)
 {
@@ -324,8 +353,7 @@ int load_targets(const struct cli *c, struct spec *specs,
 			fprintf(stderr, "connwatch: %s\n", err);
 			return -1;
 		}
-		add_target(s, &specs[i], specs[i].target ? specs[i].target :
-			   base_name(s->binary));
+		labels_add_source(s, &specs[i], base_name(c->specs[i]));
 	}
 	for (i = 0; i < c->nr_presets; i++) {
 		const struct preset *p = c->presets[i];
@@ -333,7 +361,7 @@ int load_targets(const struct cli *c, struct spec *specs,
 
 		if (p->kind == PRESET_SOCKETS) {
 			s->sockets_target = s->nr_targets;
-			add_target(s, NULL, base_name(s->binary));
+			labels_add_source(s, NULL, p->name);
 			continue;
 		}
 		if (p->go_only && !s->is_go) {
@@ -348,7 +376,11 @@ int load_targets(const struct cli *c, struct spec *specs,
 			fprintf(stderr, "connwatch: preset %s: %s\n", p->name, err);
 			return -1;
 		}
-		add_target(s, spec, p->name);
+		labels_add_source(s, spec, p->name);
+	}
+	if (labels_pick_target(s, c->target, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
 	}
 	return 0;
 }
@@ -499,7 +531,8 @@ static int cmd_check(int argc, char **argv)
 	parse_cli("check", argc, argv, &c, check_help, CLI_TARGET);
 	ret = prepare(&c, specs, &s) ? 1 : 0;
 	if (!ret) {
-		printf("%s: every probe resolves\n", s.binary);
+		printf("%s: every probe resolves (target \"%s\")\n",
+		       s.binary, s.target);
 		for (i = 0; i < s.nr_probes; i++)
 			print_probe(stdout, &s, &s.probes[i], 0);
 		if (s.sockets_target >= 0)
@@ -578,6 +611,9 @@ static int cmd_symbols(int argc, char **argv)
 	int ret = 0;
 
 	parse_cli("symbols", argc, argv, &c, symbols_help, CLI_TARGET);
+	if (c.target)
+		die_usage("symbols", "--target is an option of attach, run, "
+			  "check and collect");
 	if (optind < argc - 1)
 		die_usage("symbols", "at most one REGEX");
 	if (optind < argc) {

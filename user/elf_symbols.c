@@ -355,6 +355,13 @@ uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off)
 	return 0;
 }
 
+size_t elf_code_room(const struct elf_symtab *tab, uint64_t vaddr)
+{
+	const struct elf_load_seg *s = segment_of(tab, vaddr);
+
+	return s ? s->filesz - (vaddr - s->vaddr) : 0;
+}
+
 uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
 		       size_t size, char *err, size_t errlen)
 {

@@ -72,6 +72,9 @@ uint64_t elf_offset_to_vaddr(const struct elf_symtab *tab, uint64_t off);
 uint8_t *elf_read_code(const struct elf_symtab *tab, uint64_t vaddr,
 		       size_t size, char *err, size_t errlen);
 
+/* Bytes of the file's segment from vaddr to its end; 0 when outside. */
+size_t elf_code_room(const struct elf_symtab *tab, uint64_t vaddr);
+
 /* 1 when the ELF file at path asks for a dynamic loader (PT_INTERP),
  * 0 when it is statically linked, -1 with err set when unreadable. */
 int elf_is_dynamic(const char *path, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Prometheus exposition. Nothing is pushed to user space per event: a
- * scrape walks the accounting map and sums it per (target, pid).
+ * scrape walks the accounting map and sums it per (source, pid); the
+ * labels come from labels.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "anomaly_counts.h"
 #include "anomalies.h"
 #include "daemon.h"
+#include "labels.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "web_config.h"
@@ -158,6 +160,15 @@ static void help(FILE *f, const char *name, const char *type,
 	X(connwatch_preattach_closes_total, counter, preattach_closes, \
 	  "Decrements of connections that began before connwatch attached.")
 
+/* metric{target,source,pid} value: a series one source counts. */
+static void put_row(FILE *f, const char *metric, struct cw_daemon *d,
+		    const struct metrics_row *r, long long value)
+{
+	fprintf(f, "%s{", metric);
+	labels_series(f, &d->sess, r->target_id, r->tgid);
+	fprintf(f, "} %lld\n", value);
+}
+
 static void write_rows(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 		       int nr)
 {
@@ -166,18 +177,15 @@ static void write_rows(FILE *f, struct cw_daemon *d, const struct metrics_row *r
 #define X(metric, type, field, text) \
 	help(f, #metric, #type, text); \
 	for (i = 0; i < nr; i++) \
-		fprintf(f, #metric "{target=\"%s\",pid=\"%u\"} %lld\n", \
-			d->sess.targets[rows[i].target_id].label, rows[i].tgid, \
-			(long long)rows[i].sum.field);
+		put_row(f, #metric, d, &rows[i], rows[i].sum.field);
 	ROW_FIELDS(X)
 #undef X
 	help(f, "connwatch_counter_value", "gauge",
 	     "The real counter, read from the target's memory at the last hit.");
 	for (i = 0; i < nr; i++)
 		if (rows[i].counter_read)
-			fprintf(f, "connwatch_counter_value{target=\"%s\",pid=\"%u\"} %lld\n",
-				d->sess.targets[rows[i].target_id].label,
-				rows[i].tgid, (long long)rows[i].sum.counter_value);
+			put_row(f, "connwatch_counter_value", d, &rows[i],
+				rows[i].sum.counter_value);
 }
 
 static int proc_up(struct cw_daemon *d, pid_t pid)
@@ -201,7 +209,6 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 	     "How long accepted sockets stayed open (sockets preset).");
 	for (i = 0; i < nr; i++) {
 		const struct metrics_row *r = &rows[i];
-		const char *label = d->sess.targets[r->target_id].label;
 		uint64_t cumulative = 0;
 
 		if (!r->has_durations)
@@ -214,43 +221,62 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 				snprintf(le, sizeof(le), "%g", bounds[b] / 1e9);
 			else
 				snprintf(le, sizeof(le), "+Inf");
-			fprintf(f, "connwatch_connection_duration_seconds_bucket"
-				"{target=\"%s\",pid=\"%u\",le=\"%s\"} %llu\n",
-				label, r->tgid, le, (unsigned long long)cumulative);
+			fprintf(f, "connwatch_connection_duration_seconds_bucket{");
+			labels_series(f, &d->sess, r->target_id, r->tgid);
+			fprintf(f, ",le=\"%s\"} %llu\n", le,
+				(unsigned long long)cumulative);
 		}
-		fprintf(f, "connwatch_connection_duration_seconds_sum{target=\"%s\",pid=\"%u\"} %.9f\n",
-			label, r->tgid, r->sock.duration_sum_ns / 1e9);
-		fprintf(f, "connwatch_connection_duration_seconds_count{target=\"%s\",pid=\"%u\"} %llu\n",
-			label, r->tgid, (unsigned long long)cumulative);
+		fprintf(f, "connwatch_connection_duration_seconds_sum{");
+		labels_series(f, &d->sess, r->target_id, r->tgid);
+		fprintf(f, "} %.9f\n", r->sock.duration_sum_ns / 1e9);
+		put_row(f, "connwatch_connection_duration_seconds_count", d, r,
+			cumulative);
 	}
 }
 
+static void put_up(FILE *f, struct cw_daemon *d, unsigned pid, int up)
+{
+	fprintf(f, "connwatch_target_up{");
+	labels_process(f, &d->sess, pid);
+	fprintf(f, "} %d\n", up);
+}
+
+/* Rows of one pid, one per source: its target_up comes with the first. */
+static int pid_seen_before(const struct metrics_row *rows, int i)
+{
+	int j;
+
+	for (j = 0; j < i; j++)
+		if (rows[j].tgid == rows[i].tgid)
+			return 1;
+	return 0;
+}
+
+/* One connwatch_target_up per process, whatever its sources. */
 static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row *rows,
 			  int nr)
 {
-	int t, i, up;
+	int i;
 
 	help(f, "connwatch_target_up", "gauge",
 	     "1 while the watched process runs, 0 once it exited.");
 	pthread_mutex_lock(&d->lock);
-	for (t = 0; t < d->sess.nr_targets; t++)
-		for (i = 0; i < d->nr_procs; i++)
-			fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%d\"} %d\n",
-				d->sess.targets[t].label, d->procs[i].pid,
-				d->procs[i].up);
-	for (i = 0; i < nr; i++) {
-		if ((up = proc_up(d, rows[i].tgid)) >= 0)
-			continue;
-		fprintf(f, "connwatch_target_up{target=\"%s\",pid=\"%u\"} %d\n",
-			d->sess.targets[rows[i].target_id].label, rows[i].tgid,
-			proc_exists(rows[i].tgid));
-	}
+	for (i = 0; i < d->nr_procs; i++)
+		put_up(f, d, d->procs[i].pid, d->procs[i].up);
+	for (i = 0; i < nr; i++)
+		if (proc_up(d, rows[i].tgid) < 0 && !pid_seen_before(rows, i))
+			put_up(f, d, rows[i].tgid, proc_exists(rows[i].tgid));
 	pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * Every kind once per target, summed over its sources, 0 included: an
+ * increase() rule sees the first anomaly only against an earlier 0.
+ */
 static void write_anomalies(FILE *f, struct cw_daemon *d)
 {
 	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
+	unsigned long long sum;
 	int t, k;
 
 	anomaly_totals(d, totals);
@@ -258,12 +284,14 @@ static void write_anomalies(FILE *f, struct cw_daemon *d)
 	     "Anomalies detected, by kind and severity: counted where they "
 	     "are detected, exact whatever the ring buffer drops or the "
 	     "rate limit folds.");
-	for (t = 0; t < d->sess.nr_targets; t++)
-		for (k = 0; k < CW_ANOM__COUNT; k++)
-			fprintf(f, "connwatch_anomalies_total{target=\"%s\",kind=\"%s\",severity=\"%s\"} %llu\n",
-				d->sess.targets[t].label, anomaly_kind_name(k),
-				anomaly_severity(k),
-				(unsigned long long)totals[t][k]);
+	for (k = 0; k < CW_ANOM__COUNT; k++) {
+		for (sum = 0, t = 0; t < d->sess.nr_targets; t++)
+			sum += totals[t][k];
+		fprintf(f, "connwatch_anomalies_total{");
+		labels_put(f, "target", d->sess.target);
+		fprintf(f, ",kind=\"%s\",severity=\"%s\"} %llu\n",
+			anomaly_kind_name(k), anomaly_severity(k), sum);
+	}
 }
 
 static void write_push(FILE *f, struct cw_daemon *d)
@@ -340,8 +368,9 @@ static void write_socket_probe(FILE *f, struct cw_daemon *d)
 		probe = d->child ? "preload:shim" : "preload:socket";
 		attached = d->child ? d->shim_loaded : 1;
 	}
-	fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
-		d->sess.targets[d->sess.sockets_target].label, probe, attached);
+	fprintf(f, "connwatch_probe_attached{");
+	labels_probe(f, &d->sess, d->sess.sockets_target, probe);
+	fprintf(f, "} %d\n", attached);
 }
 
 static void write_probes(FILE *f, struct cw_daemon *d)
@@ -357,9 +386,9 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 
 		if (p->absent)	/* optional, not in this binary: not a probe */
 			continue;
-		fprintf(f, "connwatch_probe_attached{target=\"%s\",probe=\"%s\"} %d\n",
-			d->sess.targets[p->target_id].label, p->name,
-			p->links > 0 && !p->link_errors);
+		fprintf(f, "connwatch_probe_attached{");
+		labels_probe(f, &d->sess, p->target_id, p->name);
+		fprintf(f, "} %d\n", p->links > 0 && !p->link_errors);
 	}
 	help(f, "connwatch_probe_hits_total", "counter",
 	     "Calls of the probed function seen.");
@@ -368,9 +397,9 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 
 		if (p->absent)
 			continue;
-		fprintf(f, "connwatch_probe_hits_total{target=\"%s\",probe=\"%s\"} %llu\n",
-			d->sess.targets[p->target_id].label, p->name,
-			(unsigned long long)probe_hits(d, i));
+		fprintf(f, "connwatch_probe_hits_total{");
+		labels_probe(f, &d->sess, p->target_id, p->name);
+		fprintf(f, "} %llu\n", (unsigned long long)probe_hits(d, i));
 	}
 }
 

@@ -10,9 +10,9 @@
 
 struct cw_daemon;
 
-/* What is exported for one (target, process). */
+/* What is exported for one (source, process). */
 struct metrics_row {
-	uint32_t target_id;
+	uint32_t target_id;	/* the source (labels.h) */
 	uint32_t tgid;
 	struct cw_acct sum;
 	int counter_read;

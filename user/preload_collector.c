@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 #include "anomalies.h"
 #include "daemon.h"
+#include "labels.h"
 #include "preload_collector.h"
 
 #define EV_LISTEN	0u	/* epoll data: kind << 32 | index */
@@ -645,25 +647,51 @@ void preload_close_all(struct cw_daemon *d)
 
 /* ---- metrics ---- */
 
+/* name{target,source,pid[,reason]} value: one series of process p. */
+static void put_proc(FILE *f, struct cw_daemon *d, const char *name,
+		     const struct preload_proc *p, const char *reason,
+		     unsigned long long value)
+{
+	fprintf(f, "%s{", name);
+	labels_series(f, &d->sess, d->sess.sockets_target, (unsigned)p->pid);
+	if (reason)
+		fprintf(f, ",reason=\"%s\"", reason);
+	fprintf(f, "} %llu\n", value);
+}
+
+static void put_help(FILE *f, const char *name, const char *type,
+		     const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* A counter of every process shown: the preload_counts field at off. */
+static void write_proc_counter(FILE *f, struct cw_daemon *d,
+			       const char *name, size_t off, const char *text)
+{
+	put_help(f, name, "counter", text);
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->nr_preload; i++) {
+		const struct preload_proc *p = &d->preload[i];
+		struct preload_counts c;
+
+		if (!p->pid || !p->seen)
+			continue;
+		preload_read(p, &c);
+		put_proc(f, d, name, p, NULL,
+			 *(const uint64_t *)((const char *)&c + off));
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 void preload_write_metrics(FILE *f, struct cw_daemon *d)
 {
-	const char *label;
 	int i, b;
 
 	if (d->preload_fd < 0 || d->sess.sockets_target < 0)
 		return;
-	label = d->sess.targets[d->sess.sockets_target].label;
-	fprintf(f, "# HELP connwatch_preload_blind 1 when the LD_PRELOAD shim "
-		"knows it cannot see this process' sockets, by reason.\n"
-		"# TYPE connwatch_preload_blind gauge\n");
-	fprintf(f, "# HELP connwatch_connections_closed_by_exit_total "
-		"Connections still open when the process exited (counted "
-		"closed too).\n"
-		"# TYPE connwatch_connections_closed_by_exit_total counter\n");
-	fprintf(f, "# HELP connwatch_preload_channel_lost_total Times the "
-		"shim found its report socket closed under it (and made a new "
-		"one).\n"
-		"# TYPE connwatch_preload_channel_lost_total counter\n");
+	put_help(f, "connwatch_preload_blind", "gauge", "1 when the LD_PRELOAD "
+		 "shim knows it cannot see this process' sockets, by reason.");
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; i < d->nr_preload; i++) {
 		const struct preload_proc *p = &d->preload[i];
@@ -674,22 +702,25 @@ void preload_write_metrics(FILE *f, struct cw_daemon *d)
 		preload_read(p, &c);
 		for (b = 0; b < CW_PL_BLIND__COUNT; b++)
 			if (c.blind & (1u << b))
-				fprintf(f, "connwatch_preload_blind{target=\"%s\","
-					"pid=\"%d\",reason=\"%s\"} 1\n", label,
-					p->pid, blind_names[b]);
-		fprintf(f, "connwatch_connections_closed_by_exit_total{target="
-			"\"%s\",pid=\"%d\"} %llu\n", label, p->pid,
-			(unsigned long long)c.closed_by_exit);
-		fprintf(f, "connwatch_preload_channel_lost_total{target=\"%s\","
-			"pid=\"%d\"} %llu\n", label, p->pid,
-			(unsigned long long)c.channel_lost);
+				put_proc(f, d, "connwatch_preload_blind", p,
+					 blind_names[b], 1);
 	}
 	pthread_mutex_unlock(&d->lock);
-	fprintf(f, "# HELP connwatch_preload_refused_total Reports of the "
-		"LD_PRELOAD socket refused, by reason.\n"
-		"# TYPE connwatch_preload_refused_total counter\n");
-	for (i = 0; i < PL_REFUSED__COUNT; i++)
-		fprintf(f, "connwatch_preload_refused_total{reason=\"%s\"} %lu\n",
-			refusal_names[i],
-			__atomic_load_n(&d->preload_refused[i], __ATOMIC_RELAXED));
+	write_proc_counter(f, d, "connwatch_connections_closed_by_exit_total",
+			   offsetof(struct preload_counts, closed_by_exit),
+			   "Connections still open when the process exited "
+			   "(counted closed too).");
+	write_proc_counter(f, d, "connwatch_preload_channel_lost_total",
+			   offsetof(struct preload_counts, channel_lost),
+			   "Times the shim found its report socket closed under "
+			   "it (and made a new one).");
+	put_help(f, "connwatch_preload_refused_total", "counter", "Reports of "
+		 "the LD_PRELOAD socket refused, by reason.");
+	for (i = 0; i < PL_REFUSED__COUNT; i++) {
+		fprintf(f, "connwatch_preload_refused_total{");
+		labels_put(f, "target", d->sess.target);
+		fprintf(f, ",reason=\"%s\"} %lu\n", refusal_names[i],
+			__atomic_load_n(&d->preload_refused[i],
+					__ATOMIC_RELAXED));
+	}
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <linux/types.h>
 #include "../bpf/connwatch.h"
 #include "attach.h"
@@ -146,6 +147,9 @@ static int inline_countable(const struct cw_probe *p, const struct spec *spec)
 	       spec_probe_counter(sp, spec)->type == CW_CTR_NONE;
 }
 
+/* An inlined copy's first two instructions, at most, decide its site. */
+#define INLINE_SITE_BYTES 32
+
 /*
  * Copies the compiler inlined into callers, probed too: a Go binary's
  * from its pclntab inline tree (stripped ones too), else from DWARF.
@@ -167,10 +171,13 @@ static void resolve_inlined(struct cw_session *s, struct cw_probe *p,
 	if (n <= 0 || !inline_countable(p, spec))
 		return;
 	for (i = 0; i < n && i < CW_MAX_INLINED; i++) {
-		uint8_t *code = elf_read_code(&s->symtab, copies[i], 32, err,
+		/* A copy at the very end of the code reads what is there. */
+		size_t len = MIN(INLINE_SITE_BYTES,
+				 elf_code_room(&s->symtab, copies[i]));
+		uint8_t *code = elf_read_code(&s->symtab, copies[i], len, err,
 					      sizeof(err));
 
-		if (code && !find_inline_site(code, 32, copies[i],
+		if (code && !find_inline_site(code, len, copies[i],
 					      &p->inlined[p->nr_inlined], err,
 					      sizeof(err)))
 			p->nr_inlined++;

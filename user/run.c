@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "labels.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -25,6 +26,8 @@ static const char run_help[] =
 "\n"
 "  -P, --preset NAME      a preset (default: sockets)\n"
 "  -s, --spec FILE        a spec file for CMD's binary; may be repeated\n"
+"  -t, --target NAME      the target label (default: the specs' target:,\n"
+"                         else CMD's name)\n"
 "      --preload          no eBPF: count CMD's sockets with the LD_PRELOAD\n"
 "                         shim (" SHIM_NAME "); not for Go or\n"
 "                         statically linked programs\n"
@@ -242,18 +245,25 @@ static void preload_close(struct cw_daemon *d, const char *sock)
 	symbolizer_free(&d->sym);
 }
 
-/* The collecting end: socket, one target for every reporting process. */
+/*
+ * The collecting end: socket, one source (the shim) for every reporting
+ * process, all of them the target named target (NULL: the binary's).
+ */
 static int preload_open(struct cw_daemon *d, const struct cli *c,
-			const char *sock, const char *label)
+			const char *sock, const char *target)
 {
 	char err[512];
 
+	d->sess.sockets_target = 0;
+	labels_add_source(&d->sess, NULL, "preload");
+	if (labels_pick_target(&d->sess, target, err, sizeof(err))) {
+		fprintf(stderr, "connwatch: %s\n", err);
+		return -1;
+	}
 	if (preload_listen(d, sock, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		return -1;
 	}
-	d->sess.sockets_target = 0;
-	add_target(&d->sess, NULL, label);
 	symbolizer_init(&d->sym, NULL, NULL);
 	if (outputs_open(d, c)) {
 		preload_close(d, sock);
@@ -284,7 +294,8 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 	} else
 		snprintf(sock, sizeof(sock), "/run/connwatch/preload-%d.sock",
 			 getpid());
-	if (preload_open(d, c, sock, base_name(c->exe)))
+	snprintf(d->sess.binary, sizeof(d->sess.binary), "%s", c->exe);
+	if (preload_open(d, c, sock, c->target))
 		return 1;
 	preload_env(env, 3, shim, sock);
 	if (!env[0] || !env[1] ||
@@ -336,7 +347,7 @@ static const char collect_help[] =
 "\n"
 "      --preload-socket P where the shims report\n"
 "                         (default /run/connwatch/preload.sock)\n"
-"  -t, --target NAME      target label (default: preload)\n"
+"  -t, --target NAME      the target label (default: preload)\n"
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -d, --duration SECONDS stop after SECONDS\n"

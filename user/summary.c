@@ -52,7 +52,7 @@ static void draw_rows(struct cw_daemon *d, const struct metrics_row *rows,
 {
 	int i;
 
-	fprintf(stderr, "%-18s %8s %10s %10s %7s %10s %7s %9s\n", "TARGET",
+	fprintf(stderr, "%-18s %8s %10s %10s %7s %10s %7s %9s\n", "SOURCE",
 		"PID", "OPENED", "CLOSED", "OPEN", "COUNTER", "DRAINS",
 		"ANOMALIES");
 	for (i = 0; i < nr && i < 20; i++) {
@@ -63,7 +63,7 @@ static void draw_rows(struct cw_daemon *d, const struct metrics_row *rows,
 			snprintf(counter, sizeof(counter), "%lld",
 				 (long long)r->sum.counter_value);
 		fprintf(stderr, "%-18.18s %8u %10lld %10lld %7lld %10s %7lld %9lu\n",
-			d->sess.targets[r->target_id].label, r->tgid,
+			d->sess.targets[r->target_id].source, r->tgid,
 			(long long)r->sum.opened, (long long)r->sum.closed,
 			(long long)r->sum.live, counter,
 			(long long)r->sum.drains, anomalies_of(d, r->target_id));
@@ -83,8 +83,8 @@ void summary_draw(struct cw_daemon *d)
 	nr = metrics_collect(d, rows);
 	/* Home, clear: one screen, redrawn in place. */
 	fprintf(stderr, "\033[H\033[2J");
-	fprintf(stderr, "connwatch %s  %s  %d probe%s  alerts: %lu  "
-		"(Ctrl-C to detach)\n\n", CW_VERSION, d->sess.binary,
+	fprintf(stderr, "connwatch %s  %s (target %s)  %d probe%s  alerts: %lu  "
+		"(Ctrl-C to detach)\n\n", CW_VERSION, d->sess.binary, d->sess.target,
 		d->sess.nr_probes, d->sess.nr_probes == 1 ? "" : "s",
 		d->nr_alerts);
 	draw_rows(d, rows, nr);

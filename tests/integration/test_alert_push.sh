@@ -27,10 +27,10 @@ import json, sys
 for a in json.load(sys.stdin):
     if a["labels"]["alertname"] == "connwatch_duplicate_drain":
         l, n = a["labels"], a["annotations"]
-        print(l["kind"], l["severity"], l["target"], l["pid"], n["stack"].split("+")[0], "|", n["message"][:20], "|", a["endsAt"] > a["startsAt"])
+        print(l["kind"], l["severity"], l["target"], l["pid"], n["stack"].split("+")[0], n["source"], "|", n["message"][:20], "|", a["endsAt"] > a["startsAt"])
 ' <<<"$AM")
-check_eq "Alertmanager has it with kind, severity, target, pid and the top of the stack" \
-	"$(cut -d'|' -f1 <<<"$DUP" | xargs)" "duplicate_drain critical tracker $SRV_PID tracker_close_done"
+check_eq "Alertmanager has it with kind, severity, target, pid, the top of the stack and the source" \
+	"$(cut -d'|' -f1 <<<"$DUP" | xargs)" "duplicate_drain critical tracker $SRV_PID tracker_close_done tracker.yaml"
 check "... the message as an annotation" grep -q "drain signal" <<<"$DUP"
 check "... and an endsAt after startsAt (it resolves unless re-sent)" grep -q "| True" <<<"$DUP"
 check_eq "every alert reached Alertmanager (3 kinds)" \

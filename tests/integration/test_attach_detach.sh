@@ -36,6 +36,7 @@ check_eq "--exe: a process started after attach is armed from the start" \
 	"$(metric connwatch_preattach_closes_total "pid=\"$PID_A\"")" 0
 check_eq "--exe: both are up" \
 	"$(metric connwatch_target_up "pid=\"$PID_A\"")$(metric connwatch_target_up "pid=\"$PID_B\"")" 11
+check_exposition "--exe, two processes: promtool clean, no series twice"
 check "while attached, the target's code holds the uprobes' breakpoints" \
 	test "$(code_diff "$PID_A")" -gt 0
 kill -INT "$CW_PID"

@@ -19,6 +19,7 @@ write_config() {	# write_config TARGET-YAML...
 TARGET_A="  - pid: $A
     specs: [$PWD/$SPEC]"
 TARGET_DC="  - pid: $DC
+    target: edge
     presets: [sockets]"
 write_config "$TARGET_A" "$TARGET_DC"
 $CW --config "$TMP/connwatch.yaml" 2>"$TMP/daemon.err" &
@@ -35,8 +36,11 @@ check_eq "target 1 (spec, by pid): exact counts" \
 	"$(metric connwatch_counter_increments_total "pid=\"$A\"")" 30
 check_eq "target 2 (sockets preset): exact counts" \
 	"$(metric connwatch_connections_closed_total "pid=\"$DC\"")" 10
-check_eq "target 2: its double closes (every 5th)" \
-	"$(metric connwatch_anomalies_total 'target="double_close_server",kind="double_close_fd"')" 2
+check_eq "target 2 (target: edge): its double closes (every 5th)" \
+	"$(metric connwatch_anomalies_total 'target="edge",kind="double_close_fd"')" 2
+check_eq "target 1 is named by its spec's target:, target 2 by target:" \
+	"$(scrape | grep '^connwatch_target_up{' | sort)" \
+	"$(printf 'connwatch_target_up{target="edge",pid="%s"} 1\nconnwatch_target_up{target="tracker",pid="%s"} 1' "$DC" "$A" | sort)"
 check "alerts of every target go to the one alert log" \
 	grep -q '"kind":"double_close_fd"' "$CW_LOG"
 scrape >"$TMP/m.txt"
@@ -45,6 +49,7 @@ check_eq "each metric family is declared once" \
 check_eq "no series twice (same series from two targets are merged)" \
 	"$(grep -v '^#' "$TMP/m.txt" | awk '{print $1}' | sort | uniq -d | wc -l)" 0
 check_eq "build_info once, 1" "$(metric connwatch_build_info version)" 1
+check_exposition "the merged exposition: promtool clean, no series twice"
 
 # SIGHUP: a third target added, the sockets one removed, the first kept.
 CHILD_A=$(pgrep -P "$DAEMON" -f "attach --listen .* --pid $A ")
@@ -89,3 +94,6 @@ printf 'targets:\n  - exe: /bin/true\n    presets: [socket]\n' >"$TMP/bad3.yaml"
 expect_error "an unknown preset, with line" "bad3.yaml:3: unknown preset 'socket'" \
 	$CW --config "$TMP/bad3.yaml"
 expect_error "a missing file" "nope.yaml: No such file" $CW --config "$TMP/nope.yaml"
+printf 'targets:\n  - exe: /bin/true\n    target: ""\n    presets: [sockets]\n' >"$TMP/bad4.yaml"
+expect_error "an empty target:, with line" "bad4.yaml:3: target '': a name of 1 to 63 bytes" \
+	$CW --config "$TMP/bad4.yaml"

@@ -199,7 +199,7 @@ for v in d["templating"]["list"]:
 
 passes = {
     "all": allv,
-    "real": {"instance": "127\\\\.0\\\\.0\\\\.1:" + port, "target": "(tracker|tracker_server)", "pid": pid},
+    "real": {"instance": "127\\\\.0\\\\.0\\\\.1:" + port, "target": "tracker", "pid": pid},
 }
 now = time.time()
 for name, vals in passes.items():

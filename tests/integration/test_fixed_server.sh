@@ -23,6 +23,7 @@ check_eq "every probe attached" \
 	"$(scrape | grep '^connwatch_probe_attached{' | grep -c ' 1$')" 6
 check_eq "no drain while serving" \
 	"$(metric connwatch_drain_signals_total "$P")" 0
+check_exposition "a spec: promtool clean, no series twice"
 
 # Graceful shutdown: the one expected drain, still no alert.
 stop "$SRV_PID"

@@ -52,6 +52,7 @@ fixed() {
 		counter_decrements_total
 	check_eq "$bin: counter_value (connCount) == 0" \
 		"$(metric connwatch_counter_value "$p")" 0
+	check_exposition "$bin: spec + go-runtime: promtool clean, no series twice"
 	stop "$SRV_PID"
 	check_eq "$bin: graceful shutdown" "$?" 0
 	wait_for 5 test "$(metric connwatch_drain_signals_total "$p")" == 1
@@ -80,6 +81,7 @@ check "wg-negative: the record says counter 0 and would-be -1" \
 # Add(1) and Done() ran ~10 times; the probe sits on the failing branch.
 check_eq "wg-negative: WaitGroup.Add's probe fired once, on the bad Done" \
 	"$(metric connwatch_probe_hits_total 'wg_add:')" 1
+check_exposition "go-runtime alone: promtool clean, no series twice"
 stop "$CW_PID"
 
 # --on-critical stop: frozen at the critical event, before the panic.

@@ -19,6 +19,7 @@ check_eq "prometheus: open == 0" "$(metric connwatch_connections_open "$P")" 0
 check_eq "prometheus: trackConn hit twice per connection" \
 	"$(metric connwatch_probe_hits_total 'trackConn')" $((2 * N))
 check_eq "prometheus: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+check_exposition "prometheus: go-net-http: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$PROM_PID"
 
@@ -35,6 +36,7 @@ h3() {
 		connections_closed_total
 	check_eq "$bin: open == 0" "$(metric connwatch_connections_open "$p")" 0
 	check_eq "$bin: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+	check_exposition "$bin: quic-go-http3 + go-runtime: promtool clean, no series twice"
 	stop "$CW_PID"
 	stop "$H3_PID"
 }
@@ -72,7 +74,7 @@ check "the steady load ran throughout the cycles: $(cat "$TMP/steady.out")" \
 check "no request failed during the cycles" grep -q 'failed=0$' "$TMP/steady.out"
 # Only this server's binary: other tests or benches may probe the others.
 check_eq "no probe left after the cycles" \
-	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .*/go_tracker.stripped ")" 0
+	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .* $PWD/$FX/go_tracker.stripped ")" 0
 start_connwatch --pid "$SRV_PID" --spec tests/specs/go_tracker.yaml || exit 1
 check "and counts are exact afterwards: 100 connections" \
 	load --connections 100 --concurrency 8

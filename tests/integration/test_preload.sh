@@ -68,6 +68,7 @@ check_eq "double close (preload): opened 50" \
 	"$(metric connwatch_connections_opened_total "$P")" 50
 check_eq "double close (preload): closed 50 (a second close is not a close)" \
 	"$(metric connwatch_connections_closed_total "$P")" 50
+check_exposition "run --preload: promtool clean, no series twice"
 check_eq "double close (preload): open 0" "$(metric connwatch_connections_open "$P")" 0
 check_eq "double close (preload): duration histogram counts every close" \
 	"$(metric connwatch_connection_duration_seconds_count "$P")" 50
@@ -226,6 +227,7 @@ P="pid=\"$DC\""
 check "collect: 20 connections served" load --connections 20 --concurrency 1
 wait_eq 5 20 metric connwatch_connections_closed_total "$P"
 check_eq "collect: opened 20" "$(metric connwatch_connections_opened_total "$P")" 20
+check_exposition "collect: promtool clean, no series twice"
 wait_eq 5 4 alerts_of_kind double_close_fd
 check_eq "collect: one double_close_fd per double close (4)" \
 	"$(alerts_of_kind double_close_fd)" 4

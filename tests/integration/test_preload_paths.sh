@@ -140,6 +140,8 @@ check_eq "forged (preload): no alert came of them" \
 check_eq "forged (preload): nothing else refused" \
 	"$(refused malformed)/$(refused counts)/$(refused full)" 0/0/0
 
+check_exposition "collect (every path above): promtool clean, no series twice"
+
 # ================= 8. what the shim cannot enter: Go, a static binary
 # exec'd by a wrapper: said once, and in the metric
 start_fixture "${SHIMMED[@]}" $FX/go_tracker -mode fixed || exit 1

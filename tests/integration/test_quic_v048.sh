@@ -244,6 +244,9 @@ check_eq "a preset given twice: one target_up series" \
 	"$(scrape | grep -c '^connwatch_target_up{')" 1
 check_eq "a preset given twice: connections counted once" \
 	"$(scrape | grep '^connwatch_connections_opened_total{' | awk '{s += $NF} END {print s}')" 3
+check "a preset given twice: said once on stderr" \
+	grep -q 'preset quic-go-http3 given twice: loaded once' "$CW_ERR"
+check_exposition "a preset given twice: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$V_PID"
 
@@ -260,9 +263,10 @@ wait_eq 5 1 metric connwatch_connections_closed_total "$P"
 check_eq "preattach: the connection's close counted, as a preattach close" \
 	"$(metric connwatch_connections_closed_total "$P") $(metric connwatch_preattach_closes_total "$P")" "1 1"
 check_eq "preattach: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+check_exposition "quic-go-http3 + go-runtime: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$V_PID"
 
 # --- detached: no probe left on the binaries
 check_eq "no probe left" \
-	"$(bpftool perf show 2>/dev/null | grep -c 'uprobe .*/quic_v048_')" 0
+	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .* $PWD/$FX/quic_v048_")" 0

@@ -111,7 +111,7 @@ for i in 1 2 3 4 5; do
 	[ "$(attached "start$i")" == "$((SPEC_ROWS + 1)) 0" ] &&
 		ready=$((ready + 1))
 	[ "$(sample "$TMP/start$i.last" connwatch_counter_increments_total "pid=\"$T\"")" == $((10 * i)) ] &&
-		[ "$(sample "$TMP/start$i.last" connwatch_connections_opened_total 'target="tracker_server"')" == $((10 * i)) ] &&
+		[ "$(sample "$TMP/start$i.last" connwatch_connections_opened_total 'target="tracker",source="sockets"')" == $((10 * i)) ] &&
 		exact=$((exact + 1))
 done
 echo "info: attach: start to first /metrics answer (ms):$times"
@@ -171,7 +171,7 @@ RUN=$CWP
 wait_for 10 first_came preload
 check_eq "run --preload: the first answer shows the shim in place" \
 	"$(grep '^connwatch_probe_attached{' "$TMP/preload.first")" \
-	'connwatch_probe_attached{target="tracker_server",probe="preload:shim"} 1'
+	'connwatch_probe_attached{target="tracker_server",source="preload",probe="preload:shim"} 1'
 command_started preload
 load --connections 15
 check "run --preload: every connection counted" \
@@ -191,7 +191,7 @@ check_eq "collect: --duration under scrapes, exit 0" "$?" 0
 stop_poll collect
 check_eq "collect: the first answer shows its report socket" \
 	"$(grep '^connwatch_probe_attached{' "$TMP/collect.first")" \
-	'connwatch_probe_attached{target="preload",probe="preload:socket"} 1'
+	'connwatch_probe_attached{target="preload",source="preload",probe="preload:socket"} 1'
 check "collect: no sanitizer report" clean "$TMP/collect.err"
 
 # ------------------------------------------------- --config and SIGHUP

@@ -24,6 +24,7 @@ check "the alert's stack names the function that closed again" \
 	grep -q '"kind":"double_close_fd".*"stack":\[[^]]*close_conn_again+' "$CW_LOG"
 check_eq "duration histogram counts every close" \
 	"$(metric connwatch_connection_duration_seconds_count "$P")" 50
+check_exposition "sockets: promtool clean, no series twice"
 stop "$CW_PID"
 
 # --- nginx, attached by the master's pid: the workers are its children
@@ -61,6 +62,7 @@ check "nginx --exe: opened ($OPENED) >= requests ($REQS), at most 16 + 1 + our r
 	test "$OPENED" -ge "$REQS" -a "$OPENED" -le $((REQS + 18))
 check_eq "nginx --exe: opened == closed" \
 	"$(sum_by_pid connwatch_connections_closed_total $WORKERS)" "$OPENED"
+check_exposition "nginx --exe: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$NGX_PID"
 
