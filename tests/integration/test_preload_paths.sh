@@ -39,8 +39,9 @@ blind() { metric connwatch_preload_blind "pid=\"$1\",reason=\"$2\""; }
 
 start_collector "$PL_SOCK" || exit 1
 
-# ================= 1. close_range, closefrom, syscall(): 50/50/0 each
-for mode in close_range closefrom syscall; do
+# ================= 1. shutdown + close, dup2 over the fd, close_range,
+# closefrom, syscall(): 50/50/0 each
+for mode in shutdown dup2 close_range closefrom syscall; do
 	serve50 $mode 50/50/0
 	check_eq "$mode (preload): not blind" \
 		"$(scrape | grep -c "connwatch_preload_blind{.*pid=\"$SRV_PID\"")" 0
