@@ -76,12 +76,29 @@ check_eq "asm_range (preload): the shim found its socket closed, once" \
 	"$(metric connwatch_preload_channel_lost_total "pid=\"$SRV_PID\"")" 1
 stop "$SRV_PID"
 
+# ================= 3b. a child per connection (fork): the parent counts
+# the connections, each child that closes its copy twice is reported
+# under its own pid, on the connection it inherited
+BEFORE=$(alerts_of_kind double_close_fd)
+serve50 fork 50/50/0
+wait_eq 10 $((BEFORE + 10)) alerts_of_kind double_close_fd
+check_eq "fork (preload): 10 children's double closes alerted" \
+	"$(($(alerts_of_kind double_close_fd) - BEFORE))" 10
+check_eq "fork (preload): each under its child's pid, none under the parent's" \
+	"$(tail -n 10 "$CW_LOG" | grep -c "\"pid\":$SRV_PID,")" 0
+# (a child gone before connwatch read its maps has its frames as
+# addresses: the count of frames is what is checked)
+check_eq "fork (preload): ... each with the child's stack (5 frames)" \
+	"$(tail -n 10 "$CW_LOG" | grep -c '"stack":\["[^"]*","[^"]*","[^"]*","[^"]*","[^"]*"\]')" 10
+stop "$SRV_PID"
+
 # ================= 4. a burst of 1,000 double closes: 1,000 in the log
+BEFORE=$(alerts_of_kind double_close_fd)
 start_fixture "${SHIMMED[@]}" $SRVX burst 1000 || exit 1
 check "burst (preload): the connection served" load --connections 1
-wait_eq 20 1010 alerts_of_kind double_close_fd
+wait_eq 20 $((BEFORE + 1000)) alerts_of_kind double_close_fd
 check_eq "burst (preload): 1,000 more double_close_fd in the alert log" \
-	"$(($(alerts_of_kind double_close_fd) - 10))" 1000
+	"$(($(alerts_of_kind double_close_fd) - BEFORE))" 1000
 check_eq "burst (preload): each with its stack" \
 	"$(grep -c "\"pid\":$SRV_PID,.*\"stack\":\[\"close_conn+" "$CW_LOG")" 1000
 check_eq "burst (preload): nothing lost" \

@@ -401,31 +401,39 @@ static void check_channel(void)
  * One record, waiting while the socket is full (up to deadline_ns, 0:
  * until stopping). 0 sent, -1 channel broken or out of time.
  */
+/* One send, never waiting: 0, or the errno (EAGAIN: the socket is full). */
+static int try_send(const struct cw_pl_double_close *m)
+{
+	ssize_t n = -1;
+	int fd, err = EBADF;
+
+	atomic_fetch_add(&sock_users, 1);
+	fd = atomic_load(&sock.fd);
+	if (fd >= 0) {
+		n = send(fd, m, sizeof(*m), MSG_DONTWAIT | MSG_NOSIGNAL);
+		err = errno;
+	}
+	atomic_fetch_sub(&sock_users, 1);
+	if (n == (ssize_t)sizeof(*m))
+		return 0;
+	return err == EWOULDBLOCK || err == ENOBUFS ? EAGAIN : err;
+}
+
 static int send_record(const struct cw_pl_double_close *m,
 		       uint64_t deadline_ns)
 {
-	for (;;) {
-		struct pollfd p = { .events = POLLOUT };
-		ssize_t n = -1;
-		int err = EBADF;
+	int err;
 
-		atomic_fetch_add(&sock_users, 1);
-		p.fd = atomic_load(&sock.fd);
-		if (p.fd >= 0) {
-			n = send(p.fd, m, sizeof(*m),
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-			err = errno;
-		}
-		atomic_fetch_sub(&sock_users, 1);
-		if (n == (ssize_t)sizeof(*m))
-			return 0;
-		if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS)
-			return -1;
+	while ((err = try_send(m)) == EAGAIN) {
+		struct pollfd p = { .fd = atomic_load(&sock.fd),
+				    .events = POLLOUT };
+
 		if (deadline_ns ? now_ns() >= deadline_ns :
 				  atomic_load(&stopping))
 			return -1;
 		poll(&p, 1, deadline_ns ? 1 : SEND_WAIT_MS);
 	}
+	return err ? -1 : 0;
 }
 
 /* ---- the stack ---- */
@@ -519,13 +527,29 @@ static bool ring_push(const struct cw_pl_double_close *m)
 }
 
 /* Under drain_lock: the oldest record, if one is complete. */
-static bool ring_pop(struct cw_pl_double_close *m)
+/* Under drain_lock: the oldest record, if one is complete; kept. */
+static const struct cw_pl_double_close *ring_peek(void)
 {
 	if (seq_load(ring_tail) != ring_tail + 1)
-		return false;
-	*m = ring[ring_tail % RING_SLOTS].m;
+		return NULL;
+	return &ring[ring_tail % RING_SLOTS].m;
+}
+
+/* Under drain_lock: the oldest record done with, its slot free again. */
+static void ring_advance(void)
+{
 	seq_store(ring_tail, ring_tail + RING_SLOTS);
 	ring_tail++;
+}
+
+static bool ring_pop(struct cw_pl_double_close *m)
+{
+	const struct cw_pl_double_close *oldest = ring_peek();
+
+	if (!oldest)
+		return false;
+	*m = *oldest;
+	ring_advance();
 	return true;
 }
 
@@ -679,6 +703,27 @@ void report_start(uint64_t now)
 
 /* ---- the rare paths ---- */
 
+/*
+ * From the application's thread, right after a double close: what the
+ * ring holds goes out now while the socket takes it without waiting (a
+ * fork child may _exit next, and its records with it); what it does not
+ * take, or when the thread is sending, is the thread's.
+ */
+static void send_now(void)
+{
+	const struct cw_pl_double_close *m;
+	int expected = 0;
+
+	if (!atomic_compare_exchange_strong(&drain_lock, &expected, 1))
+		return;
+	if (own_fd_checked(&sock) >= 0) {
+		send_hello();
+		while ((m = ring_peek()) && !try_send(m))
+			ring_advance();
+	}
+	atomic_store(&drain_lock, 0);
+}
+
 void report_double_close(int fd, int close_errno, uint64_t open)
 {
 	struct cw_pl_double_close m = {};
@@ -689,7 +734,6 @@ void report_double_close(int fd, int close_errno, uint64_t open)
 	if (!cw_report_enabled)
 		return;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	report_start(now_ns());	/* a fork child may have accepted nothing */
 	fill_header(&m.h);
 	m.fd = fd;
 	m.close_errno = close_errno;
@@ -697,12 +741,15 @@ void report_double_close(int fd, int close_errno, uint64_t open)
 	m.nr_frames = capture_stack(m.stack);
 	prctl(PR_GET_NAME, m.comm);	/* the thread's, like bpf_get_current_comm */
 	if (ring_push(&m)) {
-		wake_thread();
+		send_now();
 	} else {
 		atomic_store(&folded_fd, fd);
 		atomic_fetch_add(&folded_pending, 1);
 		add(&cw_counts->folded, 1);
 	}
+	/* the rest: the thread's (a fork child may have accepted nothing) */
+	report_start(now_ns());
+	wake_thread();
 	pthread_setcancelstate(cancel, NULL);
 }
 
