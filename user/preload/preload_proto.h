@@ -13,10 +13,11 @@
  * nginx's workers do). A process' first message on it is a hello (a
  * header alone) carrying the memfd (SCM_RIGHTS), sent by a fork child
  * only once it has something to report; then one struct
- * cw_pl_double_close per double close, handed off by the application
- * thread to an in-process ring and sent by the shim's thread with flow
- * control (a full socket waits, the ring absorbs the burst; a full ring
- * folds records into the next one's count). The collector knows each
+ * cw_pl_double_close per double close, put in an in-process ring by the
+ * application thread, which sends what the socket takes without
+ * waiting; the shim's thread sends the rest with flow control (a full
+ * socket waits, the ring absorbs the burst; a full ring folds records
+ * into the next one's count). The collector knows each
  * message's sender from the kernel (SCM_CREDENTIALS), refuses a message
  * that claims another pid, and sees the process die (pidfd).
  */

@@ -7,11 +7,12 @@
  *   the report. Nothing to send, nothing to lose, no syscall.
  * - Double closes (rare: a bug of the application) are records with a
  *   stack. The application's thread puts one in a lock-free ring
- *   (RING_SLOTS, a bounded multi-producer queue) and wakes the shim's
- *   thread (one futex wake); the thread sends them on the SOCK_SEQPACKET
- *   connection, waiting when the socket is full (flow control: a slow
- *   collector delays records, never drops them). A full ring folds the
- *   record into a count the next flush carries.
+ *   (RING_SLOTS, a bounded multi-producer queue), sends what the socket
+ *   takes without waiting (send_now) and wakes the shim's thread (one
+ *   futex wake), which sends the rest on the SOCK_SEQPACKET connection,
+ *   waiting when the socket is full (flow control: a slow collector
+ *   delays records, never drops them). A full ring folds the record
+ *   into a count the next flush carries.
  * - The thread also watches the channel: a socket closed under the shim
  *   (closefrom, close_range by raw syscall) or a collector gone is
  *   remade and the hello sent again, with the same page: the collector
