@@ -16,7 +16,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec labels \
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
-		alert_push metrics summary preload_collector spawn daemon run \
+		alert_push metrics summary preload_collector sock_sweep spawn daemon run \
 		yaml_doc web_config config_file supervise
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
@@ -27,7 +27,8 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      libclang-rt-14-dev pkg-config curl bpftrace procps nginx \
 	      redis-server redis-tools wrk golang-go prometheus \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
-	      prometheus-alertmanager libcrypt-dev openssl python3 patch
+	      prometheus-alertmanager libcrypt-dev openssl python3 patch \
+	      liburing-dev
 
 # Go 1.22, for a fixture with the 1.20+ pclntab layout; Debian 12 has it
 # only in backports.
@@ -125,10 +126,17 @@ FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/storm_counter \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
 	    $(OUT)/fixtures/preload_paths_server \
+	    $(OUT)/fixtures/sock_paths_server \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)
-$(OUT)/fixtures/%: tests/fixtures/%.c tests/fixtures/listen_loopback.h | $(OUT)/fixtures
+$(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
+$(OUT)/fixtures/double_close_server $(OUT)/fixtures/preload_paths_server: \
+		tests/fixtures/fixture_server.h
+# Every way a socket is accepted and closed, io_uring's too (liburing-dev).
+$(OUT)/fixtures/sock_paths_server: tests/fixtures/sock_paths_server.c \
+		tests/fixtures/fixture_server.h | $(OUT)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) $< -o $@ -luring
 
 # Unstripped on purpose: its .symtab is the pclntab parser's ground truth.
 $(OUT)/fixtures/go_hello: tests/fixtures/go_hello/main.go | $(OUT)/fixtures

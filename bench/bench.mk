@@ -8,7 +8,7 @@ BPFTOOL	?= bpftool
 WARN	:= -Wall -Wextra -Werror
 CFLAGS	?= -O2 -g
 
-all: $(B)/hit_loop $(B)/floor $(B)/preload_ops
+all: $(B)/hit_loop $(B)/floor $(B)/preload_ops $(B)/uring_nop
 
 $(B):
 	mkdir -p $@
@@ -20,6 +20,9 @@ $(B)/hit_loop: bench/hit_loop.c | $(B)
 
 $(B)/preload_ops: bench/preload_ops.c | $(B)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
+
+$(B)/uring_nop: bench/uring_nop.c | $(B)
+	$(CC) $(CFLAGS) $(WARN) $< -o $@ -luring
 
 $(B)/floor.bpf.o: bench/floor.bpf.c $(OUT)/vmlinux.h | $(B)
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \

@@ -49,27 +49,18 @@ run_plain() {
 
 # watched MODE: Prometheus under connwatch with MODE's presets.
 watched() {
-	local mode=$1 port pid status
+	local mode=$1 status
 
 	start_prom || return 1
-	port=$(free_port)
 	# shellcheck disable=SC2086 # word splitting wanted
-	$CW attach --pid "$PROM_PID" ${PRESETS[$mode]} \
-		--listen "127.0.0.1:$port" --alert-log "$TMP/alerts.jsonl" \
-		2>"$TMP/cw.err" &
-	pid=$!
-	started "$pid"
-	wait_says "$pid" "$TMP/cw.err" "metrics on" || {
-		echo "connwatch did not attach:"
-		cat "$TMP/cw.err"
-		stop "$pid"
+	attach_cw "$PROM_PID" ${PRESETS[$mode]} || {
 		stop "$PROM_PID"
 		return 1
 	}
 	wrk_load "http://127.0.0.1:$PROM_PORT/-/healthy"
 	status=$?
-	echo "$(hits "$port") $REQS" >>"$TMP/hits.$mode"
-	stop "$pid"
+	echo "$(hits "$CW_PORT") $REQS" >>"$TMP/hits.$mode"
+	stop "$CW_ATTACHED"
 	stop "$PROM_PID"
 	[ $status -eq 0 ] || return 1
 	record "$mode" "$RPS" req/s

@@ -188,6 +188,25 @@ ours() {
 # ms T0 T1: ms between two $EPOCHREALTIME readings (s, µs resolution).
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 
+# attach_cw PID ARGS...: `connwatch attach --pid PID ARGS...` on a fresh
+# port, until it serves metrics; sets CW_ATTACHED (its pid) and CW_PORT.
+# If it does not attach, says why and stops it.
+attach_cw() {
+	local target=$1
+
+	shift
+	CW_PORT=$(free_port)
+	$CW attach --pid "$target" "$@" --listen "127.0.0.1:$CW_PORT" \
+		--alert-log "$TMP/alerts.jsonl" 2>"$TMP/cw.err" &
+	CW_ATTACHED=$!
+	started "$CW_ATTACHED"
+	wait_says "$CW_ATTACHED" "$TMP/cw.err" "metrics on" && return 0
+	echo "connwatch did not attach:"
+	cat "$TMP/cw.err"
+	stop "$CW_ATTACHED"
+	return 1
+}
+
 # --- rounds and report ---
 
 # interleave ROUNDS MODE...: ROUNDS rounds of every MODE (run_MODE), in an

@@ -9,6 +9,8 @@
 #                              shim, under eBPF tracepoints
 #   bench/preload_cost.sh      CPU per close, accept and fork, plain and
 #                              under the LD_PRELOAD shim
+#   bench/uring_cost.sh        ns per io_uring NOP on the host, plain and
+#                              with the sockets preset attached elsewhere
 #   bench/go_http.sh           a Go HTTP server (Prometheus) req/s plain and
 #                              under each preset, uprobe hits per request
 #   bench/quic_v048.sh         the seed's server: probe hits per connection
@@ -24,8 +26,8 @@
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
-SECTIONS=(uprobe_cost attach_time nginx_throughput preload_cost go_http quic_v048
-	  storm)
+SECTIONS=(uprobe_cost attach_time nginx_throughput preload_cost uring_cost
+	  go_http quic_v048 storm)
 
 preflight bpftrace bpftool curl wrk nginx prometheus readelf python3
 header

@@ -947,6 +947,39 @@ struct {
 	__type(value, struct sock_closing);
 } sock_closing SEC(".maps");
 
+/*
+ * An io_uring close in flight, by request: from its submission (the fd
+ * still names the socket) to its completion (the result).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_SOCK_MAX_URING);
+	__type(key, __u64);		/* struct io_kiocb * */
+	__type(value, struct sock_closing);
+} uring_closing SEC(".maps");
+
+/*
+ * The accepts of each ring, by user_data: a multishot accept's
+ * completions carry the ring and user_data, no request. Learnt at
+ * submission and at every wakeup of an accept (io_uring_task_add, in
+ * the context of whoever woke it: any process), so that an accept armed
+ * before connwatch attached is known from its next connection on.
+ */
+struct uring_accept_key {
+	__u64 ring;
+	__u64 user_data;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_SOCK_MAX_URING);
+	__type(key, struct uring_accept_key);
+	__type(value, __u32);		/* 1: into a fixed file, no fd */
+} uring_accepts SEC(".maps");
+
+/* Not in vmlinux.h: uapi defines. */
+#define IORING_CQE_F_MORE_FLAG	(1U << 1)
+
 static const __u64 duration_bounds[CW_DURATION_BUCKETS - 1] =
 	CW_DURATION_BOUNDS_NS;
 
@@ -1006,23 +1039,42 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 	return bpf_map_lookup_elem(&sock_stats, &tgid);
 }
 
-static int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+/* The inode of the current process' fd: what the sweep compares. */
+static __u64 fd_inode(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+
+	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	return BPF_CORE_READ(file, f_inode, i_ino);
+}
+
+/* fd is a socket the current process accepted: open from now. */
+static void sock_accepted(__s32 fd)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct cw_sock_fd fd = { .state = CW_FD_OPEN };
+	struct cw_sock_key k = { .tgid = tgid, .fd = fd };
+	struct cw_sock_fd s = { .state = CW_FD_OPEN };
 	struct cw_sock_stats *stats;
-	struct cw_sock_key k;
 
-	if (ctx->ret < 0)
-		return 0;
 	stats = sock_target(tgid);
 	if (!stats)
-		return 0;
-	k.tgid = tgid;
-	k.fd = ctx->ret;
-	fd.open_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&sock_fds, &k, &fd, BPF_ANY);
+		return;
+	s.open_ns = bpf_ktime_get_ns();
+	s.ino = fd_inode(fd);
+	bpf_map_update_elem(&sock_fds, &k, &s, BPF_ANY);
 	__sync_fetch_and_add(&stats->opened, 1);
+}
+
+static int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret >= 0)
+		sock_accepted(ctx->ret);
 	return 0;
 }
 
@@ -1039,35 +1091,53 @@ int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * The state moves at entry, before the fd number is free again: a
- * concurrent accept that reuses it after our close must win.
+ * The fd stops naming the socket. Its state moves now, before the number
+ * is free again (a concurrent accept that reuses it must win), in one
+ * exchange (the sweep may settle the same fd at the same time); what it
+ * was goes to c, for the end of the call. 0: not an accepted socket.
  */
+static int sock_take(__u32 tgid, __s32 fd, struct sock_closing *c)
+{
+	struct cw_sock_key k = { .tgid = tgid, .fd = fd };
+	struct cw_sock_fd *s;
+	__u32 *target_id;
+
+	/* Every close on the machine comes here: one lookup for the rest. */
+	target_id = bpf_map_lookup_elem(&sock_targets, &tgid);
+	if (!target_id)
+		return 0;
+	s = bpf_map_lookup_elem(&sock_fds, &k);
+	if (!s)
+		return 0;	/* never accepted: not a connection */
+	c->fd = fd;
+	c->target_id = *target_id;
+	c->was = *s;
+	c->was.state = __sync_lock_test_and_set(&s->state, CW_FD_CLOSED);
+	return 1;
+}
+
+/* A syscall that may take fd from its socket begins: close, dup2, dup3. */
+static void sock_closing_begin(__s32 fd)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock_closing c = {};
+	__u32 tid = (__u32)pid_tgid;
+
+	if (sock_take(pid_tgid >> 32, fd, &c))
+		bpf_map_update_elem(&sock_closing, &tid, &c, BPF_ANY);
+}
+
 SEC("tracepoint/syscalls/sys_enter_close")
 int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct sock_closing c = { .fd = (__s32)ctx->args[0] };
-	struct cw_sock_key k = { .tgid = pid_tgid >> 32, .fd = c.fd };
-	struct cw_sock_fd *fd;
-	__u32 tid = (__u32)pid_tgid, *target_id;
-
-	/* Every close on the machine comes here: one lookup for the rest. */
-	target_id = bpf_map_lookup_elem(&sock_targets, &k.tgid);
-	if (!target_id)
-		return 0;
-	fd = bpf_map_lookup_elem(&sock_fds, &k);
-	if (!fd)
-		return 0;	/* never accepted: not a connection */
-	c.target_id = *target_id;
-	c.was = *fd;
-	fd->state = CW_FD_CLOSED;
-	bpf_map_update_elem(&sock_closing, &tid, &c, BPF_ANY);
+	sock_closing_begin((__s32)ctx->args[0]);
 	return 0;
 }
 
-static void count_closed(struct cw_sock_stats *stats, __u64 open_ns)
+static void count_closed(struct cw_sock_stats *stats, __u64 open_ns,
+			 __u64 end_ns)
 {
-	__u64 d = bpf_ktime_get_ns() - open_ns;
+	__u64 d = end_ns > open_ns ? end_ns - open_ns : 0;
 	__u32 i;
 
 	for (i = 0; i < CW_DURATION_BUCKETS - 1; i++)
@@ -1114,29 +1184,299 @@ out:
 		bpf_send_signal(SIGSTOP_NR);
 }
 
+/*
+ * The end of a call that took an fd (ret: its result): the socket is
+ * closed; a close that found the fd already closed is a double close.
+ */
+static void sock_close_end(void *ctx, const struct sock_closing *c, long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct cw_sock_stats *stats;
+
+	/* The accept that made it open made the stats too. */
+	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
+	if (!stats)
+		return;
+	if (c->was.state == CW_FD_OPEN) {
+		count_closed(stats, c->was.open_ns, bpf_ktime_get_ns());
+	} else if (c->was.state == CW_FD_CLOSED && ret == -EBADF_ERRNO) {
+		__sync_fetch_and_add(&stats->double_closes, 1);
+		emit_double_close(ctx, c->fd, c->target_id);
+	}
+}
+
 SEC("tracepoint/syscalls/sys_exit_close")
 int handle_close_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct cw_sock_stats *stats;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sock_closing *c;
 
 	c = bpf_map_lookup_elem(&sock_closing, &tid);
 	if (!c)
 		return 0;
-	/* The accept that made it open made the stats too. */
-	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
-	if (!stats)
-		goto out;
 	/* Linux frees the fd even when close fails (EINTR, EIO). */
-	if (c->was.state == CW_FD_OPEN)
-		count_closed(stats, c->was.open_ns);
-	else if (c->was.state == CW_FD_CLOSED && ctx->ret == -EBADF_ERRNO) {
-		__sync_fetch_and_add(&stats->double_closes, 1);
-		emit_double_close(ctx, c->fd, c->target_id);
-	}
-out:
+	sock_close_end(ctx, c, ctx->ret);
 	bpf_map_delete_elem(&sock_closing, &tid);
+	return 0;
+}
+
+/*
+ * dup2/dup3 onto an accepted socket's number close the socket if they
+ * succeed: dup2(open("/dev/null"), fd) keeps a number taken.
+ */
+static int on_dup_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[0] != ctx->args[1])	/* dup2(fd, fd) closes nothing */
+		sock_closing_begin((__s32)ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int handle_dup2_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_dup_enter(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int handle_dup3_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_dup_enter(ctx);
+}
+
+/* A dup that failed closed nothing: the socket is as it was. */
+static void sock_untake(const struct sock_closing *c)
+{
+	struct cw_sock_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				 .fd = c->fd };
+	struct cw_sock_fd *s = bpf_map_lookup_elem(&sock_fds, &k);
+
+	if (s && s->open_ns == c->was.open_ns)
+		s->state = c->was.state;
+}
+
+static int on_dup_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sock_closing *c;
+
+	c = bpf_map_lookup_elem(&sock_closing, &tid);
+	if (!c)
+		return 0;
+	if (ctx->ret < 0)
+		sock_untake(c);
+	else	/* onto a number closed already: no error, no double close */
+		sock_close_end(ctx, c, 0);
+	bpf_map_delete_elem(&sock_closing, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_dup2")
+int handle_dup2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_dup_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_dup3")
+int handle_dup3_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_dup_exit(ctx);
+}
+
+/* A walk over the fds of a close_range. */
+struct range_walk {
+	struct cw_sock_stats *stats;
+	__u64 now;
+	__s64 left;		/* accepted sockets still open: 0 ends it */
+	__u32 tgid;
+	__u32 lo;
+};
+
+static long close_in_range(__u64 i, void *data)
+{
+	struct range_walk *w = data;
+	struct cw_sock_key k = { .tgid = w->tgid, .fd = w->lo + i };
+	struct cw_sock_fd *s = bpf_map_lookup_elem(&sock_fds, &k);
+
+	if (!s || __sync_lock_test_and_set(&s->state, CW_FD_CLOSED) !=
+		  CW_FD_OPEN)
+		return 0;
+	count_closed(w->stats, s->open_ns, w->now);
+	return --w->left <= 0;
+}
+
+/*
+ * close_range(lo, hi, 0), and closefrom(lo), which glibc makes of it:
+ * the accepted sockets in the range are closed. It fails only on
+ * arguments checked here, so they are counted now. The walk goes no
+ * further than the process' fd table, nor once the last open socket is
+ * found: a closefrom(3) costs what the table holds. With flags it
+ * closes nothing now (CLOSE_RANGE_CLOEXEC: the exec will), or in a copy
+ * of the table that other threads do not share (CLOSE_RANGE_UNSHARE):
+ * the sweep settles both.
+ */
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int handle_close_range_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct range_walk w = { .tgid = bpf_get_current_pid_tgid() >> 32 };
+	__u32 lo = ctx->args[0], hi = ctx->args[1], max_fds, n;
+
+	if (ctx->args[2] || lo > hi)
+		return 0;
+	w.stats = bpf_map_lookup_elem(&sock_stats, &w.tgid);
+	if (!w.stats)
+		return 0;
+	w.left = w.stats->opened - w.stats->closed;
+	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (w.left <= 0 || lo >= max_fds)
+		return 0;
+	if (hi >= max_fds)
+		hi = max_fds - 1;
+	n = hi - lo + 1;
+	w.lo = lo;
+	w.now = bpf_ktime_get_ns();
+	bpf_loop(n < CW_SOCK_RANGE_MAX ? n : CW_SOCK_RANGE_MAX, close_in_range,
+		 &w, 0);
+	return 0;
+}
+
+/* The io_uring_cmd of a request: its opcode's arguments, after prep. */
+static void *uring_cmd(void *req)
+{
+	return req + bpf_core_field_offset(struct io_kiocb, cmd);
+}
+
+/* Learns an accept of a ring: its completions with no request are accepts. */
+static void uring_accept_learn(struct io_kiocb *req)
+{
+	struct uring_accept_key k = { .ring = (__u64)req->ctx,
+				      .user_data = req->cqe.user_data };
+	struct io_accept *acc = uring_cmd(req);
+	__u32 fixed = BPF_CORE_READ(acc, file_slot) != 0;
+
+	bpf_map_update_elem(&uring_accepts, &k, &fixed, BPF_ANY);
+}
+
+static void uring_close_begin(struct io_kiocb *req)
+{
+	struct io_close *cl = uring_cmd(req);
+	struct sock_closing c = {};
+	__u64 key = (__u64)req;
+
+	if (BPF_CORE_READ(cl, file_slot))
+		return;		/* a fixed file: in no fd table */
+	if (sock_take(bpf_get_current_pid_tgid() >> 32, BPF_CORE_READ(cl, fd), &c))
+		bpf_map_update_elem(&uring_closing, &key, &c, BPF_ANY);
+}
+
+/*
+ * io_uring's tracepoints are raw (tp_btf): every io_uring request on the
+ * host passes them, and the classic tracepoint would first copy each
+ * event into a perf buffer, opcode name included.
+ *
+ * Submitted, and prepared: the close's fd is known, not yet closed.
+ */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(handle_uring_submit, struct io_kiocb *req)
+{
+	__u8 op = req->opcode;
+
+	if (op == IORING_OP_ACCEPT)
+		uring_accept_learn(req);
+	else if (op == IORING_OP_CLOSE)
+		uring_close_begin(req);
+	return 0;
+}
+
+/* A pending request woken (a connection came): learn its accept. */
+SEC("tp_btf/io_uring_task_add")
+int BPF_PROG(handle_uring_task_add, struct io_kiocb *req, int mask)
+{
+	if (req->opcode == IORING_OP_ACCEPT)
+		uring_accept_learn(req);
+	return 0;
+}
+
+/* Whether a completion is a socket accepted into the fd table. */
+static int uring_accepted(__u64 ring, void *req, struct io_uring_cqe *cqe)
+{
+	struct uring_accept_key k = { .ring = ring,
+				      .user_data = cqe->user_data };
+	int last = !(cqe->flags & IORING_CQE_F_MORE_FLAG);
+	struct io_accept *acc;
+	__u32 *fixed;
+
+	if (req) {
+		if (BPF_CORE_READ((struct io_kiocb *)req, opcode) !=
+		    IORING_OP_ACCEPT)
+			return 0;
+		/* Its last completion: the user_data may name another one. */
+		if (last)
+			bpf_map_delete_elem(&uring_accepts, &k);
+		acc = uring_cmd(req);
+		return cqe->res >= 0 && !BPF_CORE_READ(acc, file_slot);
+	}
+	fixed = bpf_map_lookup_elem(&uring_accepts, &k);
+	if (!fixed || *fixed)
+		return 0;
+	if (last)
+		bpf_map_delete_elem(&uring_accepts, &k);
+	return cqe->res >= 0;
+}
+
+/*
+ * Completions run in the process (its thread, io-wq worker or SQPOLL
+ * thread: one thread group). Every completion on the host comes here:
+ * one read or lookup, then one lookup, for those of other processes.
+ * req is NULL for a multishot request's completions but its last.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(handle_uring_complete, struct io_ring_ctx *ring, void *req,
+	     struct io_uring_cqe *cqe)
+{
+	__u64 key = (__u64)req;
+	struct sock_closing *c;
+
+	if (uring_accepted((__u64)ring, req, cqe)) {
+		sock_accepted(cqe->res);
+		return 0;
+	}
+	if (!req)
+		return 0;
+	c = bpf_map_lookup_elem(&uring_closing, &key);
+	if (!c)
+		return 0;
+	sock_close_end(ctx, c, cqe->res);
+	bpf_map_delete_elem(&uring_closing, &key);
+	return 0;
+}
+
+/*
+ * User space settles a socket that went with no event (its process
+ * ended, or the sweep found its fd gone): counted closed once, by
+ * whoever moves it from open first, and only if the fd still holds the
+ * connection user space saw.
+ */
+SEC("syscall")
+int sock_reconcile(struct cw_sock_reconcile *r)
+{
+	struct cw_sock_key k = r->key;
+	__u32 tgid = k.tgid;
+	struct cw_sock_stats *stats;
+	struct cw_sock_fd *s;
+
+	r->closed = 0;
+	s = bpf_map_lookup_elem(&sock_fds, &k);
+	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
+	if (!s || !stats || s->open_ns != r->open_ns)
+		return 0;
+	if (__sync_lock_test_and_set(&s->state, CW_FD_CLOSED) != CW_FD_OPEN)
+		return 0;
+	count_closed(stats, r->open_ns, r->end_ns);
+	if (r->how == CW_GONE_EXIT)
+		__sync_fetch_and_add(&stats->closed_by_exit, 1);
+	else
+		__sync_fetch_and_add(&stats->closed_by_sweep, 1);
+	r->closed = 1;
 	return 0;
 }

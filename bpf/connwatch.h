@@ -28,7 +28,7 @@
  * adopted by the next one: bump this when what a pinned map holds
  * changes meaning, so that no connwatch adopts another one's maps.
  */
-#define CW_PIN_VERSION		1
+#define CW_PIN_VERSION		2
 
 /*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
@@ -269,11 +269,22 @@ struct cw_record {
 };
 
 /*
- * The sockets preset: syscall tracepoints (accept/accept4 exit, close
- * enter/exit) for any process, keyed by (tgid, fd).
+ * The sockets preset, for any process, keyed by (tgid, fd): syscall
+ * tracepoints (accept/accept4 exit; close, close_range, dup2/dup3 over
+ * an accepted socket) and io_uring's (IORING_OP_ACCEPT, single and
+ * multishot; IORING_OP_CLOSE). What no event shows (exit, exec of
+ * close-on-exec sockets, close_range with CLOSE_RANGE_UNSHARE) is found
+ * by user space in the fd tables (user/sock_sweep.c).
  */
 #define CW_SOCK_MAX_FDS		(256 * 1024)
 #define CW_SLOT_SOCKETS		0xffffu	/* cw_record.slot of socket alerts */
+/*
+ * close_range/closefrom: the fds of the range are looked at one by one
+ * (bpf_loop), at most the process' fd table size, and at most this many;
+ * what is above is left to the sweep.
+ */
+#define CW_SOCK_RANGE_MAX	(64 * 1024)
+#define CW_SOCK_MAX_URING	4096	/* io_uring requests followed at once */
 
 enum cw_fd_state {
 	CW_FD_UNKNOWN = 0,	/* never accepted: a file, a pipe, a client */
@@ -288,16 +299,39 @@ struct cw_sock_key {
 
 struct cw_sock_fd {
 	__u64 open_ns;
+	__u64 ino;		/* the socket's inode, 0 if unknown: the sweep
+				 * tells it from a socket that got its number */
 	__u32 state;		/* enum cw_fd_state */
 	__u32 pad;
 };
 
 struct cw_sock_stats {
 	__u64 opened;
-	__u64 closed;
+	__u64 closed;		/* every way, those below included */
+	__u64 closed_by_exit;	/* still open when the process ended */
+	__u64 closed_by_sweep;	/* gone with no event: found by the sweep */
 	__u64 double_closes;
 	__u64 duration_sum_ns;
 	__u64 buckets[CW_DURATION_BUCKETS];	/* not cumulative */
+};
+
+/* How a socket went that no close showed. */
+enum cw_sock_gone {
+	CW_GONE_EXIT = 0,	/* its process ended */
+	CW_GONE_SWEEP,		/* its fd is gone, or names another file */
+};
+
+/*
+ * sock_reconcile's context (bpf_prog_test_run): the connection user space
+ * found gone, as it saw it; the program counts it closed only if it is
+ * still that connection and still open.
+ */
+struct cw_sock_reconcile {
+	struct cw_sock_key key;
+	__u64 open_ns;
+	__u64 end_ns;		/* CLOCK_MONOTONIC: when it went, or was found gone */
+	__u32 how;		/* enum cw_sock_gone */
+	__u32 closed;		/* out: 1 when this counted it */
 };
 
 /* --exe: a process counts when its executable is this inode. */

@@ -174,6 +174,43 @@ static int ensure_tracefs(char *err, size_t errlen)
 	return 0;
 }
 
+/* The sockets preset's programs on io_uring's tracepoints. */
+#define NR_URING_PROGS 3
+static void uring_progs(struct connwatch_bpf *skel,
+			struct bpf_program *progs[NR_URING_PROGS])
+{
+	progs[0] = skel->progs.handle_uring_submit;
+	progs[1] = skel->progs.handle_uring_task_add;
+	progs[2] = skel->progs.handle_uring_complete;
+}
+
+/*
+ * A kernel built without io_uring has neither its tracepoints nor its
+ * types: its programs would not load. Nothing there can use io_uring.
+ * tracefs tells, where it is mounted and readable; where not (yet), the
+ * programs stay (CONFIG_IO_URING is on by default since Linux 5.1).
+ */
+static void skip_uring_if_absent(struct connwatch_bpf *skel)
+{
+	static const char *events[] = { "/sys/kernel/tracing/events",
+					"/sys/kernel/debug/tracing/events" };
+	struct bpf_program *progs[NR_URING_PROGS];
+	char path[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (!access(events[i], F_OK))
+			break;
+	if (i == sizeof(events) / sizeof(events[0]))
+		return;
+	snprintf(path, sizeof(path), "%s/io_uring", events[i]);
+	if (!access(path, F_OK))
+		return;
+	uring_progs(skel, progs);
+	for (i = 0; i < NR_URING_PROGS; i++)
+		bpf_program__set_autoload(progs[i], false);
+}
+
 static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 {
 	s->skel = connwatch_bpf__open();
@@ -181,6 +218,7 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 		snprintf(err, errlen, "opening BPF object: %s", strerror(errno));
 		return -1;
 	}
+	skip_uring_if_absent(s->skel);
 	s->skel->rodata->stop_on_critical = s->stop_on_critical;
 	pin_prepare(s);
 	if (connwatch_bpf__load(s->skel)) {
@@ -244,18 +282,15 @@ static int watch_sockets_of_exe(struct cw_session *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int attach_sockets(struct cw_session *s, char *err, size_t errlen)
+static int attach_tracepoints(struct cw_session *s, struct bpf_program **progs,
+			      size_t n, char *err, size_t errlen)
 {
-	struct bpf_program *progs[] = {
-		s->skel->progs.handle_accept_exit,
-		s->skel->progs.handle_accept4_exit,
-		s->skel->progs.handle_close_enter,
-		s->skel->progs.handle_close_exit,
-	};
 	struct bpf_link *link;
 	size_t i;
 
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	for (i = 0; i < n; i++) {
+		if (!bpf_program__autoload(progs[i]))
+			continue;
 		link = bpf_program__attach(progs[i]);
 		if (!link || add_link(s, link)) {
 			snprintf(err, errlen, "attaching %s: %s",
@@ -264,6 +299,29 @@ static int attach_sockets(struct cw_session *s, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+static int attach_sockets(struct cw_session *s, char *err, size_t errlen)
+{
+	struct bpf_program *syscalls[] = {
+		s->skel->progs.handle_accept_exit,
+		s->skel->progs.handle_accept4_exit,
+		s->skel->progs.handle_close_enter,
+		s->skel->progs.handle_close_exit,
+		s->skel->progs.handle_close_range_enter,
+		s->skel->progs.handle_dup2_enter,
+		s->skel->progs.handle_dup2_exit,
+		s->skel->progs.handle_dup3_enter,
+		s->skel->progs.handle_dup3_exit,
+	};
+	struct bpf_program *uring[NR_URING_PROGS];
+
+	uring_progs(s->skel, uring);
+	if (attach_tracepoints(s, syscalls, sizeof(syscalls) / sizeof(syscalls[0]),
+			       err, errlen) ||
+	    attach_tracepoints(s, uring, NR_URING_PROGS, err, errlen))
+		return -1;
 	s->sockets_attached = 1;
 	if (s->pid > 0) {
 		session_watch_sockets_of(s, s->pid);

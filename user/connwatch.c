@@ -536,7 +536,7 @@ static int cmd_check(int argc, char **argv)
 		for (i = 0; i < s.nr_probes; i++)
 			print_probe(stdout, &s, &s.probes[i], 0);
 		if (s.sockets_target >= 0)
-			printf("  %-32s accept/accept4/close tracepoints\n",
+			printf("  %-32s accept/close/dup/io_uring tracepoints\n",
 			       "sockets");
 		if (s.nr_probes && s.probes[0].nr_inlined_found < 0)
 			printf("no DWARF%s: copies the compiler inlined into "
@@ -664,7 +664,7 @@ int report_attach(struct cw_session *s, int attached)
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, s, &s->probes[i], 1);
 	if (s->sockets_target >= 0)
-		fprintf(stderr, "  %-32s accept/accept4/close tracepoints  attached\n",
+		fprintf(stderr, "  %-32s accept/close/dup/io_uring tracepoints  attached\n",
 			"sockets");
 	if (!attached) {
 		fprintf(stderr, "connwatch: no probe attached; nothing to watch\n");

@@ -17,7 +17,7 @@
 
 volatile sig_atomic_t cw_stop;
 
-static uint64_t now_ns(void)
+uint64_t daemon_now_ns(void)
 {
 	struct timespec ts;
 
@@ -91,6 +91,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*r))
 		return 0;
 	if (r->type == CW_REC_EXIT) {
+		/* Counted before it is told: a scrape after the line has them. */
+		sock_sweep_exited(d, r->tgid, r->ts_ns);
 		daemon_proc_down(d, r->tgid, r->comm, r->exit_code);
 		return 0;
 	}
@@ -180,14 +182,14 @@ static void final_drain(struct cw_daemon *d, struct ring_buffer *rb)
 	if (d->preload_fd >= 0)
 		preload_receive(d);
 	if (d->sess.skel)
-		folded_flush(d, now_ns(), 1);
+		folded_flush(d, daemon_now_ns(), 1);
 	anomaly_counts_tick(d);
 	alert_batch_end(&d->sinks);
 }
 
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 {
-	uint64_t start = now_ns(), last_scan = 0;
+	uint64_t start = daemon_now_ns(), last_scan = 0;
 	struct ring_buffer *rb = NULL;
 	int ret = 0;
 
@@ -199,6 +201,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	sock_sweep_start(d);
 	for (;;) {
 		uint64_t now;
 
@@ -206,7 +209,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 			forward_stop(d);
 		if (cw_stop || (ret = poll_once(d, rb, err, errlen)))
 			break;
-		now = now_ns();
+		now = daemon_now_ns();
 		if (now - last_scan >= 1000000000ull ||
 		    (d->child && spawn_reap(d->child))) {
 			last_scan = now;
@@ -217,6 +220,7 @@ int daemon_run(struct cw_daemon *d, char *err, size_t errlen)
 		    now - start >= (uint64_t)d->duration_s * 1000000000ull)
 			break;
 	}
+	sock_sweep_stop(d);
 	/* Drain what is already queued: alerts are never dropped. */
 	final_drain(d, rb);
 	ring_buffer__free(rb);

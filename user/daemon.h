@@ -9,6 +9,7 @@
 #include "alert_sinks.h"
 #include "attach.h"
 #include "preload_collector.h"
+#include "sock_sweep.h"
 #include "spawn.h"
 #include "symbolize.h"
 
@@ -52,6 +53,7 @@ struct cw_daemon {
 	int nr_preload;
 	unsigned long preload_refused[PL_REFUSED__COUNT];	/* atomic */
 	int shim_loaded;	/* `run --preload`: the shim is in the command */
+	struct sock_sweep sweep;	/* sockets preset: what no event shows */
 	struct metrics_server *server;	/* /metrics */
 	int live_summary;	/* a terminal: redraw a summary each second */
 	char recent[CW_RECENT_ALERTS][160];	/* for the summary */
@@ -67,6 +69,8 @@ void daemon_proc_seen(struct cw_daemon *d, pid_t pid);
 /* Records a process as gone; status is a wait status, or -1 unknown. */
 void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 		      int status);
+/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock. */
+uint64_t daemon_now_ns(void);
 /* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */
 int daemon_run(struct cw_daemon *d, char *err, size_t errlen);
 

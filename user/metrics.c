@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,7 @@ static void collect_preload(struct cw_daemon *d, struct metrics_row *rows, int *
 		preload_read(&d->preload[i], &c);
 		st = (struct cw_sock_stats){
 			.opened = c.opened, .closed = c.closed,
+			.closed_by_exit = c.closed_by_exit,
 			.double_closes = c.double_closes,
 			.duration_sum_ns = c.duration_sum_ns,
 		};
@@ -232,6 +234,50 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 		put_row(f, "connwatch_connection_duration_seconds_count", d, r,
 			cumulative);
 	}
+}
+
+/* One counter of the socket rows: the cw_sock_stats field at off. */
+static void write_socket_counter(FILE *f, struct cw_daemon *d,
+				 const struct metrics_row *rows, int nr,
+				 const char *name, size_t off, const char *text)
+{
+	int i;
+
+	help(f, name, "counter", text);
+	for (i = 0; i < nr; i++)
+		if (rows[i].has_durations)
+			put_row(f, name, d, &rows[i], *(const __u64 *)
+				((const char *)&rows[i].sock + off));
+}
+
+/*
+ * Sockets that went with no close: by their process' end (a crash's
+ * dropped connections), or found gone by the sweep. Both are in
+ * connections_closed_total too.
+ */
+static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
+				    const struct metrics_row *rows, int nr)
+{
+	write_socket_counter(f, d, rows, nr,
+		"connwatch_connections_closed_by_exit_total",
+		offsetof(struct cw_sock_stats, closed_by_exit),
+		"Accepted sockets still open when their process ended (in "
+		"connections_closed_total too).");
+	if (!d->sess.skel || d->sess.sockets_target < 0)
+		return;		/* the shim: no sweep */
+	write_socket_counter(f, d, rows, nr,
+		"connwatch_connections_closed_by_sweep_total",
+		offsetof(struct cw_sock_stats, closed_by_sweep),
+		"Accepted sockets that went with no event the kernel side "
+		"follows (exec, close_range with flags), found by the sweep of "
+		"/proc/PID/fd (in connections_closed_total too).");
+	help(f, "connwatch_socket_sweep_lag_seconds", "gauge",
+	     "Time since the last completed sweep of the fd tables began: how "
+	     "late a socket that went with no event may be counted (-1: none "
+	     "yet). One sweep every 2 s.");
+	fprintf(f, "connwatch_socket_sweep_lag_seconds{");
+	labels_put(f, "target", d->sess.target);
+	fprintf(f, "} %.3f\n", sock_sweep_lag_seconds(d, daemon_now_ns()));
 }
 
 static void put_up(FILE *f, struct cw_daemon *d, unsigned pid, int up)
@@ -424,6 +470,7 @@ char *metrics_render(void *daemon, size_t *len)
 	write_targets(f, d, rows, nr);
 	write_rows(f, d, rows, nr);
 	write_durations(f, d, rows, nr);
+	write_socket_reconciled(f, d, rows, nr);
 	write_anomalies(f, d);
 	write_push(f, d);
 	write_probes(f, d);

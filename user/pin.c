@@ -58,7 +58,7 @@
  * Anomaly counts are not: connwatch folds those of a process gone into
  * its target's totals, as for any process that exits. sockets: only with
  * the sockets preset; otherwise empty, and sock_fds alone holds some
- * 20 MB of kernel memory (an LRU map is preallocated) that pins would
+ * 25 MB of kernel memory (an LRU map is preallocated) that pins would
  * keep after connwatch. The pin is named after the skeleton's field
  * (bpffs takes no dot, as in .bss).
  */

@@ -706,10 +706,6 @@ void preload_write_metrics(FILE *f, struct cw_daemon *d)
 					 blind_names[b], 1);
 	}
 	pthread_mutex_unlock(&d->lock);
-	write_proc_counter(f, d, "connwatch_connections_closed_by_exit_total",
-			   offsetof(struct preload_counts, closed_by_exit),
-			   "Connections still open when the process exited "
-			   "(counted closed too).");
 	write_proc_counter(f, d, "connwatch_preload_channel_lost_total",
 			   offsetof(struct preload_counts, channel_lost),
 			   "Times the shim found its report socket closed under "

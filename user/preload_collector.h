@@ -64,8 +64,8 @@ void preload_receive(struct cw_daemon *d);
 void preload_close_all(struct cw_daemon *d);
 /* Under d->lock: p's counts now. */
 void preload_read(const struct preload_proc *p, struct preload_counts *c);
-/* Its own series (blind, closed by exit, channel lost, refused); takes
- * d->lock. */
+/* Its own series (blind, channel lost, refused; closed by exit is in
+ * the socket rows); takes d->lock. */
 void preload_write_metrics(FILE *f, struct cw_daemon *d);
 
 #endif

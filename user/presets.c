@@ -166,9 +166,16 @@ static const struct preset presets[] = {
 		.summary = "accepted sockets of any process (C, Go, anything): "
 			   "opened, closed, open, duration; double_close_fd",
 		.hooks = "tracepoints syscalls/sys_exit_accept, sys_exit_accept4, "
-			 "sys_enter_close, sys_exit_close",
+			 "sys_{enter,exit}_close, sys_enter_close_range, "
+			 "sys_{enter,exit}_dup2, sys_{enter,exit}_dup3; "
+			 "raw tracepoints io_uring_submit_req, io_uring_task_add, "
+			 "io_uring_complete (IORING_OP_ACCEPT, IORING_OP_CLOSE); "
+			 "what they cannot see (exit, exec) by a sweep of "
+			 "/proc/PID/fd every 2 s",
 		.cost = "no uprobe: 3 tracepoint hits per connection (accept "
-			"exit, close enter and exit)",
+			"exit, close enter and exit; with io_uring 4 to 5: "
+			"submission, wakeup, completion); every io_uring "
+			"completion on the host costs one map lookup",
 	},
 	{
 		.name = "go-runtime",

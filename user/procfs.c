@@ -19,29 +19,77 @@ int proc_exists(pid_t pid)
 	return pid > 0 && access(path, F_OK) == 0;
 }
 
-int proc_start_ticks(pid_t pid, uint64_t *ticks)
+/*
+ * /proc/TASK/stat into buf (TASK: "PID", or "PID/task/TID"); returns its
+ * fields after comm (which, in parentheses, may hold anything: they
+ * follow the last ')'), or NULL.
+ */
+static const char *stat_fields(const char *task, char *buf, size_t len)
 {
-	char path[64], buf[1024], *end;
-	unsigned long long t;
+	char path[128], *end;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%s/stat", task);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* comm, in parentheses, may hold anything: fields follow the last ')' */
 	end = strrchr(buf, ')');
-	if (!end || sscanf(end + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-			   "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
+	return end ? end + 1 : NULL;
+}
+
+int proc_start_ticks(pid_t pid, uint64_t *ticks)
+{
+	char buf[1024], task[16];
+	const char *fields;
+	unsigned long long t;
+
+	snprintf(task, sizeof(task), "%d", pid);
+	fields = stat_fields(task, buf, sizeof(buf));
+	if (!fields || sscanf(fields, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			      "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
 		return -1;
 	*ticks = t;
 	return 0;
+}
+
+/* Whether the task's stat (/proc/PATH/stat) says it runs: not a zombie. */
+static int task_runs(const char *path)
+{
+	const char *fields;
+	char buf[1024], state;
+
+	fields = stat_fields(path, buf, sizeof(buf));
+	return fields && sscanf(fields, " %c", &state) == 1 && state != 'Z' &&
+	       state != 'X';
+}
+
+pid_t proc_live_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	pid_t tid = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%d", pid);
+	if (task_runs(path))
+		return pid;
+	/* The main thread may have ended (pthread_exit) before the others. */
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (dir && !tid && (e = readdir(dir))) {
+		snprintf(path, sizeof(path), "%d/task/%s", pid, e->d_name);
+		if (e->d_name[0] != '.' && task_runs(path))
+			tid = atoi(e->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	return tid;
 }
 
 /*
@@ -67,12 +115,18 @@ int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen)
 	struct stat exe;
 	char link[64];
 	ssize_t n;
+	pid_t tid;
 
 	if (!proc_exists(pid)) {
 		snprintf(err, errlen, "no process with pid %d", pid);
 		return -1;
 	}
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	/* A main thread that ended (pthread_exit) has no exe: another has. */
+	tid = proc_live_thread(pid);
+	if (tid > 0 && tid != pid)
+		snprintf(link, sizeof(link), "/proc/%d/task/%d/exe", pid, tid);
+	else
+		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 	n = readlink(link, buf, len - 1);
 	if (n < 0) {
 		snprintf(err, errlen, "pid %d: cannot read %s: %s", pid, link,

@@ -22,6 +22,12 @@ int proc_exists(pid_t pid);
 /* When the process started: clock ticks since boot (/proc/PID/stat's
  * starttime). 0, or -1 when there is no such process. */
 int proc_start_ticks(pid_t pid, uint64_t *ticks);
+/*
+ * A thread of the process that runs (not a zombie): pid itself, or
+ * another one when the main thread has ended before them; 0 when none
+ * (gone, or a zombie: its fds are all closed).
+ */
+pid_t proc_live_thread(pid_t pid);
 /* The binary a process runs. 0, or -1 with err set. */
 int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen);
 void proc_comm(pid_t pid, char *buf, size_t len);

@@ -1,0 +1,163 @@
+#!/bin/bash
+# The sockets preset (eBPF) sees every way a socket is accepted and
+# closed (issue #13): one small C server per pattern (sock_paths_server),
+# exactly 50 connections one at a time, then opened/closed/open must be
+# 50/50/0 with the right double_close_fd alerts; a process that ends
+# with 50 open has them closed by exit, an exec that closes them is
+# found by the sweep of /proc/PID/fd.
+. tests/lib.sh
+
+SPS=$FX/sock_paths_server
+
+# swept_since T: a sweep that began after T (date +%s.%N) has completed.
+# (now is read before the scrape, so that sweep began after now - lag.)
+swept_since() {
+	local now lag
+	now=$(date +%s.%N)
+	lag=$(metric connwatch_socket_sweep_lag_seconds target=)
+	awk -v lag="${lag:--1}" -v t="$1" -v now="$now" \
+		'BEGIN { exit !(lag >= 0 && now - lag > t) }'
+}
+
+# attach_to NAME ARGS...: a new sock_paths_server ARGS, connwatch on it.
+attach_to() {
+	local name=$1
+	shift
+	start_fixture $SPS "$@" || { fail "$name: server started"; return 1; }
+	start_connwatch --pid "$SRV_PID" --preset sockets ||
+		{ fail "$name: connwatch attached"; stop "$SRV_PID"; return 1; }
+	P="pid=\"$SRV_PID\""
+	check "$name: 50 connections served" \
+		load --connections 50 --concurrency 1
+}
+
+# counted NAME ALERTS: 50/50/0, every duration, ALERTS double_close_fd.
+counted() {
+	local name=$1 alerts=$2
+	wait_eq 5 50 metric connwatch_connections_closed_total "$P"
+	check_counts "$name: " "$SRV_PID" 50 connections_opened_total \
+		connections_closed_total connection_duration_seconds_count
+	check_eq "$name: open == 0" "$(metric connwatch_connections_open "$P")" 0
+	wait_eq 5 "$alerts" alerts_of_kind double_close_fd
+	check_eq "$name: $alerts double_close_fd alerts" \
+		"$(alerts_of_kind double_close_fd)" "$alerts"
+	check_eq "$name: anomalies_total agrees" \
+		"$(metric_sum connwatch_anomalies_total)" "$alerts"
+}
+
+# path_case NAME ALERTS ARGS...: one pattern, attach, load, count, stop.
+path_case() {
+	local name=$1 alerts=$2
+	shift 2
+	attach_to "$name" "$@" || return
+	counted "$name" "$alerts"
+	stop "$CW_PID"
+	stop "$SRV_PID"
+}
+
+# The multishot accepts are armed before connwatch attaches: learnt at
+# their next wakeup (io_uring_task_add), not at their submission.
+path_case "io_uring accept, io_uring close" 0 --accept uring --close uring
+path_case "io_uring accept, close()" 0 --accept uring --close libc
+path_case "multishot accept, io_uring close" 0 --accept multishot --close uring
+path_case "multishot accept, close()" 0 --accept multishot --close libc
+path_case "accept(), io_uring close" 0 --accept libc --close uring
+path_case "close_range(fd, fd, 0)" 0 --close close_range
+path_case "closefrom(fd)" 0 --close closefrom
+path_case "dup2(/dev/null, fd), number kept" 0 --close dup2
+path_case "dup3(/dev/null, fd, O_CLOEXEC), number kept" 0 --close dup3
+path_case "dup2(/dev/null, fd), then close(fd) (every 5th): no double close" 0 \
+	--close dup2 --again libc --every 5
+path_case "io_uring close twice (every 5th)" 10 \
+	--accept uring --close uring --again uring --every 5
+path_case "io_uring close, then close() (every 5th)" 10 \
+	--close uring --again libc --every 5
+path_case "close(), then io_uring close (every 5th)" 10 \
+	--accept multishot --close libc --again uring --every 5
+check "the io_uring double close's stack names the function" \
+	grep -q '"kind":"double_close_fd".*"stack":\[[^]]*close_conn_again+' "$CW_LOG"
+
+# --- ends with 50 open, on its own: closed by exit
+attach_to "exit with 50 open" --close hold --exit-after 50 && {
+	wait_eq 5 0 metric connwatch_target_up "$P"
+	counted "exit with 50 open" 0
+	check_eq "exit with 50 open: closed_by_exit == 50" \
+		"$(metric connwatch_connections_closed_by_exit_total "$P")" 50
+	check_eq "exit with 50 open: closed_by_sweep == 0" \
+		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 0
+	stop "$CW_PID"
+}
+
+# held_then_killed NAME ARGS...: a server holding its 50 connections open;
+# the sweep leaves them open; a crash (SIGKILL) closes them by exit.
+held_then_killed() {
+	local name=$1 t
+	shift
+	attach_to "$name" --close hold "$@" || return
+	t=$(date +%s.%N)
+	check "$name: a sweep ran after the load" wait_for 10 swept_since "$t"
+	check_eq "$name: still 50 open after a sweep" \
+		"$(metric connwatch_connections_open "$P")" 50
+	check_eq "$name: the sweep closed none" \
+		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 0
+	kill -KILL "$SRV_PID"
+	wait "$SRV_PID" 2>/dev/null
+	wait_eq 5 0 metric connwatch_connections_open "$P"
+	counted "$name, then killed" 0
+	check_eq "$name, then killed: closed_by_exit == 50" \
+		"$(metric connwatch_connections_closed_by_exit_total "$P")" 50
+	check_eq "$name, then killed: target_up == 0" \
+		"$(metric connwatch_target_up "$P")" 0
+	stop "$CW_PID"
+}
+
+held_then_killed "held open"
+# The main thread's fd table is gone with it (a zombie leader): the
+# sweep looks through a thread that runs.
+held_then_killed "held open, the main thread ended" --thread
+
+# --- an exec closes the 50 (close-on-exec): no event, the sweep finds it
+attach_to "exec with 50 open" --close hold --exec-after 50 && {
+	wait_eq 10 50 metric connwatch_connections_closed_by_sweep_total "$P"
+	counted "exec with 50 open" 0
+	check_eq "exec with 50 open: closed_by_sweep == 50" \
+		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 50
+	check_eq "exec with 50 open: closed_by_exit == 0" \
+		"$(metric connwatch_connections_closed_by_exit_total "$P")" 0
+	check_eq "exec with 50 open: the process still runs" \
+		"$(metric connwatch_target_up "$P")" 1
+	check_exposition "exec with 50 open: /metrics is valid exposition"
+	stop "$CW_PID"
+	stop "$SRV_PID"
+}
+
+# --- --exe: a process of the binary started later joins at its first
+# accept, an io_uring one too
+start_connwatch --exe "$SPS" --preset sockets || fail "--exe: connwatch attached"
+start_fixture $SPS --accept multishot --close uring --again uring --every 5 &&
+	P="pid=\"$SRV_PID\"" && {
+	check "--exe, started later, multishot accept, io_uring close twice: 50 connections served" \
+		load --connections 50 --concurrency 1
+	counted "--exe, started later, multishot accept, io_uring close twice" 10
+	stop "$SRV_PID"
+}
+stop "$CW_PID"
+
+# --- connwatch run, eBPF: the multishot accept armed after the attach
+CW_PORT=$(free_port)
+CW_LOG=$TMP/run.jsonl
+$CW run --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" -- $SPS \
+	--accept multishot --close uring --again uring --every 5 \
+	>"$TMP/run.out" 2>"$TMP/run.err" &
+RUN_PID=$!
+STARTED+=("$RUN_PID")
+if wait_for 10 grep -qs listening "$TMP/run.out"; then
+	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/run.out")
+	SRV_PID=$(pgrep -P "$RUN_PID" -f sock_paths_server)
+	P="pid=\"$SRV_PID\""
+	check "run: 50 connections served" load --connections 50 --concurrency 1
+	counted "run: multishot accept, io_uring close twice" 10
+else
+	fail "run: sock_paths_server started" "$(head -c 300 "$TMP/run.err")"
+fi
+stop "$RUN_PID"
