@@ -313,22 +313,25 @@ static void take_extras(struct msghdr *msg, struct msg_extras *x)
 }
 
 /*
- * The pid a process sees itself as: the last of its NSpid line (its own
- * pid namespace: a container's), or pid itself.
+ * From /proc/PID/status: the pid a process sees itself as (the last of
+ * NSpid: its own pid namespace, a container's; else pid) and its parent.
  */
-static int own_view_pid(int pid)
+static void read_status(int pid, int *ns_pid, int *ppid)
 {
 	char path[64], line[256];
-	int ns_pid = pid;
 	FILE *f;
 
+	*ns_pid = pid;
+	*ppid = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f)
-		return pid;
+		return;
 	while (fgets(line, sizeof(line), f)) {
 		char *p = line + 6, *end;
 
+		if (!strncmp(line, "PPid:", 5))
+			*ppid = (int)strtol(line + 5, NULL, 10);
 		if (strncmp(line, "NSpid:", 6))
 			continue;
 		for (;;) {
@@ -336,13 +339,12 @@ static int own_view_pid(int pid)
 
 			if (end == p)
 				break;
-			ns_pid = (int)v;
+			*ns_pid = (int)v;
 			p = end;
 		}
 		break;
 	}
 	fclose(f);
-	return ns_pid;
 }
 
 /* The process' first hello makes its slot and watches its exit. */
@@ -357,7 +359,7 @@ static struct preload_proc *hello_slot(struct cw_daemon *d, int pid)
 		refuse(d, PL_REFUSED_FULL);
 		return NULL;
 	}
-	p->claim_pid = own_view_pid(pid);
+	read_status(pid, &p->claim_pid, &p->ppid);
 	p->pidfd = pidfd_open(pid, 0);
 	if (p->pidfd >= 0)
 		watch_fd(d, p->pidfd, EV_PIDFD, (int)(p - d->preload));
@@ -403,10 +405,32 @@ static void mark_seen(struct cw_daemon *d, struct preload_proc *p)
 	daemon_proc_seen(d, p->pid);
 }
 
+/*
+ * The parent whose mappings a fork child (no exec since) has, as its
+ * page says: the parent /proc named at its hello, or, when it was gone
+ * by then, a process that reports here. 0: none.
+ */
+static int parent_of(struct cw_daemon *d, const struct preload_proc *p)
+{
+	const struct preload_proc *parent;
+	uint32_t from;
+
+	if (!p->page)
+		return 0;
+	from = ((const volatile struct cw_pl_counts *)p->page)->forked_from;
+	if (!from || from > INT32_MAX)
+		return 0;
+	if (p->ppid > 0)
+		return from == (uint32_t)p->ppid ? p->ppid : 0;
+	parent = slot_of(d, (int)from);
+	return parent ? (int)from : 0;
+}
+
 /* The same record the eBPF sockets path makes, so the same alert. */
 static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 			    const struct cw_pl_double_close *m)
 {
+	int like;
 	struct cw_record r = {
 		.type = m->close_errno ? CW_REC_ANOMALY : CW_REC_FOLDED,
 		.kind = CW_ANOM_DOUBLE_CLOSE_FD,
@@ -424,6 +448,11 @@ static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 	memcpy(r.comm, m->comm, sizeof(r.comm));
 	r.comm[sizeof(r.comm) - 1] = '\0';
 	mark_seen(d, p);	/* its maps, for the stack */
+	like = parent_of(d, p);
+	if (like) {	/* gone already: a fork child has its parent's */
+		symbolizer_remember(&d->sym, like);
+		symbolizer_remember_like(&d->sym, p->pid, like);
+	}
 	/* Counted by the shim: credited from its page (metrics). */
 	pthread_mutex_lock(&d->lock);
 	p->reported += 1 + (uint64_t)m->folded;
@@ -436,12 +465,16 @@ static int claims_sender(struct cw_daemon *d, const struct cw_pl_header *h,
 			 int sender)
 {
 	const struct preload_proc *p = slot_of(d, sender);
+	int ns_pid, ppid;
 
 	if (sender <= 0)
 		return 0;	/* no word from the kernel: not trusted */
 	if (h->pid == (uint32_t)sender)
 		return 1;
-	return h->pid == (uint32_t)(p ? p->claim_pid : own_view_pid(sender));
+	if (p)
+		return h->pid == (uint32_t)p->claim_pid;
+	read_status(sender, &ns_pid, &ppid);
+	return h->pid == (uint32_t)ns_pid;
 }
 
 /* One message: checked, then taken. */

@@ -30,6 +30,7 @@ struct preload_proc {
 	int pid;		/* the kernel's word (SCM_CREDENTIALS); 0: free */
 	int claim_pid;		/* what it may call itself: pid, or its pid
 				 * in its own pid namespace (a container) */
+	int ppid;		/* its parent when it said hello */
 	int pidfd;		/* -1 once it died */
 	int hello;		/* its hello came: records are taken */
 	int seen;		/* told the daemon (it tracked something) */

@@ -47,6 +47,18 @@ void daemon_proc_down(struct cw_daemon *dm, pid_t pid, const char *comm,
 		   "status %d", status);
 }
 
+void symbolizer_remember(struct symbolizer *z, pid_t pid)
+{
+	(void)z;
+	fuzz_check(pid > 0, "remember %d", pid);
+}
+
+void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like)
+{
+	(void)z;
+	fuzz_check(pid == getpid() && like > 0, "like %d", like);
+}
+
 void anomaly_report(struct cw_daemon *dm, const struct cw_record *r)
 {
 	fuzz_check(sent == sizeof(struct cw_pl_double_close),

@@ -143,8 +143,8 @@ MAGIC = 0x32505743
 pid = 4242
 dc = struct.pack("<iiQII16Q16s", 7, 9, 3, 4, 0,
                  *[0x401000 + i for i in range(16)], b"double_close")
-counts = struct.pack("<Q56xQQ11QQQQQQII16s", 120, 118, 5000, *range(11), 1,
-                     0, 0, 0, 0, 1, 0, b"nginx")
+counts = struct.pack("<Q56xQQ11QQQQQQIIII16s", 120, 118, 5000, *range(11),
+                     1, 0, 0, 0, 0, 1, 0, 4242, 0, b"nginx")
 seeds = {
     "hello": (3, b""),
     "double_close": (19, struct.pack("<IHHII", MAGIC, 2, 16 + len(dc), pid,

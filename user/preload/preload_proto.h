@@ -76,6 +76,9 @@ struct cw_pl_counts {
 	uint64_t channel_lost;	/* report socket found closed, remade */
 	uint32_t blind;		/* 1 << enum cw_pl_blind */
 	uint32_t exiting;	/* atexit ran: the process is exiting */
+	uint32_t forked_from;	/* a fork child (no exec since): its parent's
+				 * pid, whose mappings it has; else 0 */
+	uint32_t pad1;
 	char comm[16];
 };
 

@@ -293,7 +293,9 @@ void report_page(void)
 	if (inherited_page)
 		munmap(inherited_page, CW_PL_COUNTS_SIZE);
 	inherited_page = NULL;
-	make_page();	/* none: counts stay private, nothing reported */
+	/* none: counts stay private, nothing reported */
+	if (make_page() == 0)
+		cw_counts->forked_from = (uint32_t)getppid();
 	atomic_store_explicit(&page_state, PAGE_READY, memory_order_release);
 }
 
