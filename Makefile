@@ -16,6 +16,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec labels \
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
+		proc_tables \
 		alert_push metrics summary preload_collector sock_sweep spawn daemon run \
 		yaml_doc web_config config_file supervise
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
@@ -28,14 +29,14 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	      redis-server redis-tools wrk golang-go prometheus \
 	      golang-github-lucas-clemente-quic-go-dev libcurl4-openssl-dev \
 	      prometheus-alertmanager libcrypt-dev openssl python3 patch \
-	      liburing-dev
+	      dpkg-dev binutils man-db liburing-dev
 
 # Go 1.22, for a fixture with the 1.20+ pclntab layout; Debian 12 has it
 # only in backports.
 GO122      := /usr/lib/go-1.22/bin/go
 BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
 
-.PHONY: all deps test unit integration bench demo install clean asan
+.PHONY: all deps test unit integration bench demo install clean asan deb
 
 PRELOAD        := $(OUT)/libconnwatch-preload.so
 PRELOAD_CFLAGS := -O2 -g -fPIC -shared $(WARN) -std=gnu11 -D_GNU_SOURCE \
@@ -123,7 +124,7 @@ GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 		      $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_shape_$(v) \
 			$(OUT)/fixtures/quic_v048_shape_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
-	    $(OUT)/fixtures/storm_counter \
+	    $(OUT)/fixtures/storm_counter $(OUT)/fixtures/scale_objects \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
 	    $(OUT)/fixtures/preload_paths_server \
 	    $(OUT)/fixtures/sock_paths_server \
@@ -244,6 +245,11 @@ install: all
 		deploy/connwatch.env.example deploy/connwatch-preload.conf \
 		deploy/web.yml.example
 	-[ -d /run/systemd/system ] && systemctl daemon-reload
+
+# A Debian package of the binary and the shim (deploy/deb.sh: the paths,
+# Depends from what they link); nothing else is built for it.
+deb: $(OUT)/connwatch $(PRELOAD)
+	deploy/deb.sh $(VERSION) $(OUT)
 
 clean:
 	rm -rf $(OUT)

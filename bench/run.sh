@@ -18,6 +18,9 @@
 #   bench/storm.sh             an alert storm of 10^6 counter underflows:
 #                              time, exact counts, RSS, /metrics latency,
 #                              alert log lines
+#   bench/scale.sh             memory and scrape time against keys (10^5
+#                              live, 10^6 churned) and processes (10^3
+#                              live, 10^4 over a watch's life)
 #
 # Each section can run alone (the same options, its own header); see their
 # heads for what they measure and the environment that overrides it. Every
@@ -27,7 +30,7 @@ cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
 SECTIONS=(uprobe_cost attach_time nginx_throughput preload_cost uring_cost
-	  go_http quic_v048 storm)
+	  go_http quic_v048 storm scale)
 
 preflight bpftrace bpftool curl wrk nginx prometheus readelf python3
 header

@@ -13,6 +13,7 @@
 #include "connwatch.h"
 
 #define EBADF_ERRNO 9	/* vmlinux.h has no errno values */
+#define E2BIG_ERRNO 7	/* a hash map's insert when it is full */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -30,12 +31,44 @@ struct {
 	__type(value, __u64);
 } probe_hits SEC(".maps");
 
+/* Detection state per key, and tombstones of keys that balanced. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CW_MAX_KEYS);
+	__uint(max_entries, CW_DEFAULT_MAX_KEYS);
 	__type(key, struct cw_acct_key);
 	__type(value, struct cw_acct);
 } acct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CW_TOMBSTONES(CW_DEFAULT_MAX_KEYS));
+	__type(key, struct cw_acct_key);
+	__type(value, __u32);
+} tombstones SEC(".maps");
+
+/*
+ * The counts per (process, target). Not LRU: a count is never evicted.
+ * User space folds the entries of a process gone into totals_unkeyed
+ * (after --exited-grace); what finds no room goes there at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_DEFAULT_MAX_PROCS);
+	__type(key, struct cw_proc_key);
+	__type(value, struct cw_totals);
+} totals SEC(".maps");
+
+struct cw_totals totals_unkeyed[CW_MAX_TARGET_SPECS];
+/*
+ * Keys in acct, as counted here: an LRU eviction goes unseen, so this
+ * only overestimates. Below acct_evicts_above (set by user space from the
+ * map's size, less what the per-CPU free lists may hold), no key was
+ * evicted: a key not found is new.
+ */
+__s64 acct_keys;
+const volatile __s64 acct_evicts_above = CW_DEFAULT_MAX_KEYS;
+/* Inserts refused by a full table (enum cw_table): said once, counted. */
+__u64 table_full[CW_TABLE__COUNT];
 
 /*
  * A thread between a probe's entry and exit: what the exit needs. The
@@ -71,7 +104,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CW_MAX_TARGETS);
+	__uint(max_entries, CW_DEFAULT_MAX_PROCS);
 	__type(key, __u32);
 	__type(value, __u64);	/* start, clock ticks since boot */
 } watched SEC(".maps");
@@ -84,10 +117,18 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CW_MAX_TARGETS);
+	__uint(max_entries, CW_DEFAULT_MAX_PROCS);
 	__type(key, __u32);
 	__type(value, __u32);
 } preexisting SEC(".maps");
+
+/* The sockets preset's processes (below), with their target. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CW_DEFAULT_MAX_PROCS);
+	__type(key, __u32);		/* tgid */
+	__type(value, __u32);		/* target_id */
+} sock_targets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -108,7 +149,7 @@ const volatile __u32 stop_on_critical = 0;
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CW_MAX_TARGETS);
+	__uint(max_entries, CW_DEFAULT_MAX_PROCS);
 	__type(key, __u32);
 	__type(value, __u32);
 } stopped SEC(".maps");
@@ -230,6 +271,7 @@ struct hit {
 	struct pt_regs *ctx;
 	const struct cw_probe_cfg *cfg;
 	struct cw_acct *st;	/* NULL for the preset checks */
+	struct cw_totals *tot;	/* the counts of the process */
 	__u64 key;
 	__u64 base;		/* of the counter read */
 	__u32 slot;
@@ -241,6 +283,13 @@ struct hit {
 };
 
 
+/* An insert into a table refused: it is full (or a race lost: not). */
+static void note_full(long err, __u32 table)
+{
+	if (err == -E2BIG_ERRNO && table < CW_TABLE__COUNT)
+		__sync_fetch_and_add(&table_full[table], 1);
+}
+
 /* Asks to be told when the current process exits. */
 static void watch_current(__u32 tgid)
 {
@@ -248,25 +297,92 @@ static void watch_current(__u32 tgid)
 	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime) /
 		      CW_NS_PER_TICK;
 
-	bpf_map_update_elem(&watched, &tgid, &start, BPF_NOEXIST);
+	note_full(bpf_map_update_elem(&watched, &tgid, &start, BPF_NOEXIST),
+		  CW_TABLE_WATCHED);
 }
 
-static struct cw_acct *acct_get(__u32 tgid, const struct cw_probe_cfg *cfg,
-				__u64 key)
+/*
+ * The counts of (process, target); the target's own, without a pid, when
+ * the table is full: a count is never lost.
+ */
+static struct cw_totals *totals_get(__u32 tgid, __u32 target_id)
 {
-	struct cw_acct_key k = { .tgid = tgid, .target_id = cfg->target_id,
-				 .key = key };
+	struct cw_proc_key k = { .tgid = tgid, .target_id = target_id };
+	static const struct cw_totals zero;
+	struct cw_totals *t;
+
+	t = bpf_map_lookup_elem(&totals, &k);
+	if (t)
+		return t;
+	/* First hit of this process: ask to be told when it exits. */
+	watch_current(tgid);
+	note_full(bpf_map_update_elem(&totals, &k, &zero, BPF_NOEXIST),
+		  CW_TABLE_TOTALS);
+	t = bpf_map_lookup_elem(&totals, &k);
+	if (t || target_id >= CW_MAX_TARGET_SPECS)
+		return t;
+	return &totals_unkeyed[target_id];
+}
+
+static int ends_object(__u32 role)
+{
+	return role == CW_ROLE_CLOSE || role == CW_ROLE_DEC;
+}
+
+/*
+ * The detection state of the hit's key, made on its first hit. A tombstone
+ * says the key balanced while its shadow was exact: a close now is one
+ * too many. The process key is exact unless the process ran before
+ * attach. A close or dec of an object never seen is exact too, as the
+ * first hit of a process watched from its start, unless the table may
+ * have evicted its entry; else (evicted, or begun before attach) its
+ * shadow is unknown: no entry (NULL: counted, never judged), unless the
+ * real counter is read, which seeds it.
+ */
+static struct cw_acct *acct_get(const struct hit *h, __u32 tgid, __u32 role)
+{
+	struct cw_acct_key k = { .tgid = tgid,
+				 .target_id = h->cfg->target_id, .key = h->key };
 	struct cw_acct fresh = {};
 	struct cw_acct *st;
+	int pre;
 
 	st = bpf_map_lookup_elem(&acct, &k);
 	if (st)
 		return st;
-	/* First hit of this process: ask to be told when it exits. */
-	watch_current(tgid);
-	fresh.armed = !bpf_map_lookup_elem(&preexisting, &tgid);
-	bpf_map_update_elem(&acct, &k, &fresh, BPF_NOEXIST);
+	pre = !!bpf_map_lookup_elem(&preexisting, &tgid);
+	if (!bpf_map_delete_elem(&tombstones, &k))
+		fresh.armed = 1;
+	else if (!ends_object(role) || h->cfg->key_source == CW_KEY_PROCESS)
+		fresh.armed = !pre;
+	else if (!pre && acct_keys < acct_evicts_above)
+		fresh.armed = 1;
+	else if (h->cfg->counter_type == CW_CTR_NONE)
+		return NULL;
+	if (!bpf_map_update_elem(&acct, &k, &fresh, BPF_NOEXIST))
+		__sync_fetch_and_add(&acct_keys, 1);
 	return bpf_map_lookup_elem(&acct, &k);
+}
+
+/*
+ * An object that balanced (closed, its count back to zero, exact, never
+ * below zero, no drain state) needs no entry: a tombstone remembers it
+ * was closed. One that went below zero keeps its entry, and its lowest
+ * count: the next new low alone is news. The process key keeps its
+ * entry: it holds the drain state.
+ */
+static void settle(const struct cw_probe_cfg *cfg, const struct cw_acct *st,
+		   const struct cw_acct_key *k)
+{
+	__u32 one = 1;
+
+	if (cfg->key_source == CW_KEY_PROCESS || !st->armed || st->live ||
+	    st->count || st->low || st->drained || st->shutdown ||
+	    st->inside_dec)
+		return;
+	bpf_map_update_elem(&tombstones, k, &one, BPF_ANY);
+	if (!bpf_map_delete_elem(&acct, k))
+		__sync_fetch_and_add(&acct_keys, -1);
 }
 
 /*
@@ -288,9 +404,9 @@ static int read_s64(const struct cw_probe_cfg *cfg, __u64 base, __s64 *val)
 	return 0;
 }
 
-/* Reads the real counter into st; returns 1 when it was read. */
+/* Reads the real counter into st and tot; returns 1 when it was read. */
 static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
-			struct cw_acct *st)
+			struct cw_acct *st, struct cw_totals *tot)
 {
 	__s64 val;
 
@@ -298,6 +414,8 @@ static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
 		return 0;
 	st->counter_value = val;
 	st->counter_read = 1;
+	tot->counter_value = val;
+	tot->counter_read = 1;
 	return 1;
 }
 
@@ -334,7 +452,9 @@ static void count_anomaly(const struct cw_rate_key *rk)
 
 	n = bpf_map_lookup_elem(&anomaly_counts, &k);
 	if (!n) {
-		bpf_map_update_elem(&anomaly_counts, &k, &zero, BPF_NOEXIST);
+		note_full(bpf_map_update_elem(&anomaly_counts, &k, &zero,
+					      BPF_NOEXIST),
+			  CW_TABLE_ANOMALY_COUNTS);
 		n = bpf_map_lookup_elem(&anomaly_counts, &k);
 	}
 	if (n) {
@@ -529,18 +649,22 @@ static void check_low(const struct hit *h, __s64 value)
 	emit(h, CW_ANOM_COUNTER_UNDERFLOW);
 }
 
-/* The shadow went from old to old - 1. */
-static void shadow_decremented(const struct hit *h, __s64 *shadow, __s64 old)
+/*
+ * The shadow went from old to old - 1. Returns 1 when that ended a
+ * connection that began before we attached: not judged, not counted
+ * as one less open.
+ */
+static int shadow_decremented(const struct hit *h, __s64 *shadow, __s64 old)
 {
 	if (old > 0)
-		return;
+		return 0;
 	if (!h->st->armed) {
-		/* A connection that began before we attached. */
 		__sync_fetch_and_add(shadow, 1);
-		__sync_fetch_and_add(&h->st->preattach_closes, 1);
-		return;
+		__sync_fetch_and_add(&h->tot->preattach_closes, 1);
+		return 1;
 	}
 	check_low(h, old - 1);
+	return 0;
 }
 
 static void on_dec(const struct hit *h)
@@ -548,7 +672,6 @@ static void on_dec(const struct hit *h)
 	struct cw_acct *st = h->st;
 	__s64 old;
 
-	__sync_fetch_and_add(&st->dec, 1);
 	old = __sync_fetch_and_add(&st->count, -1);
 	if (h->cfg->track_inside) {
 		struct inflight_key ik = inflight_of(h->ctx, h->cfg, h->slot);
@@ -557,7 +680,7 @@ static void on_dec(const struct hit *h)
 
 		/* Two threads inside dec near zero: a check-then-act window. */
 		if (__sync_fetch_and_add(&st->inside_dec, 1) >= 1 && old <= 2)
-			__sync_fetch_and_add(&st->race_windows, 1);
+			__sync_fetch_and_add(&h->tot->race_windows, 1);
 		bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
 	}
 	if (h->cfg->shadow_from_counter)
@@ -568,17 +691,56 @@ static void on_close(const struct hit *h)
 {
 	__s64 old;
 
-	__sync_fetch_and_add(&h->st->closed, 1);
 	old = __sync_fetch_and_add(&h->st->live, -1);
-	if (!h->cfg->shadow_from_counter)
-		shadow_decremented(h, &h->st->live, old);
+	if (!h->cfg->shadow_from_counter &&
+	    shadow_decremented(h, &h->st->live, old))
+		return;
+	__sync_fetch_and_add(&h->tot->live, -1);
+}
+
+/*
+ * A close or dec of a key with no detection state: counted, never judged.
+ * In a process that ran before attach it began before us; elsewhere its
+ * entry was evicted (its open was counted: one less open).
+ */
+static void count_unknown(const struct hit *h, __u32 tgid, __u32 role)
+{
+	if (bpf_map_lookup_elem(&preexisting, &tgid)) {
+		__sync_fetch_and_add(&h->tot->preattach_closes, 1);
+		return;
+	}
+	__sync_fetch_and_add(&h->tot->keys_unknown, 1);
+	if (role == CW_ROLE_CLOSE)
+		__sync_fetch_and_add(&h->tot->live, -1);
+}
+
+/* Every hit is counted, whatever its key's state. */
+static void count_role(struct cw_totals *tot, __u32 role)
+{
+	switch (role) {
+	case CW_ROLE_OPEN:
+		__sync_fetch_and_add(&tot->opened, 1);
+		__sync_fetch_and_add(&tot->live, 1);
+		break;
+	case CW_ROLE_CLOSE:
+		__sync_fetch_and_add(&tot->closed, 1);
+		break;
+	case CW_ROLE_INC:
+		__sync_fetch_and_add(&tot->inc, 1);
+		break;
+	case CW_ROLE_DEC:
+		__sync_fetch_and_add(&tot->dec, 1);
+		break;
+	case CW_ROLE_DRAIN:
+		__sync_fetch_and_add(&tot->drains, 1);
+		break;
+	}
 }
 
 static void on_drain(const struct hit *h)
 {
 	struct cw_acct *st = h->st;
 
-	__sync_fetch_and_add(&st->drains, 1);
 	st->rearm_reported = 0;
 	st->armed = 1;	/* drained: nothing is open, the shadow is exact */
 	if (__sync_lock_test_and_set(&st->drained, 1)) {
@@ -699,23 +861,30 @@ static __u32 role_of(struct pt_regs *ctx, const struct cw_probe_cfg *cfg)
 static void apply_role(struct hit *h)
 {
 	const struct cw_probe_cfg *cfg = h->cfg;
+	__u32 role, tgid = bpf_get_current_pid_tgid() >> 32;
+	struct cw_acct_key k = { .tgid = tgid, .target_id = cfg->target_id,
+				 .key = h->key };
 	int fresh_read;
-	__u32 role;
 
 	if (cfg->role >= CW_ROLE__COUNT) {
 		check_go_runtime(h);
 		return;
 	}
 	role = role_of(h->ctx, cfg);
-	h->st = acct_get(bpf_get_current_pid_tgid() >> 32, cfg, h->key);
-	if (!h->st)
+	h->tot = totals_get(tgid, cfg->target_id);
+	if (!h->tot)
 		return;
-	fresh_read = read_counter(cfg, h->base, h->st);
+	count_role(h->tot, role);
+	h->st = acct_get(h, tgid, role);
+	if (!h->st) {
+		count_unknown(h, tgid, role);
+		return;
+	}
+	fresh_read = read_counter(cfg, h->base, h->st, h->tot);
 	seed_shadow(h);
 
 	switch (role) {
 	case CW_ROLE_OPEN:
-		__sync_fetch_and_add(&h->st->opened, 1);
 		__sync_fetch_and_add(&h->st->live, 1);
 		check_rearm(h);
 		break;
@@ -723,7 +892,6 @@ static void apply_role(struct hit *h)
 		on_close(h);
 		break;
 	case CW_ROLE_INC:
-		__sync_fetch_and_add(&h->st->inc, 1);
 		__sync_fetch_and_add(&h->st->count, 1);
 		check_rearm(h);
 		break;
@@ -743,6 +911,8 @@ static void apply_role(struct hit *h)
 	/* The real counter is below zero (a wrapped unsigned reads so too). */
 	if (fresh_read && h->st->counter_value < 0)
 		check_low(h, h->st->counter_value);
+	if (ends_object(role))
+		settle(cfg, h->st, &k);
 }
 
 static void count_hit(__u32 slot)
@@ -772,34 +942,36 @@ static void leave_dec(const struct cw_probe_cfg *cfg,
 {
 	struct cw_acct_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
 				 .target_id = cfg->target_id, .key = iv->key };
+	struct cw_proc_key pk = { .tgid = k.tgid, .target_id = k.target_id };
 	struct cw_acct *st = bpf_map_lookup_elem(&acct, &k);
+	struct cw_totals *tot = bpf_map_lookup_elem(&totals, &pk);
 
-	if (!st)
+	if (!st || !tot)
 		return;
 	__sync_fetch_and_add(&st->inside_dec, -1);
-	read_counter(cfg, iv->counter_base, st);
+	read_counter(cfg, iv->counter_base, st, tot);
+	settle(cfg, st, &k);
 }
 
 /*
  * A close at a RET whose entry ran before we attached (a QUIC connection
  * already open): its key was never stashed. In a process that was running
  * at attach it is a connection ending that began before us: counted
- * closed and preattach, keyed by the process since the key is unknown,
- * never judged. Elsewhere (an entry aged out) it is dropped.
+ * closed and preattach in the process' totals, never judged. Elsewhere (an entry aged out) it is dropped.
  */
 static void preattach_exit(const struct cw_probe_cfg *cfg)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct cw_acct *st;
+	struct cw_totals *tot;
 
 	if (cfg->role != CW_ROLE_CLOSE ||
 	    !bpf_map_lookup_elem(&preexisting, &tgid))
 		return;
-	st = acct_get(tgid, cfg, 0);
-	if (!st)
+	tot = totals_get(tgid, cfg->target_id);
+	if (!tot)
 		return;
-	__sync_fetch_and_add(&st->closed, 1);
-	__sync_fetch_and_add(&st->preattach_closes, 1);
+	__sync_fetch_and_add(&tot->closed, 1);
+	__sync_fetch_and_add(&tot->preattach_closes, 1);
 }
 
 /* A RET or tail call of the probed function. */
@@ -884,8 +1056,11 @@ int handle_exit(void *ctx)
 	/* Only the last thread of the group ends the process. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	/* The tables of who runs; the counts stay for user space to fold. */
 	bpf_map_delete_elem(&watched, &tgid);
 	bpf_map_delete_elem(&stopped, &tgid);
+	bpf_map_delete_elem(&preexisting, &tgid);
+	bpf_map_delete_elem(&sock_targets, &tgid);
 
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
@@ -906,13 +1081,6 @@ int handle_exit(void *ctx)
 /* ---- sockets preset: accepted sockets of any process ---------------- */
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CW_MAX_TARGETS);
-	__type(key, __u32);		/* tgid */
-	__type(value, __u32);		/* target_id */
-} sock_targets SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -926,12 +1094,15 @@ struct {
 	__type(value, struct cw_sock_fd);
 } sock_fds SEC(".maps");
 
+/* Per process; folded into sock_unkeyed as totals are into theirs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CW_MAX_TARGETS);
+	__uint(max_entries, CW_DEFAULT_MAX_PROCS);
 	__type(key, __u32);		/* tgid */
 	__type(value, struct cw_sock_stats);
 } sock_stats SEC(".maps");
+
+struct cw_sock_stats sock_unkeyed;
 
 /* A close in flight: what its exit needs to know (per thread). */
 struct sock_closing {
@@ -1016,15 +1187,31 @@ static int parent_watched(__u32 *target_id)
 }
 
 /*
+ * The stats a socket of a watched process counts in: its own, or, when
+ * sock_stats had no room for it or it was folded since (proc_tables.c),
+ * its target's.
+ */
+static struct cw_sock_stats *sock_stats_of(__u32 tgid)
+{
+	struct cw_sock_stats *stats = bpf_map_lookup_elem(&sock_stats, &tgid);
+
+	return stats ? stats : &sock_unkeyed;
+}
+
+/*
  * The stats of a watched process; a new process of the --exe binary, or
  * a child of a watched one, joins here at its first accept. The common
- * case is one lookup: accept and close are hot in a busy server.
+ * case is one lookup: accept and close are hot in a busy server. A
+ * process sock_targets has no room for is not watched (its closes could
+ * not be told from others'); one sock_stats has no room for counts in
+ * the target's own stats.
  */
 static struct cw_sock_stats *sock_target(__u32 tgid)
 {
 	static const struct cw_sock_stats zero_stats;
 	struct cw_sock_stats *stats;
 	__u32 target_id;
+	long err;
 
 	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
 	if (stats)
@@ -1032,11 +1219,16 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 	if (!bpf_map_lookup_elem(&sock_targets, &tgid)) {
 		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
-		bpf_map_update_elem(&sock_targets, &tgid, &target_id, BPF_NOEXIST);
+		err = bpf_map_update_elem(&sock_targets, &tgid, &target_id,
+					  BPF_NOEXIST);
+		note_full(err, CW_TABLE_SOCK_TARGETS);
+		if (err == -E2BIG_ERRNO)
+			return NULL;
 		watch_current(tgid);
 	}
-	bpf_map_update_elem(&sock_stats, &tgid, &zero_stats, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&sock_stats, &tgid);
+	note_full(bpf_map_update_elem(&sock_stats, &tgid, &zero_stats,
+				      BPF_NOEXIST), CW_TABLE_SOCK_STATS);
+	return sock_stats_of(tgid);
 }
 
 /* The inode of the current process' fd: what the sweep compares. */
@@ -1190,13 +1382,8 @@ out:
  */
 static void sock_close_end(void *ctx, const struct sock_closing *c, long ret)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct cw_sock_stats *stats;
+	struct cw_sock_stats *stats = sock_stats_of(bpf_get_current_pid_tgid() >> 32);
 
-	/* The accept that made it open made the stats too. */
-	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
-	if (!stats)
-		return;
 	if (c->was.state == CW_FD_OPEN) {
 		count_closed(stats, c->was.open_ns, bpf_ktime_get_ns());
 	} else if (c->was.state == CW_FD_CLOSED && ret == -EBADF_ERRNO) {
@@ -1467,8 +1654,8 @@ int sock_reconcile(struct cw_sock_reconcile *r)
 
 	r->closed = 0;
 	s = bpf_map_lookup_elem(&sock_fds, &k);
-	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
-	if (!s || !stats || s->open_ns != r->open_ns)
+	stats = sock_stats_of(tgid);
+	if (!s || s->open_ns != r->open_ns)
 		return 0;
 	if (__sync_lock_test_and_set(&s->state, CW_FD_CLOSED) != CW_FD_OPEN)
 		return 0;

@@ -8,9 +8,24 @@
 #define CONNWATCH_H
 
 #define CW_MAX_PROBES		256	/* probe slots, one per spec probe */
-#define CW_MAX_KEYS		16384	/* (tgid, key) accounting entries */
+#define CW_MAX_KEYS		16384	/* rate limit entries (per key, kind) */
 #define CW_MAX_INFLIGHT		16384	/* threads inside a dec function */
-#define CW_MAX_TARGETS		1024	/* watched processes */
+#define CW_MAX_TARGETS		1024	/* processes found running at attach */
+/*
+ * Defaults of what the user sizes (--max-keys, --max-processes): the
+ * per-key detection state and its tombstones; the process tables
+ * (watched, running at attach, per-process totals and socket stats).
+ * The BPF object declares these; user space sets the real sizes
+ * before it loads.
+ */
+#define CW_DEFAULT_MAX_KEYS	131072
+#define CW_DEFAULT_MAX_PROCS	4096
+/*
+ * Tombstones of keys that balanced, per key tracked: a close too many
+ * comes soon after the close (the bugs of this family), and the LRU keeps
+ * the latest: a quarter of the memory a tombstone per key would take.
+ */
+#define CW_TOMBSTONES(max_keys)	((max_keys) / 4)
 #define CW_MAX_TARGET_SPECS	16	/* targets (specs, presets) of a session */
 #define CW_STACK_DEPTH		32	/* user frames kept per alert */
 #define CW_COMM_LEN		16
@@ -131,7 +146,13 @@ struct cw_probe_cfg {
 	__u32 enabled;
 };
 
-/* Accounting is per (process, spec, key). */
+/*
+ * Detection state is per (process, spec, key): what judging the next hit
+ * needs. An object's entry goes when it balances (closed, its count back
+ * to zero) and leaves a tombstone, so that closing it again is still
+ * judged; both maps are LRU: an eviction loses detection, never a count.
+ * The counts are per (process, spec) in `totals`, which nothing evicts.
+ */
 struct cw_acct_key {
 	__u32 tgid;
 	__u32 target_id;
@@ -139,23 +160,52 @@ struct cw_acct_key {
 };
 
 struct cw_acct {
-	__s64 opened;
-	__s64 closed;
-	__s64 inc;
-	__s64 dec;
-	__s64 drains;
 	__s64 live;		/* opened - closed, updated atomically */
 	__s64 count;		/* inc - dec, updated atomically */
 	__s64 counter_value;	/* last real counter read */
 	__s64 low;		/* lowest negative count already reported */
-	__s64 race_windows;
-	__s64 preattach_closes;	/* decrements of what began before attach */
 	__s32 inside_dec;	/* threads between dec entry and exit */
 	__u32 drained;		/* drain fired, not yet re-armed */
 	__u32 shutdown;		/* graceful shutdown seen */
 	__u32 rearm_reported;	/* drain_rearmed sent for this drain */
 	__u32 counter_read;	/* counter_value is valid */
 	__u32 armed;		/* the shadow is exact: underflow is real */
+};
+
+/* The counts of one process for one spec: never evicted, never judged. */
+struct cw_proc_key {
+	__u32 tgid;
+	__u32 target_id;
+};
+
+struct cw_totals {
+	__s64 opened;
+	__s64 closed;
+	__s64 inc;
+	__s64 dec;
+	__s64 drains;
+	__s64 live;		/* connections open: opened - closed, but for
+				 * closes of what began before attach */
+	__s64 race_windows;
+	__s64 preattach_closes;	/* decrements of what began before attach */
+	__s64 keys_unknown;	/* closes and decrements of a key not in the
+				 * detection table (evicted): counted only */
+	__s64 counter_value;	/* last real counter read, of any key */
+	__u32 counter_read;
+	__u32 pad;
+};
+
+/*
+ * Tables that can fill (an insert refused): the kernel counts each
+ * refusal, and the counts go on in the target's totals without a pid.
+ */
+enum cw_table {
+	CW_TABLE_TOTALS = 0,
+	CW_TABLE_WATCHED,
+	CW_TABLE_SOCK_TARGETS,
+	CW_TABLE_SOCK_STATS,
+	CW_TABLE_ANOMALY_COUNTS,
+	CW_TABLE__COUNT,
 };
 
 enum cw_anomaly_kind {
@@ -177,7 +227,7 @@ enum cw_anomaly_kind {
  * space into the per-target totals (anomalies_unkeyed in the BPF
  * object's .bss), which also take what finds no room in the map.
  */
-#define CW_MAX_ANOM_COUNTS	(CW_MAX_TARGETS * CW_ANOM__COUNT)
+#define CW_MAX_ANOM_COUNTS	(CW_DEFAULT_MAX_PROCS * CW_ANOM__COUNT)
 
 struct cw_anom_key {
 	__u32 tgid;

@@ -5,6 +5,8 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "anomalies.h"
 #include "daemon.h"
@@ -290,6 +292,13 @@ static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 			   1, __ATOMIC_RELAXED);
 }
 
+/* Only where both views exist: open/close and inc/dec probes. */
+static int can_drift(const struct spec *spec)
+{
+	return spec && spec_has_role(spec, CW_ROLE_OPEN) &&
+	       spec_has_role(spec, CW_ROLE_INC);
+}
+
 static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,
 			const struct cw_acct *st, uint64_t now_ns)
 {
@@ -297,9 +306,7 @@ static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,
 	int64_t diff = st->live - st->count;
 	struct drift_state *ds;
 
-	/* Only where both views exist: open/close and inc/dec probes. */
-	if (!spec || !spec_has_role(spec, CW_ROLE_OPEN) ||
-	    !spec_has_role(spec, CW_ROLE_INC) || !st->armed)
+	if (!can_drift(spec) || !st->armed)
 		return;
 	ds = drift_slot(d, k);
 	if (!ds)
@@ -323,7 +330,13 @@ void drift_scan(struct cw_daemon *d, uint64_t now_ns)
 	int fd = bpf_map__fd(d->sess.skel->maps.acct);
 	struct cw_acct_key k, next, *prev = NULL;
 	struct cw_acct st;
+	int t;
 
+	/* A walk of every key costs two syscalls each: only if it can tell. */
+	for (t = 0; t < d->sess.nr_targets && !can_drift(d->sess.targets[t].spec); t++)
+		;
+	if (t == d->sess.nr_targets)
+		return;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "anomaly_counts.h"
 #include "anomalies.h"

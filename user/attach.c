@@ -15,6 +15,8 @@
 #include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "attach.h"
 #include "procfs.h"
@@ -141,16 +143,23 @@ static void watch_pid(struct cw_session *s, __u32 tgid)
 static void mark_running(struct cw_session *s)
 {
 	int pre = bpf_map__fd(s->skel->maps.preexisting);
-	pid_t pids[CW_MAX_TARGETS];
+	pid_t *pids = calloc(s->max_procs, sizeof(*pids));
 	size_t i, n;
 	__u32 one = 1;
 
+	if (!pids)
+		return;
 	if (s->pid > 0) {
 		pids[0] = s->pid;
 		n = 1;
 	} else {
-		n = proc_pids_of_exe(s->binary, pids, CW_MAX_TARGETS);
+		n = proc_pids_of_exe(s->binary, pids, s->max_procs);
 	}
+	/* Not known to predate attach, a connection it began looks new. */
+	if (n == s->max_procs)
+		fprintf(stderr, "connwatch: %zu or more processes of %s run: "
+			"those beyond --max-processes are taken as started now\n",
+			n, s->binary);
 	for (i = 0; i < n; i++) {
 		__u32 tgid = pids[i];
 
@@ -158,6 +167,7 @@ static void mark_running(struct cw_session *s)
 			bpf_map_update_elem(pre, &tgid, &one, BPF_ANY);
 		watch_pid(s, tgid);
 	}
+	free(pids);
 }
 
 /* libbpf finds tracepoint ids in tracefs, which may not be mounted. */
@@ -172,6 +182,52 @@ static int ensure_tracefs(char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The tables the user sizes: keys (--max-keys), processes
+ * (--max-processes). Before pin_prepare: a pin of another size is not
+ * adopted.
+ */
+static int size_maps(struct cw_session *s, char *err, size_t errlen)
+{
+	struct connwatch_bpf *o = s->skel;
+	__u32 procs = s->max_procs, keys = s->max_keys;
+	const struct {
+		struct bpf_map *map;
+		__u32 entries;
+	} sizes[] = {
+		{ o->maps.acct, keys }, { o->maps.tombstones, CW_TOMBSTONES(keys) },
+		{ o->maps.totals, procs * (s->nr_targets ? s->nr_targets : 1) },
+		{ o->maps.watched, procs }, { o->maps.preexisting, procs },
+		{ o->maps.stopped, procs }, { o->maps.sock_targets, procs },
+		{ o->maps.sock_stats, procs },
+		{ o->maps.anomaly_counts, procs * CW_ANOM__COUNT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (!bpf_map__set_max_entries(sizes[i].map, sizes[i].entries))
+			continue;
+		snprintf(err, errlen, "sizing map %s to %u entries: %s",
+			 bpf_map__name(sizes[i].map), sizes[i].entries,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * How many keys acct holds before an LRU eviction is possible: each CPU's
+ * free list may hold nodes the others cannot have (the kernel moves them
+ * 128 at a time); twice that, to be sure.
+ */
+static __s64 evicts_above(unsigned int max_keys)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__s64 held = 256ll * (cpus > 0 ? cpus : 1);
+
+	return max_keys > held ? max_keys - held : 0;
 }
 
 /* The sockets preset's programs on io_uring's tracepoints. */
@@ -220,6 +276,9 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 	}
 	skip_uring_if_absent(s->skel);
 	s->skel->rodata->stop_on_critical = s->stop_on_critical;
+	if (size_maps(s, err, errlen))
+		return -1;
+	s->skel->rodata->acct_evicts_above = evicts_above(s->max_keys);
 	pin_prepare(s);
 	if (connwatch_bpf__load(s->skel)) {
 		snprintf(err, errlen, "loading BPF programs: %s%s",

@@ -79,6 +79,8 @@ struct cw_session {
 	int sockets_attached;	/* all its tracepoints are */
 	int stop_on_critical;	/* --on-critical stop */
 	int fresh;		/* --fresh: adopt no pinned state */
+	unsigned int max_keys;	/* detection entries (and tombstones) */
+	unsigned int max_procs;	/* processes the tables hold at once */
 	struct cw_pin pin;	/* the maps a restart adopts */
 };
 

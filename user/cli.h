@@ -35,6 +35,10 @@ struct cli {
 	const char *on_alert;	/* --on-alert CMD */
 	const char *web_config;	/* --web.config.file FILE */
 	int fresh;		/* --fresh: adopt no pinned state */
+	int exited_grace_s;	/* --exited-grace: series of an exited process */
+	int max_keys;		/* --max-keys: objects tracked at once */
+	int max_procs;		/* --max-processes: processes at once */
+	int presets_chosen;	/* none given: picked for the binary */
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)
@@ -43,10 +47,11 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	       const char *help, int mode);
 int resolve_binary(const struct cli *c, char *path, size_t len);
 const char *base_name(const char *path);
-int load_targets(const struct cli *c, struct spec *specs,
-		 struct cw_session *s);
+/* The specs and presets of c, or with none the presets that fit the
+ * binary (added to c, each said on stderr). 0, or -1 said on stderr. */
+int load_targets(struct cli *c, struct spec *specs, struct cw_session *s);
 /* Spec files, binary, symbols: everything short of the kernel. */
-int prepare(const struct cli *c, struct spec *specs, struct cw_session *s);
+int prepare(struct cli *c, struct spec *specs, struct cw_session *s);
 void free_specs(const struct cli *c, struct spec *specs);
 void install_signals(void);
 int report_attach(struct cw_session *s, int attached);

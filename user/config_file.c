@@ -78,19 +78,21 @@ static int list_args(struct cparse *p, const yaml_node_t *v, const char *opt,
 }
 
 static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
-			struct child *c, int *n, int *has_what, int *has_how)
+			struct child *c, int *n, int *has_what)
 {
 	static const char *const scalars[][2] = {
 		{ "exe", "--exe" }, { "pid", "--pid" },
 		{ "on_critical", "--on-critical" }, { "target", "--target" },
+		{ "exited_grace", "--exited-grace" },
+		{ "max_keys", "--max-keys" },
+		{ "max_processes", "--max-processes" },
 	};
 	char err[256];
 	size_t i;
 
-	if (!strcmp(k, "presets") || !strcmp(k, "specs")) {
-		*has_how = 1;
+	/* Neither: the child chooses the presets that fit the binary. */
+	if (!strcmp(k, "presets") || !strcmp(k, "specs"))
 		return list_args(p, v, k[0] == 'p' ? "--preset" : "--spec", c, n);
-	}
 	for (i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		if (strcmp(k, scalars[i][0]))
 			continue;
@@ -105,7 +107,8 @@ static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
 		       cfail(p, v, "too many options") : 0;
 	}
 	return cfail(p, v, "target: unknown key '%s' (expected exe, pid, "
-		     "target, presets, specs, on_critical)", k);
+		     "target, presets, specs, on_critical, exited_grace, "
+		     "max_keys, max_processes)", k);
 }
 
 /* The shared options, then the target's, after `connwatch attach`. */
@@ -117,7 +120,7 @@ static int parse_target(struct cparse *p, const char *self,
 		{ "--alert-log", cfg->alert_log }, { "--alertmanager", cfg->alertmanager },
 		{ "--on-alert", cfg->on_alert },
 	};
-	int n = 0, has_what = 0, has_how = 0;
+	int n = 0, has_what = 0;
 	yaml_node_pair_t *pr;
 	size_t i;
 
@@ -136,13 +139,11 @@ static int parse_target(struct cparse *p, const char *self,
 		const char *k = ydoc_scalar(node(p, pr->key));
 
 		if (!k || target_field(p, k, node(p, pr->value), c, &n,
-				       &has_what, &has_how))
+				       &has_what))
 			return k ? -1 : cfail(p, t, "keys must be plain words");
 	}
 	if (has_what != 1)
 		return cfail(p, t, "target: give exactly one of exe or pid");
-	if (!has_how)
-		return cfail(p, t, "target: give presets or specs");
 	for (i = 0; c->argv[i]; i++)
 		snprintf(c->key + strlen(c->key), sizeof(c->key) - strlen(c->key),
 			 "%s\x1f", c->argv[i]);

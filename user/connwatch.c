@@ -17,6 +17,7 @@
 #include "gopclntab.h"
 #include "labels.h"
 #include "presets.h"
+#include "proc_tables.h"
 #include "procfs.h"
 #include "resolve.h"
 #include "summary.h"
@@ -31,15 +32,18 @@ static const char usage_text[] =
 "before it crashes the server (counter underflow, duplicate drain).\n"
 "\n"
 "commands:\n"
-"  attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"  attach (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "         [--listen ADDR:PORT] [--alert-log FILE] [--duration SECONDS] [--json]\n"
 "         [--on-critical stop] [--alertmanager URL] [--on-alert CMD]\n"
-"         [--web.config.file FILE] [--fresh]\n"
+"         [--web.config.file FILE] [--fresh] [--exited-grace SECONDS]\n"
+"         [--max-keys N] [--max-processes N]\n"
 "                       watch a running process (or every process of a binary);\n"
 "                       a restart for the same target and spec goes on from the\n"
 "                       state pinned in /sys/fs/bpf/connwatch\n"
-"  check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"  check (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "                       resolve every probe, attach nothing\n"
+"                       (no --preset or --spec: the presets that fit the\n"
+"                       binary are chosen, each said with why)\n"
 "  run [--preload] [--preset NAME | --spec FILE]... [--fail-on LEVEL] -- CMD...\n"
 "                       start CMD watched; exit with its status (3: alerted)\n"
 "  collect [--preload-socket PATH]\n"
@@ -56,8 +60,12 @@ static const char usage_text[] =
 "Run `connwatch COMMAND --help` for a command's options.\n";
 
 static const char attach_help[] =
-"usage: connwatch attach (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"usage: connwatch attach (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "                        [options]\n"
+"\n"
+"With no --preset or --spec, connwatch reads the binary and chooses: a Go\n"
+"program gets go-runtime, and go-net-http / quic-go-http3 where it has\n"
+"their functions; anything else gets sockets. Each choice is said with why.\n"
 "\n"
 "  -p, --pid PID          the process to watch (sockets: and its children)\n"
 "  -e, --exe PATH         every process running PATH, now and later\n"
@@ -82,6 +90,15 @@ static const char attach_help[] =
 "      --fresh            start over: adopt none of the counts and drain\n"
 "                         state a connwatch before pinned for this target\n"
 "                         and spec (/sys/fs/bpf/connwatch), and drop them\n"
+"      --exited-grace SECONDS\n"
+"                         an exited process' series stay this long (default\n"
+"                         60), then its counts go on in its target's series\n"
+"                         (no pid label) and its table entries are freed\n"
+"      --max-keys N       objects (keys) tracked at once for detection\n"
+"                         (default 131072); beyond, the oldest are evicted:\n"
+"                         their closes are counted, never judged\n"
+"      --max-processes N  processes in the tables at once (default 4096);\n"
+"                         beyond, counts go to the target's series\n"
 "  -h, --help             this text\n"
 "\n"
 "The counts and the drain state are pinned under /sys/fs/bpf/connwatch:\n"
@@ -90,13 +107,15 @@ static const char attach_help[] =
 "Probes are not pinned: they end with connwatch.\n";
 
 static const char check_help[] =
-"usage: connwatch check (--pid PID | --exe PATH) (--spec FILE | --preset NAME)...\n"
+"usage: connwatch check (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
 "                       [--target NAME]\n"
 "\n"
 "Resolves every probe of every spec in the binary and prints where each\n"
 "would attach (entry and exit sites), and the target label attach would\n"
 "serve (--target NAME, else the specs' target:, else the binary's name).\n"
-"Attaches nothing. Exit 1 if any probe does not resolve.\n";
+"Attaches nothing. Exit 1 if any probe does not resolve. With no --preset\n"
+"or --spec: the presets that fit the binary (as attach would choose\n"
+"them), and the attach command line.\n";
 
 static const char symbols_help[] =
 "usage: connwatch symbols (--pid PID | --exe PATH) [REGEX]\n"
@@ -207,6 +226,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "on-alert", required_argument, NULL, 'H' },
 		{ "web.config.file", required_argument, NULL, 'W' },
 		{ "fresh", no_argument, NULL, 'F' },
+		{ "exited-grace", required_argument, NULL, 'G' },
+		{ "max-keys", required_argument, NULL, 'K' },
+		{ "max-processes", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -215,6 +237,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 	memset(c, 0, sizeof(*c));
 	c->listen = CW_DEFAULT_LISTEN;
 	c->alert_log = DEFAULT_ALERT_LOG;
+	c->exited_grace_s = CW_DEFAULT_EXITED_GRACE_S;
+	c->max_keys = CW_DEFAULT_MAX_KEYS;
+	c->max_procs = CW_DEFAULT_MAX_PROCS;
 	opterr = 0;
 	optind = 1;
 	/* '+': stop at the first non-option, `run`'s command. */
@@ -271,6 +296,18 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			break;
 		case 'F':
 			c->fresh = 1;
+			break;
+		case 'G':
+			c->exited_grace_s = parse_number(cmd, "--exited-grace",
+							 optarg, 0, 31536000);
+			break;
+		case 'K':
+			c->max_keys = parse_number(cmd, "--max-keys", optarg,
+						   1024, 16777216);
+			break;
+		case 'N':
+			c->max_procs = parse_number(cmd, "--max-processes",
+						    optarg, 16, 1048576);
 			break;
 		case 'f':
 			if (!strcmp(optarg, "warning") || !strcmp(optarg, "critical"))
@@ -337,17 +374,30 @@ const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-int load_targets(const struct cli *c, struct spec *specs,
-			struct cw_session *s)
+/*
+ * No --preset or --spec: the presets that fit the binary, each said in
+ * a line with why. Something always fits: Go or not.
+ */
+static void choose_presets(struct cli *c, const struct cw_session *s)
+{
+	struct preset_choice ch[CW_MAX_PRESET_CHOICES];
+	int i, n = presets_choose(s->is_go ? &s->go : NULL, ch);
+
+	for (i = 0; i < n; i++) {
+		fprintf(stderr, "connwatch: no --preset or --spec: chose %s: "
+			"%s\n", ch[i].preset->name, ch[i].why);
+		c->presets[c->nr_presets++] = ch[i].preset;
+	}
+	c->presets_chosen = 1;
+}
+
+int load_targets(struct cli *c, struct spec *specs, struct cw_session *s)
 {
 	char err[512];
 	int i;
 
-	if (!c->nr_specs && !c->nr_presets) {
-		fprintf(stderr, "connwatch: no --spec or --preset given: "
-			"nothing to probe\n");
-		return -1;
-	}
+	if (!c->nr_specs && !c->nr_presets)
+		choose_presets(c, s);
 	for (i = 0; i < c->nr_specs; i++) {
 		if (spec_parse_file(&specs[i], c->specs[i], err, sizeof(err))) {
 			fprintf(stderr, "connwatch: %s\n", err);
@@ -371,8 +421,7 @@ int load_targets(const struct cli *c, struct spec *specs,
 				p->name, s->binary);
 			return -1;
 		}
-		if (p->build(spec, s->binary, s->is_go ? s->go.version : "",
-			     err, sizeof(err))) {
+		if (p->build(spec, s->binary, &s->go, err, sizeof(err))) {
 			fprintf(stderr, "connwatch: preset %s: %s\n", p->name, err);
 			return -1;
 		}
@@ -386,8 +435,7 @@ int load_targets(const struct cli *c, struct spec *specs,
 }
 
 /* Spec files, binary, symbols: everything short of the kernel. */
-int prepare(const struct cli *c, struct spec *specs,
-		   struct cw_session *s)
+int prepare(struct cli *c, struct spec *specs, struct cw_session *s)
 {
 	char err[512];
 	int failed, i;
@@ -397,6 +445,8 @@ int prepare(const struct cli *c, struct spec *specs,
 	s->sockets_target = -1;
 	s->stop_on_critical = c->stop_on_critical;
 	s->fresh = c->fresh;
+	s->max_keys = c->max_keys;
+	s->max_procs = c->max_procs;
 	if (resolve_binary(c, s->binary, sizeof(s->binary)))
 		return -1;
 	if (session_load_binary(s, err, sizeof(err))) {
@@ -486,7 +536,7 @@ static void print_probe(FILE *f, const struct cw_session *s,
 			const struct cw_probe *p, int attached)
 {
 	if (p->absent) {
-		fprintf(f, "  %-32s absent: %s\n", p->name,
+		fprintf(f, "  %-32s absent, and fine: %s\n", p->name,
 			p->sp->absent_why ? p->sp->absent_why :
 			"optional, not in this binary");
 		return;
@@ -521,6 +571,32 @@ static void print_probe(FILE *f, const struct cw_session *s,
 	fputc('\n', f);
 }
 
+/* The attach command line for the presets chosen. */
+static void print_suggestion(const struct cli *c)
+{
+	int i;
+
+	printf("suggested: connwatch attach ");
+	if (c->pid)
+		printf("--pid %d", (int)c->pid);
+	else
+		printf("--exe %s", c->exe);
+	for (i = 0; i < c->nr_presets; i++)
+		printf(" --preset %s", c->presets[i]->name);
+	putchar('\n');
+}
+
+/* What of a preset this binary cannot have, and why that is fine. */
+static void print_notes(FILE *f, const struct cw_session *s)
+{
+	int t;
+
+	for (t = 0; t < s->nr_targets; t++)
+		if (s->targets[t].spec && s->targets[t].spec->note[0])
+			fprintf(f, "  %s: %s\n", s->targets[t].spec->path,
+				s->targets[t].spec->note);
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	struct spec specs[CW_MAX_TARGET_SPECS] = {};
@@ -535,6 +611,7 @@ static int cmd_check(int argc, char **argv)
 		       s.binary, s.target);
 		for (i = 0; i < s.nr_probes; i++)
 			print_probe(stdout, &s, &s.probes[i], 0);
+		print_notes(stdout, &s);
 		if (s.sockets_target >= 0)
 			printf("  %-32s accept/close/dup/io_uring tracepoints\n",
 			       "sockets");
@@ -543,6 +620,8 @@ static int cmd_check(int argc, char **argv)
 			       "callers cannot be found; a probe that never "
 			       "fires shows 0 in connwatch_probe_hits_total\n",
 			       s.is_go ? " and no readable inline tree" : "");
+		if (c.presets_chosen)
+			print_suggestion(&c);
 	}
 	session_close(&s);
 	free_specs(&c, specs);
@@ -647,22 +726,30 @@ void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Optional parts this binary lacks are not failures: said apart, with
+ * what each means. A probe that failed is: what it counts is missing.
+ */
 int report_attach(struct cw_session *s, int attached)
 {
-	int i, absent = 0;
+	int i, absent = 0, wanted;
 
-	/* Optional parts this binary lacks are not failures: said apart. */
 	for (i = 0; i < s->nr_probes; i++)
 		absent += s->probes[i].absent;
+	wanted = s->nr_probes + (s->sockets_target >= 0) - absent;
 	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached",
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
-		s->nr_probes + (s->sockets_target >= 0) - absent);
+		wanted);
+	if (attached < wanted)
+		fprintf(stderr, "; %d FAILED (below): what they count is not "
+			"counted", wanted - attached);
 	if (absent)
-		fprintf(stderr, " (%d optional ones absent from this binary, "
-			"each said below)", absent);
+		fprintf(stderr, "; %d optional parts not in this binary, and "
+			"need not be (below, with why)", absent);
 	fputc('\n', stderr);
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, s, &s->probes[i], 1);
+	print_notes(stderr, s);
 	if (s->sockets_target >= 0)
 		fprintf(stderr, "  %-32s accept/close/dup/io_uring tracepoints  attached\n",
 			"sockets");
@@ -785,6 +872,7 @@ static int cmd_attach(int argc, char **argv)
 	if (!prepare(&c, specs, &d.sess)) {
 		symbolizer_init(&d.sym, &d.sess.symtab, &d.sess.go);
 		d.duration_s = c.duration_s;
+		d.exited_grace_s = c.exited_grace_s;
 		ret = watch(&d, &c);
 		symbolizer_free(&d.sym);
 	} else {

@@ -4,15 +4,19 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "anomaly_counts.h"
 #include "anomalies.h"
 #include "daemon.h"
+#include "proc_tables.h"
 #include "summary.h"
 
 volatile sig_atomic_t cw_stop;
@@ -25,7 +29,7 @@ uint64_t daemon_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static struct proc_state *proc_find(struct cw_daemon *d, pid_t pid)
+struct proc_state *daemon_proc_find(struct cw_daemon *d, pid_t pid)
 {
 	int i;
 
@@ -35,15 +39,34 @@ static struct proc_state *proc_find(struct cw_daemon *d, pid_t pid)
 	return NULL;
 }
 
+/*
+ * A new entry, or NULL when out of memory. The table holds the processes
+ * alive and those in their grace: proc_tables.c frees the rest. Under
+ * d->lock, which the metrics thread reads it under.
+ */
+static struct proc_state *proc_add(struct cw_daemon *d, pid_t pid)
+{
+	struct proc_state *grown;
+	int cap;
+
+	if (d->nr_procs == d->cap_procs) {
+		cap = d->cap_procs ? d->cap_procs * 2 : 64;
+		grown = realloc(d->procs, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		d->procs = grown;
+		d->cap_procs = cap;
+	}
+	d->procs[d->nr_procs] = (struct proc_state){ .pid = pid, .up = 1 };
+	return &d->procs[d->nr_procs++];
+}
+
 void daemon_proc_seen(struct cw_daemon *d, pid_t pid)
 {
 	pthread_mutex_lock(&d->lock);
-	if (!proc_find(d, pid) && d->nr_procs < CW_MAX_TARGETS) {
-		d->procs[d->nr_procs++] = (struct proc_state){ .pid = pid,
-							       .up = 1 };
-		/* Read its mappings while it lives: a crash may come next. */
+	/* Read its mappings while it lives: a crash may come next. */
+	if (!daemon_proc_find(d, pid) && proc_add(d, pid))
 		symbolizer_remember(&d->sym, pid);
-	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -64,23 +87,27 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 	char how[128] = "exited";
 
 	pthread_mutex_lock(&d->lock);
-	p = proc_find(d, pid);
+	p = daemon_proc_find(d, pid);
 	/* Told already (tracepoint, then waitpid), unless now with a status. */
 	if (p && !p->up && (p->status >= 0 || status < 0)) {
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}
-	if (!p && d->nr_procs < CW_MAX_TARGETS)
-		p = &d->procs[d->nr_procs++];
+	if (!p)
+		p = proc_add(d, pid);
 	if (p)
-		*p = (struct proc_state){ .pid = pid, .up = 0, .status = status };
+		*p = (struct proc_state){ .pid = pid, .up = 0, .status = status,
+					  .down_ns = daemon_now_ns() };
 	pthread_mutex_unlock(&d->lock);
 	if (status >= 0)
 		describe_status(status, how, sizeof(how));
 	/* `run` ends with its command: no counts are kept to be scraped. */
-	fprintf(stderr, "connwatch: pid %d (%.16s) %s%s\n", pid, comm, how,
-		d->child && d->child->pid == pid ? "" :
-		"; keeping its final counts");
+	if (d->child && d->child->pid == pid)
+		fprintf(stderr, "connwatch: pid %d (%.16s) %s\n", pid, comm, how);
+	else
+		fprintf(stderr, "connwatch: pid %d (%.16s) %s; keeping its final "
+			"counts (its series for %d s, then in its target's)\n",
+			pid, comm, how, d->exited_grace_s);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -126,6 +153,7 @@ static int periodic(struct cw_daemon *d, uint64_t now)
 		folded_flush(d, now, 0);
 	}
 	anomaly_counts_tick(d);
+	proc_tables_tick(d, now);
 	alert_batch_end(&d->sinks);
 	if (d->live_summary)
 		summary_draw(d);

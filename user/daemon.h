@@ -17,6 +17,7 @@ struct proc_state {
 	pid_t pid;
 	int up;
 	int status;		/* wait status once down */
+	uint64_t down_ns;	/* CLOCK_MONOTONIC when seen down */
 };
 
 /* accounting_drift is judged in user space: it needs time, not hits. */
@@ -35,9 +36,10 @@ struct cw_daemon {
 	struct alert_sinks sinks;
 	struct alert_push push;	/* Alertmanager, hook: after the log */
 	int duration_s;		/* 0: until SIGINT/SIGTERM */
+	int exited_grace_s;	/* an exited process' series stay this long */
 	pthread_mutex_t lock;	/* procs, read by the metrics thread */
-	struct proc_state procs[CW_MAX_TARGETS];
-	int nr_procs;
+	struct proc_state *procs;	/* watched, and exited in their grace */
+	int nr_procs, cap_procs;
 	/* per target and kind, the anomalies judged in user space
 	 * (accounting_drift); the kernel counts the rest (anomaly_counts.c).
 	 * Written by the loop, read by /metrics */
@@ -58,6 +60,8 @@ struct cw_daemon {
 	int live_summary;	/* a terminal: redraw a summary each second */
 	char recent[CW_RECENT_ALERTS][160];	/* for the summary */
 	unsigned long nr_alerts;
+	uint64_t full_said[CW_TABLE__COUNT];	/* table_full last said */
+	int unknown_said;	/* keys not in the detection table: said */
 };
 
 struct metrics_server;
@@ -66,9 +70,12 @@ extern volatile sig_atomic_t cw_stop;
 
 /* Records a process as watched (up). */
 void daemon_proc_seen(struct cw_daemon *d, pid_t pid);
-/* Records a process as gone; status is a wait status, or -1 unknown. */
+/* Records a process as gone; status is a wait status, or -1 unknown.
+ * Its series stay for exited_grace_s, then fold (proc_tables.c). */
 void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 		      int status);
+/* The process table's entry of pid, or NULL. Under d->lock. */
+struct proc_state *daemon_proc_find(struct cw_daemon *d, pid_t pid);
 /* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock. */
 uint64_t daemon_now_ns(void);
 /* Polls the ring buffer and the clock until stopped. 0 or -1 + err. */

@@ -119,9 +119,12 @@ void labels_put(FILE *f, const char *name, const char *value)
 	fputc('"', f);
 }
 
+/* pid 0 is no process: a source's own series, of its processes gone
+ * (proc_tables.c), have no pid label. */
 static void put_pid(FILE *f, unsigned pid)
 {
-	fprintf(f, ",pid=\"%u\"", pid);
+	if (pid)
+		fprintf(f, ",pid=\"%u\"", pid);
 }
 
 void labels_process(FILE *f, const struct cw_session *s, unsigned pid)

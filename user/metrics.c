@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Prometheus exposition. Nothing is pushed to user space per event: a
- * scrape walks the accounting map and sums it per (source, pid); the
- * labels come from labels.c.
+ * scrape reads the counts per (source, pid) from the totals map, which
+ * nothing evicts, and each source's own (processes folded, tables full);
+ * the labels come from labels.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "anomaly_counts.h"
 #include "anomalies.h"
@@ -21,47 +24,42 @@
 #include "labels.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "proc_tables.h"
 #include "web_config.h"
 
 
-static struct metrics_row *row_for(struct metrics_row *rows, int *nr, uint32_t target_id,
-			   uint32_t tgid)
-{
-	int i;
+/* Rows, grown as the maps are walked. */
+struct rows {
+	struct metrics_row *row;
+	int nr, cap;
+};
 
-	for (i = 0; i < *nr; i++)
-		if (rows[i].target_id == target_id && rows[i].tgid == tgid)
-			return &rows[i];
-	if (*nr == METRICS_MAX_ROWS)
-		return NULL;
-	memset(&rows[*nr], 0, sizeof(rows[0]));
-	rows[*nr].target_id = target_id;
-	rows[*nr].tgid = tgid;
-	return &rows[(*nr)++];
-}
-
-static void add_acct(struct metrics_row *r, const struct cw_acct *st)
+/* A new row: every (target, pid) comes from one entry of one map. */
+static struct metrics_row *row_add(struct rows *rs, uint32_t target_id,
+				   uint32_t tgid)
 {
-	r->sum.opened += st->opened;
-	r->sum.closed += st->closed;
-	r->sum.inc += st->inc;
-	r->sum.dec += st->dec;
-	r->sum.drains += st->drains;
-	r->sum.live += st->live;
-	r->sum.race_windows += st->race_windows;
-	r->sum.preattach_closes += st->preattach_closes;
-	if (st->counter_read) {
-		r->sum.counter_value += st->counter_value;
-		r->counter_read = 1;
+	struct metrics_row *grown;
+	int cap;
+
+	if (rs->nr == rs->cap) {
+		cap = rs->cap ? rs->cap * 2 : 64;
+		grown = realloc(rs->row, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		rs->row = grown;
+		rs->cap = cap;
 	}
+	memset(&rs->row[rs->nr], 0, sizeof(rs->row[0]));
+	rs->row[rs->nr].target_id = target_id;
+	rs->row[rs->nr].tgid = tgid;
+	return &rs->row[rs->nr++];
 }
 
-/* The sockets preset: its own per-process map. */
 /* Accepted sockets of one process, from the tracepoints or the shim. */
-static void add_socket_row(struct cw_daemon *d, struct metrics_row *rows,
-			   int *nr, uint32_t tgid, const struct cw_sock_stats *st)
+static void add_socket_row(struct cw_daemon *d, struct rows *rs, uint32_t tgid,
+			   const struct cw_sock_stats *st)
 {
-	struct metrics_row *r = row_for(rows, nr, d->sess.sockets_target, tgid);
+	struct metrics_row *r = row_add(rs, d->sess.sockets_target, tgid);
 
 	if (!r)
 		return;
@@ -72,24 +70,26 @@ static void add_socket_row(struct cw_daemon *d, struct metrics_row *rows,
 	r->has_durations = 1;
 }
 
-static void collect_sockets(struct cw_daemon *d, struct metrics_row *rows, int *nr)
+/* The sockets preset: its own per-process map, then the target's own. */
+static void collect_sockets(struct cw_daemon *d, struct rows *rs)
 {
 	int fd = bpf_map__fd(d->sess.skel->maps.sock_stats);
 	__u32 k, next, *prev = NULL;
 	struct cw_sock_stats st;
 
-	if (d->sess.sockets_target < 0)
-		return;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		if (!bpf_map_lookup_elem(fd, &k, &st))
-			add_socket_row(d, rows, nr, k, &st);
+			add_socket_row(d, rs, k, &st);
 	}
+	st = d->sess.skel->bss->sock_unkeyed;
+	if (st.opened || st.closed)
+		add_socket_row(d, rs, 0, &st);
 }
 
 /* Sockets counted by the LD_PRELOAD shim: the same rows. */
-static void collect_preload(struct cw_daemon *d, struct metrics_row *rows, int *nr)
+static void collect_preload(struct cw_daemon *d, struct rows *rs)
 {
 	int i;
 
@@ -108,34 +108,58 @@ static void collect_preload(struct cw_daemon *d, struct metrics_row *rows, int *
 			.duration_sum_ns = c.duration_sum_ns,
 		};
 		memcpy(st.buckets, c.duration_buckets, sizeof(st.buckets));
-		add_socket_row(d, rows, nr, d->preload[i].pid, &st);
+		add_socket_row(d, rs, d->preload[i].pid, &st);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
 
-int metrics_collect(struct cw_daemon *d, struct metrics_row *rows)
+static int totals_nonzero(const struct cw_totals *t)
 {
-	struct cw_acct_key k, next, *prev = NULL;
-	struct cw_acct st;
-	struct metrics_row *r;
-	int fd, nr = 0;
+	return t->opened || t->closed || t->inc || t->dec || t->drains ||
+	       t->preattach_closes || t->keys_unknown;
+}
 
-	collect_preload(d, rows, &nr);
-	if (!d->sess.skel)
-		return nr;
-	fd = bpf_map__fd(d->sess.skel->maps.acct);
+/* The counts of each (process, target), then each target's own. */
+static void collect_totals(struct cw_daemon *d, struct rows *rs)
+{
+	int fd = bpf_map__fd(d->sess.skel->maps.totals);
+	struct cw_proc_key k, next, *prev = NULL;
+	struct metrics_row *r;
+	struct cw_totals t;
+	int i;
+
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		if (k.target_id >= (uint32_t)d->sess.nr_targets ||
-		    bpf_map_lookup_elem(fd, &k, &st))
+		    bpf_map_lookup_elem(fd, &k, &t))
 			continue;
-		r = row_for(rows, &nr, k.target_id, k.tgid);
+		r = row_add(rs, k.target_id, k.tgid);
 		if (r)
-			add_acct(r, &st);
+			r->sum = t;
 	}
-	collect_sockets(d, rows, &nr);
-	return nr;
+	for (i = 0; i < d->sess.nr_targets; i++) {
+		t = d->sess.skel->bss->totals_unkeyed[i];
+		if (totals_nonzero(&t) && (r = row_add(rs, i, 0)))
+			r->sum = t;
+	}
+}
+
+int metrics_collect(struct cw_daemon *d, struct metrics_row **rows)
+{
+	struct rows rs = { 0 };
+
+	collect_preload(d, &rs);
+	if (d->sess.skel) {
+		/* As the fold of processes gone leaves them: proc_tables.c */
+		pthread_mutex_lock(&d->lock);
+		collect_totals(d, &rs);
+		if (d->sess.sockets_target >= 0)
+			collect_sockets(d, &rs);
+		pthread_mutex_unlock(&d->lock);
+	}
+	*rows = rs.row;
+	return rs.nr;
 }
 
 static void help(FILE *f, const char *name, const char *type,
@@ -160,7 +184,10 @@ static void help(FILE *f, const char *name, const char *type,
 	X(connwatch_race_windows_total, counter, race_windows, \
 	  "Times two threads were inside dec at once with the count <= 2.") \
 	X(connwatch_preattach_closes_total, counter, preattach_closes, \
-	  "Decrements of connections that began before connwatch attached.")
+	  "Decrements of connections that began before connwatch attached.") \
+	X(connwatch_keys_unknown_total, counter, keys_unknown, \
+	  "Closes and decrements of a key not in the detection table (evicted: " \
+	  "more than --max-keys open): counted, never judged.")
 
 /* metric{target,source,pid} value: a series one source counts. */
 static void put_row(FILE *f, const char *metric, struct cw_daemon *d,
@@ -185,7 +212,7 @@ static void write_rows(FILE *f, struct cw_daemon *d, const struct metrics_row *r
 	help(f, "connwatch_counter_value", "gauge",
 	     "The real counter, read from the target's memory at the last hit.");
 	for (i = 0; i < nr; i++)
-		if (rows[i].counter_read)
+		if (rows[i].sum.counter_read)
 			put_row(f, "connwatch_counter_value", d, &rows[i],
 				rows[i].sum.counter_value);
 }
@@ -310,7 +337,8 @@ static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row
 	for (i = 0; i < d->nr_procs; i++)
 		put_up(f, d, d->procs[i].pid, d->procs[i].up);
 	for (i = 0; i < nr; i++)
-		if (proc_up(d, rows[i].tgid) < 0 && !pid_seen_before(rows, i))
+		if (rows[i].tgid && proc_up(d, rows[i].tgid) < 0 &&
+		    !pid_seen_before(rows, i))
 			put_up(f, d, rows[i].tgid, proc_exists(rows[i].tgid));
 	pthread_mutex_unlock(&d->lock);
 }
@@ -449,22 +477,35 @@ static void write_probes(FILE *f, struct cw_daemon *d)
 	}
 }
 
+/* Inserts a full table refused: the rest went to the targets' totals. */
+static void write_tables(FILE *f, struct cw_daemon *d)
+{
+	int i;
+
+	if (!d->sess.skel)
+		return;
+	help(f, "connwatch_table_full_total", "counter",
+	     "Inserts refused by a full table (--max-processes): their counts "
+	     "went to the target's series without a pid.");
+	for (i = 0; i < CW_TABLE__COUNT; i++)
+		fprintf(f, "connwatch_table_full_total{table=\"%s\"} %llu\n",
+			proc_table_name(i), (unsigned long long)__atomic_load_n(
+				&d->sess.skel->bss->table_full[i],
+				__ATOMIC_RELAXED));
+}
+
 char *metrics_render(void *daemon, size_t *len)
 {
 	struct cw_daemon *d = daemon;
-	struct metrics_row *rows = calloc(METRICS_MAX_ROWS, sizeof(*rows));
+	struct metrics_row *rows;
 	char *text = NULL;
 	FILE *f;
 	int nr;
 
-	if (!rows)
-		return NULL;
 	f = open_memstream(&text, len);
-	if (!f) {
-		free(rows);
+	if (!f)
 		return NULL;
-	}
-	nr = metrics_collect(d, rows);
+	nr = metrics_collect(d, &rows);
 	help(f, "connwatch_build_info", "gauge", "connwatch version.");
 	fprintf(f, "connwatch_build_info{version=\"%s\"} 1\n", CW_VERSION);
 	write_targets(f, d, rows, nr);
@@ -475,6 +516,7 @@ char *metrics_render(void *daemon, size_t *len)
 	write_push(f, d);
 	write_probes(f, d);
 	preload_write_metrics(f, d);
+	write_tables(f, d);
 	help(f, "connwatch_events_lost_total", "counter",
 	     "Records dropped: ring buffer full, or the preload shim could not send.");
 	fprintf(f, "connwatch_events_lost_total %llu\n",

@@ -13,18 +13,17 @@ struct cw_daemon;
 /* What is exported for one (source, process). */
 struct metrics_row {
 	uint32_t target_id;	/* the source (labels.h) */
-	uint32_t tgid;
-	struct cw_acct sum;
-	int counter_read;
+	uint32_t tgid;		/* 0: the target's own, without a pid: the
+				 * processes folded after their grace, and
+				 * what a full table had no room for */
+	struct cw_totals sum;
 	int has_durations;
 	struct cw_sock_stats sock;	/* the duration histogram */
 };
 
-#define METRICS_MAX_ROWS 1024
-
-/* Sums the maps (and preload reports) per (target, pid) into rows, which
- * hold METRICS_MAX_ROWS. Returns how many. */
-int metrics_collect(struct cw_daemon *d, struct metrics_row *rows);
+/* The maps (and preload reports) per (target, pid), into *rows
+ * (malloc'ed, the caller frees). Returns how many, or -1. */
+int metrics_collect(struct cw_daemon *d, struct metrics_row **rows);
 struct metrics_server;
 struct web_config;
 

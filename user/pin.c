@@ -33,48 +33,57 @@
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "connwatch.h"	/* before the skeleton: its .bss types */
 #include "connwatch.skel.h"
 #include "attach.h"
 #include "procfs.h"
 #include "pin.h"
+#include "proc_tables.h"
 
 #define PIN_ROOT	"/sys/fs/bpf"
 #define LOCK_WAIT_MS	3000	/* a connwatch before may still be detaching */
 #define MAX_GONE_LINES	8
 
 /*
- * What outlives connwatch: the accounting (counts, drained, shutdown,
- * armed), the process tables (who, since when; already running at attach;
+ * What outlives connwatch: the counts per process (totals), the detection
+ * state per key (drained, shutdown, armed), the process tables (who, since when; already running at attach;
  * frozen once), the sockets preset's tables, the probe hits (Prometheus
  * counters), the in-flight entries (a handler that entered before the
  * restart returns after it), the ring buffer (records connwatch had not
  * read when it was killed), the anomaly counts with the rate limit's
  * folded events, and .bss (the totals of processes gone, records lost).
  * Not pinned: what attach writes anew (the probe table, the --exe inode,
- * .rodata), and a close in flight (its exit, seen without its entry,
- * would count it twice).
+ * .rodata), a close in flight (its exit, seen without its entry, would
+ * count it twice), and the tombstones of keys that balanced (one opened
+ * again while no connwatch watched would look closed twice).
  *
- * per_process: keyed by tgid first, and dropped with a process gone.
- * Anomaly counts are not: connwatch folds those of a process gone into
- * its target's totals, as for any process that exits. sockets: only with
+ * gone: what becomes of the entries of a process gone (keyed by tgid
+ * first): detection state is DROPPED; counts (totals, sock_stats) are
+ * FOLDED into the target's at once, as for any process that exits after
+ * its grace (proc_tables.c), so counters never decrease; anomaly counts
+ * fold on their own (anomaly_counts.c). sockets: only with
  * the sockets preset; otherwise empty, and sock_fds alone holds some
  * 25 MB of kernel memory (an LRU map is preallocated) that pins would
  * keep after connwatch. The pin is named after the skeleton's field
  * (bpffs takes no dot, as in .bss).
  */
-#define PINNED(m, per_process, sockets) \
-	{ #m, offsetof(struct connwatch_bpf, maps.m), per_process, sockets }
+enum { SHARED, DROPPED, FOLDED };
+#define PINNED(m, gone, sockets) \
+	{ #m, offsetof(struct connwatch_bpf, maps.m), gone, sockets }
 static const struct {
 	const char *name;
 	size_t off;
-	int per_process;
+	int gone;
 	int sockets;
 } pinned[] = {
-	PINNED(acct, 1, 0), PINNED(watched, 1, 0), PINNED(preexisting, 1, 0),
-	PINNED(stopped, 1, 0), PINNED(probe_hits, 0, 0), PINNED(inflight, 0, 0),
-	PINNED(records, 0, 0), PINNED(anomaly_counts, 0, 0),
-	PINNED(rates, 0, 0), PINNED(bss, 0, 0), PINNED(sock_targets, 1, 1),
-	PINNED(sock_stats, 1, 1), PINNED(sock_fds, 1, 1),
+	PINNED(acct, DROPPED, 0), PINNED(totals, FOLDED, 0),
+	PINNED(watched, DROPPED, 0), PINNED(preexisting, DROPPED, 0),
+	PINNED(stopped, DROPPED, 0), PINNED(probe_hits, SHARED, 0),
+	PINNED(inflight, SHARED, 0), PINNED(records, SHARED, 0),
+	PINNED(anomaly_counts, SHARED, 0), PINNED(rates, SHARED, 0),
+	PINNED(bss, SHARED, 0), PINNED(sock_targets, DROPPED, 1),
+	PINNED(sock_stats, FOLDED, 1), PINNED(sock_fds, DROPPED, 1),
 };
 #define NR_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 _Static_assert(offsetof(struct cw_acct_key, tgid) == 0, "tgid first");
@@ -291,10 +300,10 @@ static int still_runs(__u32 tgid, __u64 start)
 	return !proc_start_ticks(tgid, &now) && now == start;
 }
 
-/* Processes by tgid, a thousand at most (CW_MAX_TARGETS). */
+/* Processes by tgid, as many as the tables hold. */
 struct pids {
-	__u32 tgid[CW_MAX_TARGETS];
-	int nr;
+	__u32 *tgid;
+	int nr, cap;
 };
 
 static int pids_has(const struct pids *set, __u32 tgid)
@@ -309,8 +318,20 @@ static int pids_has(const struct pids *set, __u32 tgid)
 
 static void pids_add(struct pids *set, __u32 tgid)
 {
-	if (!pids_has(set, tgid) && set->nr < CW_MAX_TARGETS)
-		set->tgid[set->nr++] = tgid;
+	__u32 *grown;
+	int cap;
+
+	if (pids_has(set, tgid))
+		return;
+	if (set->nr == set->cap) {
+		cap = set->cap ? set->cap * 2 : 64;
+		grown = realloc(set->tgid, cap * sizeof(*grown));
+		if (!grown)
+			return;
+		set->tgid = grown;
+		set->cap = cap;
+	}
+	set->tgid[set->nr++] = tgid;
 }
 
 /*
@@ -485,9 +506,10 @@ unpinned:
 	p->dir[0] = '\0';
 }
 
-/* Deletes the entries of processes not in live; notes them in gone. */
+/* Notes the processes not in live in gone; with drop, deletes their
+ * entries. */
 static void drop_gone(int fd, size_t key_size, const struct pids *live,
-		      struct pids *gone)
+		      struct pids *gone, int drop)
 {
 	char *keys = NULL, *grown, cur[64], prev[64];
 	size_t n = 0, cap = 0, i;
@@ -503,6 +525,8 @@ static void drop_gone(int fd, size_t key_size, const struct pids *live,
 		if (pids_has(live, tgid))
 			continue;
 		pids_add(gone, tgid);
+		if (!drop)
+			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
 			grown = realloc(keys, cap * key_size);
@@ -579,9 +603,13 @@ void pin_adopt(struct cw_session *s)
 		goto out;
 	running(bpf_map__fd(s->skel->maps.watched), live);
 	for (i = 0; i < NR_PINNED; i++)
-		if (pinned[i].per_process && pinned_map(s, i))
+		if (pinned[i].gone != SHARED && pinned_map(s, i))
 			drop_gone(bpf_map__fd(pinned_map(s, i)),
-				  bpf_map__key_size(pinned_map(s, i)), live, gone);
+				  bpf_map__key_size(pinned_map(s, i)), live, gone,
+				  pinned[i].gone == DROPPED);
+	/* Before /metrics serves: no scrape to take d->lock against. */
+	for (i = 0; i < (size_t)gone->nr; i++)
+		proc_tables_fold(s, gone->tgid[i]);
 	say_gone(gone);
 	unarm(bpf_map__fd(s->skel->maps.acct), &keys, &drained);
 	fprintf(stderr, "connwatch: adopted the state pinned in %s: %d "
@@ -590,6 +618,10 @@ void pin_adopt(struct cw_session *s)
 		live->nr, live->nr == 1 ? "" : "es", keys, keys == 1 ? "" : "s",
 		drained);
 out:
+	if (live)
+		free(live->tgid);
+	if (gone)
+		free(gone->tgid);
 	free(live);
 	free(gone);
 }

@@ -62,49 +62,87 @@ static int add_go_check(struct spec *spec, int role, const char *symbol,
 
 /* Any Go program: the panics of the family, caught before they happen. */
 static int build_go_runtime(struct spec *spec, const char *path,
-			    const char *go, char *err, size_t errlen)
+			    const struct go_pclntab *go, char *err,
+			    size_t errlen)
 {
 	start_spec(spec, "preset go-runtime");
 	if (add_go_check(spec, CW_ROLE_CHAN_CLOSE, "runtime.closechan",
 			 "the program never closes a channel",
-			 "close of closed channel", path, go, GO_HCHAN_CLOSED,
-			 CW_CTR_U32, err, errlen) ||
+			 "close of closed channel", path, go->version,
+			 GO_HCHAN_CLOSED, CW_CTR_U32, err, errlen) ||
 	    add_go_check(spec, CW_ROLE_WG_ADD, "sync.(*WaitGroup).Add",
 			 "the program never uses a sync.WaitGroup (the linker "
 			 "dropped it): negative_waitgroup cannot happen",
-			 "sync: negative WaitGroup counter", path, go,
+			 "sync: negative WaitGroup counter", path, go->version,
 			 GO_WAITGROUP_COUNTER, CW_CTR_S32, err, errlen))
 		return -1;
 	return 0;
 }
 
+#define TRACK_CONN "net/http.(*Server).trackConn"
+
 /* net/http's trackConn(c *conn, add bool): every Go HTTP server. */
 static int build_go_net_http(struct spec *spec, const char *path,
-			     const char *go, char *err, size_t errlen)
+			     const struct go_pclntab *go, char *err,
+			     size_t errlen)
 {
-	(void)path; (void)go; (void)err; (void)errlen;
+	(void)path;
 	start_spec(spec, "preset go-net-http");
-	add_probe(spec, CW_ROLE_OPEN, "net/http.(*Server).trackConn")
-		->switch_arg = 2;
+	if (!go_func_by_name(go, TRACK_CONN)) {
+		snprintf(err, errlen, "no net/http server in this binary (no "
+			 TRACK_CONN "); `connwatch check` without --preset "
+			 "says which presets fit it");
+		return -1;
+	}
+	add_probe(spec, CW_ROLE_OPEN, TRACK_CONN)->switch_arg = 2;
 	return 0;
 }
 
-static const char quic_other_module[] = "the other quic-go module path";
+#define QUIC_GO_OLD "github.com/lucas-clemente/quic-go"
+#define QUIC_GO_NEW "github.com/quic-go/quic-go"
+#define HANDLE_CONN "/http3.(*Server).handleConn"
+
 static const char quic_no_tracking[] =
 	"this http3.Server has no v0.48 connection tracking (before v0.48: "
 	"connections are still counted)";
 
-static void add_server_probe(struct spec *spec, int role, const char *module,
-			     const char *method, const char *absent_why)
+static struct spec_probe *add_server_probe(struct spec *spec, int role,
+					   const char *module,
+					   const char *method)
 {
-	struct spec_probe *p;
 	char symbol[160];
 
 	snprintf(symbol, sizeof(symbol), "%s/http3.(*Server).%s", module,
 		 method);
-	p = add_probe(spec, role, symbol);
-	p->optional = 1;
-	p->absent_why = absent_why;
+	return add_probe(spec, role, symbol);
+}
+
+/* The tracking of v0.48 (quic-go#4705): optional, 0.29's server has none. */
+static int add_quic_tracking(struct spec *spec, const char *module)
+{
+	static const struct { int role; const char *method; } parts[] = {
+		{ CW_ROLE_SHUTDOWN, "Shutdown" }, { CW_ROLE_SHUTDOWN, "Close" },
+		{ CW_ROLE_RESET, "init" },
+	};
+	struct spec_probe *drain;
+	char caller[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		struct spec_probe *p = add_server_probe(spec, parts[i].role,
+							module, parts[i].method);
+
+		p->optional = 1;
+		p->absent_why = quic_no_tracking;
+	}
+	drain = add_probe(spec, CW_ROLE_DRAIN, "runtime.closechan");
+	drain->optional = 1;
+	drain->absent_why = quic_no_tracking;
+	drain->key_source = SPEC_KEY_OWNER;
+	snprintf(caller, sizeof(caller), "%s/http3.(*Server).decreaseConnCount",
+		 module);
+	drain->callers[drain->nr_callers] = strdup(caller);
+	return drain->callers[drain->nr_callers++] ? 0 : -1;
 }
 
 /*
@@ -115,47 +153,48 @@ static void add_server_probe(struct spec *spec, int role, const char *module,
  * keyed by the server the channel is loaded from, so the program's other
  * channel closes cost nothing. Shutdown and Close begin a shutdown; init
  * makes a new channel (ServeQUICConn runs it per call), which re-arms.
- * Every part is optional: 0.29's server has no tracking and keeps exact
- * counts, and only one module path is in any binary.
+ * The tracking is optional: 0.29's server has none and keeps exact
+ * counts. A binary links one of the two module paths (both would be two
+ * servers): only those present are probed, and the note says so.
  */
 static int build_quic_go_http3(struct spec *spec, const char *path,
-			       const char *go, char *err, size_t errlen)
+			       const struct go_pclntab *go, char *err,
+			       size_t errlen)
 {
-	static const char *const modules[] = {
-		"github.com/lucas-clemente/quic-go",
-		"github.com/quic-go/quic-go",
-	};
-	char caller[160];
+	static const char *const modules[] = { QUIC_GO_OLD, QUIC_GO_NEW };
+	int present[2] = {};
 	size_t i;
 
-	(void)path; (void)go;
+	(void)path;
 	start_spec(spec, "preset quic-go-http3");
-	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
-		struct spec_probe *drain;
+	for (i = 0; i < 2; i++) {
+		char handle_conn[160];
 
-		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn",
-				 quic_other_module);
-		add_server_probe(spec, CW_ROLE_CLOSE, modules[i], "handleConn",
-				 quic_other_module);
-		spec->probes[spec->nr_probes - 1].at_return = 1;
-		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Shutdown",
-				 quic_no_tracking);
-		add_server_probe(spec, CW_ROLE_SHUTDOWN, modules[i], "Close",
-				 quic_no_tracking);
-		add_server_probe(spec, CW_ROLE_RESET, modules[i], "init",
-				 quic_no_tracking);
-		drain = add_probe(spec, CW_ROLE_DRAIN, "runtime.closechan");
-		drain->optional = 1;
-		drain->absent_why = quic_no_tracking;
-		drain->key_source = SPEC_KEY_OWNER;
-		snprintf(caller, sizeof(caller),
-			 "%s/http3.(*Server).decreaseConnCount", modules[i]);
-		drain->callers[drain->nr_callers] = strdup(caller);
-		if (!drain->callers[drain->nr_callers++]) {
+		snprintf(handle_conn, sizeof(handle_conn), "%s" HANDLE_CONN,
+			 modules[i]);
+		present[i] = go_func_by_name(go, handle_conn) != NULL;
+		if (!present[i])
+			continue;
+		add_server_probe(spec, CW_ROLE_OPEN, modules[i], "handleConn");
+		add_server_probe(spec, CW_ROLE_CLOSE, modules[i],
+				 "handleConn")->at_return = 1;
+		if (add_quic_tracking(spec, modules[i])) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 	}
+	if (!present[0] && !present[1]) {
+		snprintf(err, errlen, "no quic-go HTTP/3 server in this binary "
+			 "(no " QUIC_GO_OLD HANDLE_CONN " or " QUIC_GO_NEW
+			 HANDLE_CONN "); `connwatch check` without --preset says "
+			 "which presets fit it");
+		return -1;
+	}
+	if (present[0] != present[1])
+		snprintf(spec->note, sizeof(spec->note), "%s/http3 is not in "
+			 "this binary, and need not be: it links %s, the "
+			 "other module path", modules[present[0]],
+			 modules[present[1]]);
 	return 0;
 }
 
@@ -198,6 +237,7 @@ static const struct preset presets[] = {
 		.cost = "2 uprobe traps per connection",
 		.build = build_go_net_http,
 		.go_only = 1,
+		.found_by = { TRACK_CONN },
 	},
 	{
 		.name = "quic-go-http3",
@@ -215,6 +255,7 @@ static const struct preset presets[] = {
 			"and 1 per init, Shutdown, Close",
 		.build = build_quic_go_http3,
 		.go_only = 1,
+		.found_by = { QUIC_GO_OLD HANDLE_CONN, QUIC_GO_NEW HANDLE_CONN },
 	},
 };
 
@@ -228,6 +269,59 @@ const struct preset *preset_find(const char *name)
 	return NULL;
 }
 
+/* The first of p's functions the binary has, or NULL. */
+static const char *found_in(const struct preset *p,
+			    const struct go_pclntab *go)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(p->found_by) / sizeof(p->found_by[0]) &&
+		    p->found_by[i]; i++)
+		if (go_func_by_name(go, p->found_by[i]))
+			return p->found_by[i];
+	return NULL;
+}
+
+/* Why p fits the binary, in why; 0 if it does not. */
+static int preset_fits(const struct preset *p, const struct go_pclntab *go,
+		       char *why, size_t len)
+{
+	const char *fn;
+
+	if (p->kind == PRESET_SOCKETS) {
+		snprintf(why, len, "not a Go program: counts the accepted "
+			 "sockets of any process");
+		return !go;
+	}
+	if (!go || !p->go_only)
+		return 0;
+	if (!p->found_by[0]) {
+		snprintf(why, len, "a Go program%s%s: catches the runtime's "
+			 "panics of this family before they happen",
+			 go->version[0] ? " built with " : "", go->version);
+		return 1;
+	}
+	fn = found_in(p, go);
+	if (fn)
+		snprintf(why, len, "it has %s", fn);
+	return fn != NULL;
+}
+
+int presets_choose(const struct go_pclntab *go,
+		   struct preset_choice out[CW_MAX_PRESET_CHOICES])
+{
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]) &&
+		    n < CW_MAX_PRESET_CHOICES; i++) {
+		out[n].preset = &presets[i];
+		n += preset_fits(&presets[i], go, out[n].why,
+				 sizeof(out[n].why));
+	}
+	return n;
+}
+
 void presets_print(FILE *f)
 {
 	size_t i;
@@ -236,4 +330,8 @@ void presets_print(FILE *f)
 		fprintf(f, "%-14s %s\n%-14s hooks: %s\n%-14s cost: %s\n",
 			presets[i].name, presets[i].summary, "",
 			presets[i].hooks, "", presets[i].cost);
+	fprintf(f, "\nWith no --preset or --spec, attach, check and run choose: "
+		"a Go program\ngets go-runtime, plus go-net-http and "
+		"quic-go-http3 where it has their\nfunctions; anything else "
+		"gets sockets.\n");
 }

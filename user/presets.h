@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "gopclntab.h"
 #include "spec.h"
 
 enum preset_kind {
@@ -19,13 +20,31 @@ struct preset {
 	const char *hooks;
 	const char *cost;	/* probe hits per connection, measured */
 	int go_only;		/* needs a Go binary (a .gopclntab) */
-	/* PRESET_SPEC: fills spec for the binary at path (Go version go,
-	 * "" when unknown). 0, or -1 with err set. */
-	int (*build)(struct spec *spec, const char *path, const char *go,
-		     char *err, size_t errlen);
+	/* Chosen for a Go binary with one of these functions; none: for any
+	 * Go binary (go_only) or any other binary (sockets). */
+	const char *found_by[3];
+	/* PRESET_SPEC: fills spec for the Go binary at path, whose function
+	 * table is go. 0, or -1 with err set. */
+	int (*build)(struct spec *spec, const char *path,
+		     const struct go_pclntab *go, char *err, size_t errlen);
 };
 
+/* A preset chosen for a binary (no --preset or --spec given), and why. */
+struct preset_choice {
+	const struct preset *preset;
+	char why[256];
+};
+
+#define CW_MAX_PRESET_CHOICES 4
+
 const struct preset *preset_find(const char *name);
+/*
+ * The presets that fit the binary: Go (go is its function table, NULL
+ * when it is not Go): go-runtime, and each preset whose functions it
+ * has; anything else: sockets. Fills out; returns how many.
+ */
+int presets_choose(const struct go_pclntab *go,
+		   struct preset_choice out[CW_MAX_PRESET_CHOICES]);
 void presets_print(FILE *f);
 
 #endif

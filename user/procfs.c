@@ -130,8 +130,10 @@ int proc_exe(pid_t pid, char *buf, size_t len, char *err, size_t errlen)
 	n = readlink(link, buf, len - 1);
 	if (n < 0) {
 		snprintf(err, errlen, "pid %d: cannot read %s: %s", pid, link,
-			 errno == EACCES ? "permission denied (run as root)" :
-			 strerror(errno));
+			 errno != EACCES ? strerror(errno) :
+			 geteuid() ? "permission denied (run as root)" :
+			 "permission denied even to root (a process that "
+			 "ptrace access rules or a security module protect)");
 		return -1;
 	}
 	buf[n] = '\0';

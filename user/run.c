@@ -24,7 +24,8 @@ static const char run_help[] =
 "Starts CMD and watches it from its first instruction until it exits;\n"
 "exits with CMD's status, or 3 when --fail-on saw such an alert.\n"
 "\n"
-"  -P, --preset NAME      a preset (default: sockets)\n"
+"  -P, --preset NAME      a preset (default: those that fit CMD's binary,\n"
+"                         as `connwatch attach` chooses them)\n"
 "  -s, --spec FILE        a spec file for CMD's binary; may be repeated\n"
 "  -t, --target NAME      the target label (default: the specs' target:,\n"
 "                         else CMD's name)\n"
@@ -34,6 +35,8 @@ static const char run_help[] =
 "      --preload-socket P where the shim reports (default\n"
 "                         /run/connwatch/preload-PID.sock, mode 0600)\n"
 "      --fail-on LEVEL    warning | critical: exit 3 if such an alert came\n"
+"      --max-keys N       objects (keys) tracked at once (default 131072)\n"
+"      --max-processes N  processes in the tables at once (default 4096)\n"
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -j, --json             alerts on stderr as JSON lines\n"
@@ -166,8 +169,6 @@ static int run_ebpf(struct cw_daemon *d, struct cli *c, char **argv)
 	char err[512];
 	int ret = 1;
 
-	if (!c->nr_specs && !c->nr_presets)
-		c->presets[c->nr_presets++] = preset_find("sockets");
 	if (prepare(c, specs, &d->sess))
 		goto out_specs;
 	symbolizer_init(&d->sym, &d->sess.symtab, &d->sess.go);
@@ -331,6 +332,7 @@ int cmd_run(int argc, char **argv)
 	pthread_mutex_init(&d.lock, NULL);
 	d.preload_fd = -1;
 	d.preload_listen_fd = -1;
+	d.exited_grace_s = c.exited_grace_s;
 	if (c.preload)
 		return run_preload(&d, &c, argv + optind);
 	return run_ebpf(&d, &c, argv + optind);

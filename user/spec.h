@@ -56,6 +56,9 @@ struct spec {
 	size_t nr_probes;
 	struct spec_counter counter;
 	struct spec_drift drift;
+	/* set by presets: a part of it this binary cannot have, and why
+	 * that is fine; "" when none */
+	char note[256];
 };
 
 /* Parses path. 0, or -1 with "FILE:LINE: what is wrong" in err. */

@@ -59,7 +59,7 @@ static void draw_rows(struct cw_daemon *d, const struct metrics_row *rows,
 		const struct metrics_row *r = &rows[i];
 		char counter[24] = "-";
 
-		if (r->counter_read)
+		if (r->sum.counter_read)
 			snprintf(counter, sizeof(counter), "%lld",
 				 (long long)r->sum.counter_value);
 		fprintf(stderr, "%-18.18s %8u %10lld %10lld %7lld %10s %7lld %9lu\n",
@@ -74,13 +74,11 @@ static void draw_rows(struct cw_daemon *d, const struct metrics_row *rows,
 
 void summary_draw(struct cw_daemon *d)
 {
-	struct metrics_row *rows = calloc(METRICS_MAX_ROWS, sizeof(*rows));
+	struct metrics_row *rows;
 	unsigned long i, first;
 	int nr;
 
-	if (!rows)
-		return;
-	nr = metrics_collect(d, rows);
+	nr = metrics_collect(d, &rows);
 	/* Home, clear: one screen, redrawn in place. */
 	fprintf(stderr, "\033[H\033[2J");
 	fprintf(stderr, "connwatch %s  %s (target %s)  %d probe%s  alerts: %lu  "

@@ -90,18 +90,47 @@ static void child_stop(struct child *c)
 	c->err_fd = -1;
 }
 
-/* A line from a child: learn its metrics address, pass the rest on. */
+/* What a child watches, as its argv says: "pid N" or the binary. */
+static void child_name(const struct child *c, char *name, size_t len)
+{
+	int i;
+
+	snprintf(name, len, "?");
+	for (i = 0; c->argv[i] && c->argv[i + 1]; i++) {
+		if (!strcmp(c->argv[i], "--pid"))
+			snprintf(name, len, "pid %s", c->argv[i + 1]);
+		else if (!strcmp(c->argv[i], "--exe"))
+			snprintf(name, len, "%s", c->argv[i + 1]);
+	}
+}
+
+/*
+ * A line from a child: learn its metrics address, pass the rest on,
+ * each naming the target. The child's own "metrics on ...; Ctrl-C to
+ * detach" is not true of the daemon (its port is internal, the daemon
+ * serves): it becomes one line saying the target is in.
+ */
 static void child_line(struct supervisor *s, struct child *c, const char *l)
 {
+	static const char own[] = "connwatch: ";
 	const char *m = strstr(l, "metrics on http://");
+	char name[256];
 
+	child_name(c, name, sizeof(name));
 	if (m && !c->address[0]) {
 		pthread_mutex_lock(&s->lock);
 		sscanf(m + strlen("metrics on http://"), "%63[^/]", c->address);
 		pthread_mutex_unlock(&s->lock);
 		c->backoff_s = 0;
+		fprintf(stderr, "connwatch: target %s: attached, served on the "
+			"daemon's /metrics\n", name);
+		return;
 	}
-	fprintf(stderr, "%s\n", l);
+	if (!strncmp(l, own, strlen(own)))
+		fprintf(stderr, "connwatch: target %s: %s\n", name,
+			l + strlen(own));
+	else
+		fprintf(stderr, "%s\n", l);
 }
 
 static void child_read(struct supervisor *s, struct child *c)
@@ -464,6 +493,16 @@ fail:
 	return 1;
 }
 
+static const char config_help[] =
+"usage: connwatch --config FILE [--fresh]\n"
+"\n"
+"Daemon mode: watches every target of FILE (YAML: listen, alert_log,\n"
+"web_config, alertmanager, on_alert, and targets, each with exe or pid,\n"
+"and presets, specs, on_critical; no presets or specs: those that fit are\n"
+"chosen), each in its own `connwatch attach` child, behind one /metrics.\n"
+"SIGHUP re-reads FILE, keeping unchanged targets and their counts.\n"
+"--fresh: the first children adopt no pinned state (see connwatch(8)).\n";
+
 int cmd_config(int argc, char **argv)
 {
 	struct sigaction hup = { .sa_handler = on_hup }, stop = { .sa_handler = on_stop };
@@ -472,10 +511,14 @@ int cmd_config(int argc, char **argv)
 	ssize_t n;
 	int ret;
 
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(config_help, stdout);
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[2], "--fresh"))
 		s.fresh = 1;
 	else if (argc != 2)
-		die_usage("--config", "usage: connwatch --config FILE [--fresh]");
+		die_usage("--config", "expected FILE, then optionally --fresh");
 	/* First: SIGHUP's default action would end a daemon still starting. */
 	sigaction(SIGHUP, &hup, NULL);
 	sigaction(SIGINT, &stop, NULL);

@@ -27,7 +27,14 @@ expect_error "unknown role, with line and choices" \
 	$ATTACH --pid "$SRV_PID" --spec "$TMP/role.yaml"
 expect_error "missing spec file" "nope.yaml: No such file" \
 	$ATTACH --pid "$SRV_PID" --spec "$TMP/nope.yaml"
-expect_error "no spec at all" "no --spec" $ATTACH --pid "$SRV_PID"
+# No spec at all is no longer an error: the presets that fit are chosen
+# (tests/integration/test_auto_presets.sh).
+expect_error "--max-keys out of range" "--max-keys: '10' is not a number in 1024\.\." \
+	$ATTACH --pid "$SRV_PID" --spec "$SPEC" --max-keys 10
+expect_error "--max-processes not a number" "--max-processes: 'many' is not a number" \
+	$ATTACH --pid "$SRV_PID" --spec "$SPEC" --max-processes many
+expect_error "--exited-grace negative" "--exited-grace: '-1' is not a number" \
+	$ATTACH --pid "$SRV_PID" --spec "$SPEC" --exited-grace -1
 expect_error "both --pid and --exe" "exactly one of --pid" \
 	$ATTACH --pid "$SRV_PID" --exe $FX/tracker_server --spec "$SPEC"
 expect_error "bad --duration" "--duration: 'soon' is not a number" \

@@ -20,7 +20,9 @@ TARGET_A="  - pid: $A
     specs: [$PWD/$SPEC]"
 TARGET_DC="  - pid: $DC
     target: edge
-    presets: [sockets]"
+    exited_grace: 5
+    max_keys: 4096
+    max_processes: 64"	# no presets: chosen for its binary (sockets)
 write_config "$TARGET_A" "$TARGET_DC"
 $CW --config "$TMP/connwatch.yaml" 2>"$TMP/daemon.err" &
 DAEMON=$!
@@ -28,6 +30,8 @@ STARTED+=("$DAEMON")
 ready() { scrape | grep -q "pid=\"$1\""; }
 wait_for 15 ready "$A" && wait_for 15 ready "$DC"
 check "one endpoint serves both targets" ready "$A"
+check "a target's exited_grace, max_keys, max_processes reach its child" \
+	pgrep -P "$DAEMON" -f "attach .*--pid $DC .*--exited-grace 5 --max-keys 4096 --max-processes 64"
 
 SRV_PORT=$PORT_A load --connections 30 --concurrency 4
 SRV_PORT=$PORT_DC load --connections 10 --concurrency 1
@@ -79,13 +83,26 @@ check "a bad reload keeps the running configuration" \
 	grep -q "connwatch.yaml:3: target: unknown key 'presetz'" "$TMP/daemon.err"
 check "... and goes on serving" ready "$A"
 
+# Its log says what is true of the daemon: one /metrics, its own port;
+# the children's internal ports and "Ctrl-C to detach" are theirs.
+check "log: each target says it is attached, served on the daemon's /metrics" \
+	grep -q "connwatch: target pid $A: attached, served on the daemon's /metrics" "$TMP/daemon.err"
+check_eq "log: no child's 'Ctrl-C to detach'" "$(grep -c 'Ctrl-C' "$TMP/daemon.err")" 0
+check_eq "log: the one metrics address is the daemon's" \
+	"$(grep -o 'metrics on http://[0-9.:]*' "$TMP/daemon.err" | sort -u)" \
+	"metrics on http://127.0.0.1:$CW_PORT"
+check "log: a target with no presets got those that fit, said why" \
+	grep -q "connwatch: target pid $DC: no --preset or --spec: chose sockets: not a Go program" "$TMP/daemon.err"
+check "log: a child's lines name their target" \
+	grep -q "connwatch: target pid $A: .*probes attached" "$TMP/daemon.err"
+
 stop "$DAEMON"
 check_eq "SIGTERM: the daemon stops its children and exits 0" "$?" 0
 check_eq "no child left" "$(pgrep -P "$DAEMON" | wc -l)" 0
 
 # Bad config files: one line, non-zero exit.
-printf 'targets:\n  - exe: /bin/true\n' >"$TMP/bad1.yaml"
-expect_error "a target with no preset or spec" "bad1.yaml:2: target: give presets or specs" \
+printf 'targets:\n  - presets: [sockets]\n' >"$TMP/bad1.yaml"
+expect_error "a target with no pid or exe" "bad1.yaml:2: target: give exactly one of exe or pid" \
 	$CW --config "$TMP/bad1.yaml"
 printf 'targets:\n  - pid: 1\n    exe: /bin/true\n    presets: [sockets]\n' >"$TMP/bad2.yaml"
 expect_error "both pid and exe" "bad2.yaml:2: target: give exactly one of exe or pid" \

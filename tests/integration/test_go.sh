@@ -93,6 +93,8 @@ wait_for 5 grep -qs close_of_closed_channel "$CW_LOG"
 wait_for 5 grep -qs '^State:.*T' /proc/$SRV_PID/status
 check "stop: the target is stopped (state T) before it panics" \
 	grep -q '^State:.*T (stopped)' /proc/$SRV_PID/status
+# The alert log line comes first, the stderr line after it.
+wait_for 5 grep -qs "kill -CONT $SRV_PID" "$CW_ERR"
 check "stop: connwatch says how to resume" grep -q "kill -CONT $SRV_PID" "$CW_ERR"
 check "stop: it has not panicked yet" test ! -s "$SRV_ERR"
 kill -CONT "$SRV_PID"
@@ -155,7 +157,7 @@ inline_only go_inline.go122.stripped
 # go-runtime attaches whatever the binary has: no WaitGroup in this one.
 CHECK=$($CW check --exe $FX/go_close_twice.stripped --preset go-runtime)
 check "no WaitGroup: check says what is absent and why, and resolves" \
-	grep -q 'WaitGroup).Add *absent: the program never uses a sync.WaitGroup' <<<"$CHECK"
+	grep -q 'WaitGroup).Add *absent, and fine: the program never uses a sync.WaitGroup' <<<"$CHECK"
 "$FX/go_close_twice.stripped" -delay 3000 >"$TMP/ct.out" 2>"$TMP/ct.err" &
 CT=$!
 STARTED+=("$CT")

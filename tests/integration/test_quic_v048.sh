@@ -53,8 +53,10 @@ buggy() {
 	local bin=$1
 	start_v048 "$bin" || return 1
 	start_connwatch --pid "$V_PID" "${PRESETS[@]}" || return 1
-	check "$bin: every probe it has attached, the other module path's absent" \
-		grep -q 'probes attached (6 optional ones absent from this binary' "$CW_ERR"
+	check "$bin: every probe attached, none failed, none absent" \
+		grep -Eq 'h3_server|quic_v048_buggy[.a-z]*: 8 of 8 probes attached$' "$CW_ERR"
+	check "$bin: the other module path is said to be not needed, not failed" \
+		grep -q 'preset quic-go-http3: github.com/quic-go/quic-go/http3 is not in this binary, and need not be: it links github.com/lucas-clemente/quic-go' "$CW_ERR"
 	check "$bin: first connection" client "${V_ADDR[0]}"
 	wait_for 5 logged drain_without_shutdown
 	check_eq "$bin: first idle: drain_without_shutdown" \
@@ -250,23 +252,37 @@ check_exposition "a preset given twice: promtool clean, no series twice"
 stop "$CW_PID"
 stop "$V_PID"
 
-# --- a QUIC connection open before attach, closed after: counted closed,
-# as preattach, never lost and never an alert
-start_v048 quic_v048_fixed.stripped || exit 1
-client "${V_ADDR[0]}" -hold 3000 &
-C=$!
-sleep 1
-start_connwatch --pid "$V_PID" "${PRESETS[@]}" || exit 1
-wait "$C"
-P="pid=\"$V_PID\""
-wait_eq 5 1 metric connwatch_connections_closed_total "$P"
-check_eq "preattach: the connection's close counted, as a preattach close" \
-	"$(metric connwatch_connections_closed_total "$P") $(metric connwatch_preattach_closes_total "$P")" "1 1"
-check_eq "preattach: no alert" "$(metric_sum connwatch_anomalies_total)" 0
-check_exposition "quic-go-http3 + go-runtime: promtool clean, no series twice"
-stop "$CW_PID"
-stop "$V_PID"
+# --- QUIC connections open before attach, closed after: counted closed,
+# as preattach, never lost and never an alert. By pid with the presets,
+# and on Debian's quic-go 0.29 by --exe with the presets chosen.
+preattach() {	# preattach BINARY pid|exe
+	local bin=$1 how=$2 n=2 target
+	start_v048 "$bin" || return 1
+	# Held 8 s: attach takes 1-5 s on this shared machine, and a
+	# connection that ends before it is not preattach but unseen.
+	client "${V_ADDR[0]}" -hold 8000 -n $n -c $n &
+	local c=$!
+	sleep 1
+	if [ "$how" == pid ]; then
+		target=(--pid "$V_PID" "${PRESETS[@]}")
+	else
+		target=(--exe "$FX/$bin")
+	fi
+	start_connwatch --fresh "${target[@]}" || return 1
+	wait "$c"
+	local p="pid=\"$V_PID\""
+	wait_eq 5 $n metric connwatch_connections_closed_total "$p"
+	check_eq "preattach, $bin by $how: both closes counted, as preattach closes" \
+		"$(metric connwatch_connections_closed_total "$p") $(metric connwatch_preattach_closes_total "$p")" "$n $n"
+	check_eq "preattach, $bin by $how: no alert" "$(metric_sum connwatch_anomalies_total)" 0
+	check_exposition "preattach, $bin by $how: promtool clean, no series twice"
+	stop "$CW_PID"
+	stop "$V_PID"
+}
+preattach quic_v048_fixed.stripped pid
+preattach h3_server.stripped exe
 
-# --- detached: no probe left on the binaries
+# --- detached: no probe left on our binaries (other worktrees' tests
+# may be probing theirs at the same time)
 check_eq "no probe left" \
 	"$(bpftool perf show 2>/dev/null | grep -c "uprobe .* $PWD/$FX/quic_v048_")" 0

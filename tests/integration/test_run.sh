@@ -51,3 +51,21 @@ wait "$RUN_PID"
 check_eq "run: SIGTERM reaches the command; a clean exit with no alert is 0" "$?" 0
 check "run: the command shut down gracefully" \
 	grep -q "exited with status 0" "$TMP"/run.*.err
+
+# nginx under run: its workers exit with it, and run ends: nothing keeps
+# their counts, and the log must not say it does.
+NGX_PORT=$(free_port)
+nginx_conf "$TMP/nginx" "$NGX_PORT"
+$CW run --listen "127.0.0.1:$(free_port)" --alert-log "$TMP/ngx.jsonl" -- \
+	/usr/sbin/nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" 2>"$TMP/ngx.err" &
+RUN_PID=$!
+STARTED+=("$RUN_PID")
+wait_for 10 curl -sf "http://127.0.0.1:$NGX_PORT/" -o /dev/null
+for _ in 1 2 3 4; do curl -sf "http://127.0.0.1:$NGX_PORT/" -o /dev/null; done
+kill -TERM "$RUN_PID"
+wait "$RUN_PID"
+check_eq "run nginx: SIGTERM, nginx exits 0, so does run" "$?" 0
+check "run nginx: its workers' exits are logged" \
+	test "$(grep -c 'exited with status 0' "$TMP/ngx.err")" -ge 2
+check_eq "run nginx: no 'final counts' kept by a run that ends" \
+	"$(grep -c 'final counts' "$TMP/ngx.err")" 0
