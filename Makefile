@@ -18,7 +18,7 @@ USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm s
 		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
 		proc_tables \
 		alert_push metrics summary preload_collector sock_sweep spawn daemon run \
-		yaml_doc web_config config_file supervise
+		yaml_doc web_config config_file supervise privs
 USER_OBJS  := $(patsubst %,$(OUT)/user/%.o,$(USER_MODULES))
 BPF_OBJ    := $(OUT)/connwatch.bpf.o
 SKEL       := $(OUT)/connwatch.skel.h

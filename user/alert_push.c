@@ -26,6 +26,7 @@
 
 struct outbox {
 	pthread_t thread;
+	int running;		/* the worker was started */
 	pthread_mutex_t lock;
 	pthread_cond_t ready;
 	char *queue[QUEUE_LEN];
@@ -223,12 +224,23 @@ static struct outbox *outbox_start(const char *target,
 	o->deliver = deliver;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->ready, NULL);
-	if (!o->target || pthread_create(&o->thread, NULL, worker, o)) {
-		free(o->target);
+	if (!o->target) {
 		free(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* 0, or pthread_create's error. */
+static int outbox_run(struct outbox *o)
+{
+	int ret;
+
+	if (!o)
+		return 0;
+	ret = pthread_create(&o->thread, NULL, worker, o);
+	o->running = !ret;
+	return ret;
 }
 
 static void outbox_offer(struct outbox *o, const char *payload)
@@ -257,7 +269,8 @@ static void outbox_stop(struct outbox *o)
 	__atomic_store_n(&o->stopping, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&o->ready);
 	pthread_mutex_unlock(&o->lock);
-	pthread_join(o->thread, NULL);
+	if (o->running)
+		pthread_join(o->thread, NULL);
 	while (o->head != o->tail)
 		free(o->queue[o->head++ % QUEUE_LEN]);
 	free(o->target);
@@ -294,6 +307,18 @@ int alert_push_start(struct alert_push *p, const char *alertmanager_url,
 		return -1;
 	}
 	return 0;
+}
+
+int alert_push_run(struct alert_push *p, char *err, size_t errlen)
+{
+	int ret = outbox_run(p->alertmanager);
+
+	if (!ret)
+		ret = outbox_run(p->hook);
+	if (ret)
+		snprintf(err, errlen, "starting the alert push: %s",
+			 strerror(ret));
+	return ret ? -1 : 0;
 }
 
 void alert_push_offer(struct alert_push *p, const struct alert *a)

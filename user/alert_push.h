@@ -18,9 +18,15 @@ struct alert_push {
 	struct outbox *hook;
 };
 
-/* Starts the sinks that are set (NULL: off). 0, or -1 with err set. */
+/* Sets up the sinks that are set (NULL: off). 0, or -1 with err set. */
 int alert_push_start(struct alert_push *p, const char *alertmanager_url,
 		     const char *hook_cmd, char *err, size_t errlen);
+/*
+ * Starts their workers. Once privileges are dropped (privs.h): a thread
+ * has its own capabilities, a worker and the hooks it forks keep those
+ * of the thread that started it. 0, or -1 with err set.
+ */
+int alert_push_run(struct alert_push *p, char *err, size_t errlen);
 /* Queues a copy of the alert; drops (and counts) when a queue is full. */
 void alert_push_offer(struct alert_push *p, const struct alert *a);
 /* Lets queued alerts go out for up to 2 s, then stops the workers. */

@@ -17,6 +17,7 @@
 #include "gopclntab.h"
 #include "labels.h"
 #include "presets.h"
+#include "privs.h"
 #include "proc_tables.h"
 #include "procfs.h"
 #include "resolve.h"
@@ -104,7 +105,11 @@ static const char attach_help[] =
 "The counts and the drain state are pinned under /sys/fs/bpf/connwatch:\n"
 "connwatch started again for the same target (binary; --pid: that process)\n"
 "and the same specs goes on from them, after SIGTERM or kill -9 alike.\n"
-"Probes are not pinned: they end with connwatch.\n";
+"Probes are not pinned: they end with connwatch.\n"
+"\n"
+"Attaching needs root. Once attached, connwatch keeps only CAP_SYS_PTRACE\n"
+"and CAP_DAC_READ_SEARCH (naming the frames of processes seen later) and\n"
+"drops every other capability for good.\n";
 
 static const char check_help[] =
 "usage: connwatch check (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
@@ -811,6 +816,24 @@ int attach_all(struct cw_daemon *d)
 }
 
 /*
+ * Every probe is in place: what is left to do needs little (privs.h).
+ * Before any thread starts (capabilities are per thread) and before
+ * /metrics serves, which shows what was kept.
+ */
+static int drop_privileges(struct cw_daemon *d, char *err, size_t errlen)
+{
+	uint64_t kept;
+
+	if (privs_drop(d->child ? CW_CAPS_RUN : CW_CAPS_WATCH, PRIVS_SELF,
+		       &kept, err, errlen))
+		return -1;
+	privs_name(kept, d->caps, sizeof(d->caps));
+	fprintf(stderr, "connwatch: capabilities from now on: %s (the rest "
+		"dropped)\n", d->caps);
+	return 0;
+}
+
+/*
  * Ready: every probe is in place. Answers /metrics from now on, and runs
  * the loop until stopped. 0 or -1 (said on stderr).
  */
@@ -820,6 +843,9 @@ int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 
 	/* Before the first answer: a SIGTERM once it came must detach. */
 	install_signals();
+	if (drop_privileges(d, err, sizeof(err)) ||
+	    alert_push_run(&d->push, err, sizeof(err)))
+		goto fail;
 	if (metrics_serve(d->server, metrics_render, d, err, sizeof(err)))
 		goto fail;
 	fprintf(stderr, "connwatch: metrics on %s://%s/metrics%s, alerts to %s%s\n",

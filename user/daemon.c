@@ -102,7 +102,7 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 	if (status >= 0)
 		describe_status(status, how, sizeof(how));
 	/* `run` ends with its command: no counts are kept to be scraped. */
-	if (d->child && d->child->pid == pid)
+	if (d->child)
 		fprintf(stderr, "connwatch: pid %d (%.16s) %s\n", pid, comm, how);
 	else
 		fprintf(stderr, "connwatch: pid %d (%.16s) %s; keeping its final "

@@ -62,6 +62,7 @@ struct cw_daemon {
 	unsigned long nr_alerts;
 	uint64_t full_said[CW_TABLE__COUNT];	/* table_full last said */
 	int unknown_said;	/* keys not in the detection table: said */
+	char caps[128];		/* kept after attach; set before /metrics serves */
 };
 
 struct metrics_server;

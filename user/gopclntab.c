@@ -455,12 +455,17 @@ static int pcln_ends_ok(struct image *im, const struct pcln *pc)
 /*
  * No section names the table (an external linker merged it into
  * .data.rel.ro): look for a pcHeader in every loaded byte. A guess is
- * kept only when every function in it checks out.
+ * kept only when every function in it checks out. Each guess that gets
+ * that far costs a read of up to MAX_FUNCS functions: a real binary has
+ * one, a crafted one could hold a guess every 4 bytes: after
+ * GO_PCLNTAB_SCAN_MAX_CANDIDATES the scan gives up.
+ * 0, 1 (gave up) or -1 (none).
  */
 static int load_scanned(struct image *im, struct go_pclntab *t,
 			struct pcln *pc)
 {
 	const char *why;
+	int tried = 0;
 	size_t i;
 
 	for (i = 0; i < im->nr_segs; i++) {
@@ -476,6 +481,8 @@ static int load_scanned(struct image *im, struct go_pclntab *t,
 					s->vaddr + off, 1, pc, &why) ||
 			    !pcln_ends_ok(im, pc))
 				continue;
+			if (tried++ == GO_PCLNTAB_SCAN_MAX_CANDIDATES)
+				return 1;
 			if (!pcln_read(im, pc, t, &why))
 				return 0;
 			reset(t);
@@ -727,6 +734,7 @@ int go_pclntab_load(struct go_pclntab *t, const char *path,
 {
 	struct go_pclntab_file *f;
 	Elf_Scn *scn;
+	int scanned;
 
 	memset(t, 0, sizeof(*t));
 	f = file_open(path, err, errlen);
@@ -737,7 +745,13 @@ int go_pclntab_load(struct go_pclntab *t, const char *path,
 	if (scn) {
 		if (load_named(&f->im, scn, t, &f->pc, err, errlen))
 			goto fail;
-	} else if (load_scanned(&f->im, t, &f->pc)) {
+	} else if ((scanned = load_scanned(&f->im, t, &f->pc)) > 0) {
+		snprintf(err, errlen, "%s: no valid pclntab among the first %d "
+			 "candidates the scan found (the limit: a crafted file "
+			 "can hold millions)", path,
+			 GO_PCLNTAB_SCAN_MAX_CANDIDATES);
+		goto fail;
+	} else if (scanned) {
 		snprintf(err, errlen, "%s: not a Go binary (no Go 1.16+ pclntab)",
 			 path);
 		goto fail;

@@ -15,6 +15,12 @@
 
 struct go_pclntab_file;
 
+/*
+ * Without a .gopclntab section the table is looked for in every loaded
+ * byte: at most this many candidate pcHeaders are read in full.
+ */
+#define GO_PCLNTAB_SCAN_MAX_CANDIDATES 16
+
 struct go_func {
 	const char *name;	/* into go_pclntab.names */
 	uint64_t entry;		/* [entry, end): virtual addresses */

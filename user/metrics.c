@@ -508,6 +508,9 @@ char *metrics_render(void *daemon, size_t *len)
 	nr = metrics_collect(d, &rows);
 	help(f, "connwatch_build_info", "gauge", "connwatch version.");
 	fprintf(f, "connwatch_build_info{version=\"%s\"} 1\n", CW_VERSION);
+	help(f, "connwatch_capabilities_info", "gauge",
+	     "The capabilities connwatch kept once its probes were attached.");
+	fprintf(f, "connwatch_capabilities_info{kept=\"%s\"} 1\n", d->caps);
 	write_targets(f, d, rows, nr);
 	write_rows(f, d, rows, nr);
 	write_durations(f, d, rows, nr);

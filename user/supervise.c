@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "config_file.h"
 #include "metrics.h"
+#include "privs.h"
 #include "web_config.h"
 
 #define MAX_CHILDREN CW_MAX_TARGETS
@@ -449,6 +450,24 @@ static int serve(struct supervisor *s, struct metrics_server *server)
 	return 0;
 }
 
+/*
+ * The supervisor itself uses no capability: it reads its config file,
+ * merges what its children serve and restarts them. They attach, so it
+ * keeps what attaching needs for them only (ambient), none effective.
+ */
+static int keep_for_children(char *err, size_t errlen)
+{
+	char names[128];
+	uint64_t kept;
+
+	if (privs_drop(CW_CAPS_ATTACH, PRIVS_CHILDREN, &kept, err, errlen))
+		return -1;
+	privs_name(kept, names, sizeof(names));
+	fprintf(stderr, "connwatch: capabilities: none in use; %s kept for "
+		"the children that attach (the rest dropped)\n", names);
+	return 0;
+}
+
 /* The children's loop; /metrics answers from the moment all are in. */
 static int supervise(struct supervisor *s)
 {
@@ -466,6 +485,10 @@ static int supervise(struct supervisor *s)
 			      web, err, sizeof(err));
 	if (!server) {
 		web_config_free(web);
+		goto fail;
+	}
+	if (keep_for_children(err, sizeof(err))) {
+		metrics_stop(server);
 		goto fail;
 	}
 	for (i = 0; i < s->cfg.nr; i++)

@@ -166,3 +166,59 @@ check "a new process starts from nothing: its first drain is a first" \
 check "... while D's drain before the restart still counts" \
 	grep -q "\"kind\":\"duplicate_drain\".*\"pid\":$D," "$CW_LOG"
 stop "$CW_PID"
+
+# ---- daemon mode: a changed target option keeps the counts -----------------
+write_config() {
+	printf 'listen: 127.0.0.1:%s\nalert_log: %s\ntargets:\n  - pid: %s\n    specs: [%s]\n' \
+		"$CW_PORT" "$CW_LOG" "$SRV_PID" "$PWD/$SPEC" >"$TMP/connwatch.yaml"
+}
+# start_daemon [--fresh]: the config's one target attached. The log of
+# the daemon before goes first: `2>FILE &` truncates FILE only once the
+# new process runs, and a grep that came first read the old daemon's
+# "probes attached", so the test loaded the server before the new child
+# had attached (its connections uncounted: the zero hits of 6188b61).
+start_daemon() {
+	rm -f "$TMP/daemon.err"
+	$CW --config "$TMP/connwatch.yaml" "$@" 2>"$TMP/daemon.err" &
+	DAEMON=$!
+	STARTED+=("$DAEMON")
+	wait_for 15 grep -qs "probes attached" "$TMP/daemon.err" ||
+		{ echo "the daemon's child did not attach:"; cat "$TMP/daemon.err"; }
+}
+
+CW_PORT=$(free_port)
+CW_LOG=$TMP/daemon-alerts.jsonl
+
+# --config --fresh: the children it starts first start over.
+start_server fixed || exit 1
+write_config
+start_daemon
+load --connections 5
+wait_eq 5 5 opened "$SRV_PID"
+check_eq "daemon: 5 opened" "$(opened "$SRV_PID")" 5
+stop "$DAEMON"
+start_daemon --fresh
+check "--config --fresh: the child starts over" grep -q ": --fresh: starting over" "$TMP/daemon.err"
+load --connections 3
+wait_eq 5 3 opened "$SRV_PID"
+check_eq "--config --fresh: counts from zero" "$(opened "$SRV_PID")" 3
+stop "$DAEMON"
+
+# A changed option (the alert log): the target's child restarts.
+start_server buggy || exit 1
+write_config
+start_daemon
+first_drain
+check_eq "daemon: 20 opened" "$(opened "$SRV_PID")" 20
+CHILD=$(pgrep -P "$DAEMON")
+CW_LOG=$TMP/daemon-alerts-2.jsonl	# a changed option: every target's
+write_config				# child restarts
+kill -HUP "$DAEMON"
+wait_for 15 grep -qs "adopted the state pinned" "$TMP/daemon.err"
+check "daemon: the changed target's new child adopts its state" \
+	grep -q "adopted the state pinned in $PINS/.*(1 drained)" "$TMP/daemon.err"
+check "daemon: ... it is a new child" test "$(pgrep -P "$DAEMON")" != "$CHILD"
+wait_eq 10 20 opened "$SRV_PID"
+check_eq "daemon: opened goes on from 20" "$(opened "$SRV_PID")" 20
+second_drain "daemon"
+stop "$DAEMON"

@@ -166,6 +166,65 @@ static void test_billion_functions(void **state)
 	unlink(path);
 }
 
+/*
+ * A Go 1.18 pcHeader of 3 functions at off in b, with no section naming
+ * it: what the scan reads in full (the first and the last function check
+ * out) and then refuses (the second's _func is out of range).
+ */
+#define CANDIDATE_SIZE	128
+static void put_candidate(uint8_t *b, size_t off)
+{
+	uint64_t words[8] = { 3, 0, 0x401000, 72, 76, 76, 76, 80 };
+	/* functab: entry, _func offset per function, then the end */
+	uint32_t functab[7] = { 0, 28, 0x10, 0x7fffffff, 0x20, 36, 0x30 };
+	/* _func records: entry, name offset ("f") */
+	uint32_t funcs[4] = { 0, 0, 0x20, 0 };
+	uint32_t magic = 0xfffffff0;
+	uint8_t *p = b + off;
+
+	memcpy(p, &magic, 4);
+	p[6] = 1;		/* pc quantum */
+	p[7] = 8;		/* pointer size */
+	memcpy(p + 8, words, sizeof(words));
+	p[72] = 'f';
+	memcpy(p + 80, functab, sizeof(functab));
+	memcpy(p + 108, funcs, sizeof(funcs));
+}
+
+/* A file of n such candidates: refused, and why. */
+static void expect_candidates(int n, const char *why)
+{
+	size_t size = sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) +
+		      (size_t)n * CANDIDATE_SIZE;
+	char path[] = "/tmp/cw-limits-XXXXXX", err[256] = "";
+	uint8_t *b = calloc(1, size);
+	struct go_pclntab t;
+	int i;
+
+	assert_non_null(b);
+	elf_head(b, size, 0, 0);
+	for (i = 0; i < n; i++)
+		put_candidate(b, size - (size_t)(n - i) * CANDIDATE_SIZE);
+	temp_file(path, b, size, size);
+	free(b);
+	assert_int_equal(go_pclntab_load(&t, path, err, sizeof(err)), -1);
+	assert_contains(err, why);
+	go_pclntab_free(&t);
+	unlink(path);
+}
+
+/* Each candidate costs a full read: past the cap the scan gives up. */
+static void test_scan_candidates(void **state)
+{
+	char why[128];
+
+	(void)state;
+	expect_candidates(GO_PCLNTAB_SCAN_MAX_CANDIDATES, "not a Go binary");
+	snprintf(why, sizeof(why), "no valid pclntab among the first %d "
+		 "candidates the scan found", GO_PCLNTAB_SCAN_MAX_CANDIDATES);
+	expect_candidates(GO_PCLNTAB_SCAN_MAX_CANDIDATES + 1, why);
+}
+
 static void expect_too_large(const char *path)
 {
 	char err[512] = "";
@@ -194,6 +253,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sparse_binary),
 		cmocka_unit_test(test_billion_functions),
+		cmocka_unit_test(test_scan_candidates),
 		cmocka_unit_test(test_endless_spec),
 	};
 
