@@ -87,9 +87,10 @@ $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The LD_PRELOAD shim, for hosts where eBPF is not allowed.
-$(PRELOAD): user/preload/preload.c user/preload/preload_proto.h \
-		bpf/connwatch.h | $(OUT)
-	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl -lpthread
+PRELOAD_SRCS   := user/preload/preload.c user/preload/preload_report.c
+$(PRELOAD): $(PRELOAD_SRCS) $(wildcard user/preload/*.h) bpf/connwatch.h \
+		| $(OUT)
+	$(CC) $(PRELOAD_CFLAGS) -o $@ $(PRELOAD_SRCS) -ldl -lpthread
 
 # connwatch under ASan+UBSan (`make asan`), for the tests that hammer it
 # (tests/integration/test_scrape_lifecycle.sh): the same sources with the
@@ -125,12 +126,14 @@ GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/storm_counter $(OUT)/fixtures/scale_objects \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
+	    $(OUT)/fixtures/preload_paths_server \
 	    $(OUT)/fixtures/sock_paths_server \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@
-$(OUT)/fixtures/double_close_server: tests/fixtures/fixture_server.h
+$(OUT)/fixtures/double_close_server $(OUT)/fixtures/preload_paths_server: \
+		tests/fixtures/fixture_server.h
 # Every way a socket is accepted and closed, io_uring's too (liburing-dev).
 $(OUT)/fixtures/sock_paths_server: tests/fixtures/sock_paths_server.c \
 		tests/fixtures/fixture_server.h | $(OUT)/fixtures

@@ -8,7 +8,7 @@ BPFTOOL	?= bpftool
 WARN	:= -Wall -Wextra -Werror
 CFLAGS	?= -O2 -g
 
-all: $(B)/hit_loop $(B)/floor $(B)/uring_nop
+all: $(B)/hit_loop $(B)/floor $(B)/preload_ops $(B)/uring_nop
 
 $(B):
 	mkdir -p $@
@@ -17,6 +17,9 @@ $(B):
 # bench_conn_inc, whose first instruction is the unlocked add).
 $(B)/hit_loop: bench/hit_loop.c | $(B)
 	$(CC) $(CFLAGS) -fno-omit-frame-pointer $(WARN) $< -o $@
+
+$(B)/preload_ops: bench/preload_ops.c | $(B)
+	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
 $(B)/uring_nop: bench/uring_nop.c | $(B)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@ -luring

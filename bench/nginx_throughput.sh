@@ -6,7 +6,7 @@
 #
 #   plain  nginx alone
 #   shim   `connwatch run --preload -- nginx ...`: the LD_PRELOAD shim in
-#          master and workers, reporting to connwatch over a unix socket
+#          master and workers, counting in pages connwatch reads
 #   ebpf   nginx with `connwatch attach --pid MASTER --preset sockets`
 #          (accept/close tracepoints, for the master and its workers)
 #
@@ -64,7 +64,7 @@ opened() {
 }
 
 # counted MODE PORT: connwatch on PORT saw at least REQS connections
-# (the shim reports every 100 ms: give it time).
+# (eBPF maps and the shim's pages are read at scrape: a short wait).
 counted() {
 	local n
 

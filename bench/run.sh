@@ -7,6 +7,8 @@
 #                              attach time vs bpftrace on an unstripped one
 #   bench/nginx_throughput.sh  nginx requests/s plain, under the LD_PRELOAD
 #                              shim, under eBPF tracepoints
+#   bench/preload_cost.sh      CPU per close, accept and fork, plain and
+#                              under the LD_PRELOAD shim
 #   bench/uring_cost.sh        ns per io_uring NOP on the host, plain and
 #                              with the sockets preset attached elsewhere
 #   bench/go_http.sh           a Go HTTP server (Prometheus) req/s plain and
@@ -27,7 +29,8 @@
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
-SECTIONS=(uprobe_cost attach_time nginx_throughput uring_cost go_http quic_v048 storm scale)
+SECTIONS=(uprobe_cost attach_time nginx_throughput preload_cost uring_cost
+	  go_http quic_v048 storm scale)
 
 preflight bpftrace bpftool curl wrk nginx prometheus readelf python3
 header

@@ -91,6 +91,20 @@ start_connwatch() {
 		echo "connwatch did not attach:"; cat "$CW_ERR"; return 1; }
 }
 
+# start_collector SOCKET: `connwatch collect` for LD_PRELOAD'ed processes
+# reporting on SOCKET; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
+start_collector() {
+	CW_PORT=$(free_port)
+	CW_LOG=$TMP/collect.$RANDOM.jsonl
+	CW_ERR=$TMP/collect.$RANDOM.err
+	$CW collect --preload-socket "$1" --listen "127.0.0.1:$CW_PORT" \
+		--alert-log "$CW_LOG" 2>"$CW_ERR" &
+	CW_PID=$!
+	STARTED+=("$CW_PID")
+	wait_for 10 grep -qs "metrics on" "$CW_ERR" || {
+		echo "collect did not start:"; cat "$CW_ERR"; return 1; }
+}
+
 # stop PID: SIGTERM and wait; prints nothing, returns its status.
 stop() {
 	kill -TERM "$1" 2>/dev/null

@@ -36,11 +36,10 @@ static void add_preload(struct cw_daemon *d,
 	if (t < 0)
 		return;
 	for (i = 0; i < d->nr_preload; i++) {
-		const struct preload_proc *p = &d->preload[i];
+		struct preload_counts c;
 
-		totals[t][CW_ANOM_DOUBLE_CLOSE_FD] +=
-			p->snap.double_closes > p->reported ?
-			p->snap.double_closes : p->reported;
+		preload_read(&d->preload[i], &c);
+		totals[t][CW_ANOM_DOUBLE_CLOSE_FD] += c.double_closes;
 	}
 }
 

@@ -894,6 +894,7 @@ static int cmd_attach(int argc, char **argv)
 		die_usage("attach", "unexpected argument '%s'", argv[optind]);
 	pthread_mutex_init(&d.lock, NULL);
 	d.preload_fd = -1;
+	d.preload_listen_fd = -1;
 	if (!prepare(&c, specs, &d.sess)) {
 		symbolizer_init(&d.sym, &d.sess.symtab, &d.sess.go);
 		d.duration_s = c.duration_s;

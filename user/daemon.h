@@ -48,9 +48,12 @@ struct cw_daemon {
 	int nr_drift;
 	int worst_severity;	/* 0 none, 1 warning, 2 critical */
 	struct spawn *child;	/* `run`: the loop ends when it exits */
-	int preload_fd;		/* LD_PRELOAD shim reports, or -1 */
+	int preload_fd;		/* LD_PRELOAD shim reports (epoll), or -1 */
+	int preload_listen_fd;
+	int preload_conns[CW_MAX_TARGETS];	/* shims' connections, or -1 */
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
+	unsigned long preload_refused[PL_REFUSED__COUNT];	/* atomic */
 	int shim_loaded;	/* `run --preload`: the shim is in the command */
 	struct sock_sweep sweep;	/* sockets preset: what no event shows */
 	struct metrics_server *server;	/* /metrics */

@@ -97,6 +97,36 @@ int elf_is_dynamic(const char *path, char *err, size_t errlen)
 	return ret;
 }
 
+int elf_is_go(const char *path, char *err, size_t errlen)
+{
+	static const char *const go_sections[] = {
+		".note.go.buildid", ".go.buildinfo", ".gopclntab",
+	};
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, i;
+	int fd, ret = 0;
+	Elf *elf = elf_open(path, &fd, err, errlen);
+
+	if (!elf)
+		return -1;
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		goto out;	/* no section names: nothing says Go */
+	while (!ret && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) ||
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
+			continue;
+		for (i = 0; i < sizeof(go_sections) / sizeof(go_sections[0]); i++)
+			ret |= !strcmp(name, go_sections[i]);
+	}
+out:
+	elf_end(elf);
+	close(fd);
+	return ret;
+}
+
 static int push_sym(struct elf_symtab *tab, size_t *cap, const char *name,
 		    uint64_t addr, uint64_t size)
 {

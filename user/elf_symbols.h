@@ -79,6 +79,10 @@ size_t elf_code_room(const struct elf_symtab *tab, uint64_t vaddr);
  * 0 when it is statically linked, -1 with err set when unreadable. */
 int elf_is_dynamic(const char *path, char *err, size_t errlen);
 
+/* 1 when the ELF file at path is a Go program (a .note.go.buildid,
+ * .go.buildinfo or .gopclntab section), 0 when not, -1 with err set. */
+int elf_is_go(const char *path, char *err, size_t errlen);
+
 /* 1 when path is a readable ELF file, else 0 with err set. */
 int elf_is_elf(const char *path, char *err, size_t errlen);
 

@@ -95,14 +95,19 @@ static void collect_preload(struct cw_daemon *d, struct rows *rs)
 
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; i < d->nr_preload; i++) {
-		const struct cw_pl_snapshot *s = &d->preload[i].snap;
-		struct cw_sock_stats st = {
-			.opened = s->opened, .closed = s->closed,
-			.double_closes = s->double_closes,
-			.duration_sum_ns = s->duration_sum_ns,
-		};
+		struct preload_counts c;
+		struct cw_sock_stats st;
 
-		memcpy(st.buckets, s->duration_buckets, sizeof(st.buckets));
+		if (!d->preload[i].seen)
+			continue;
+		preload_read(&d->preload[i], &c);
+		st = (struct cw_sock_stats){
+			.opened = c.opened, .closed = c.closed,
+			.closed_by_exit = c.closed_by_exit,
+			.double_closes = c.double_closes,
+			.duration_sum_ns = c.duration_sum_ns,
+		};
+		memcpy(st.buckets, c.duration_buckets, sizeof(st.buckets));
 		add_socket_row(d, rs, d->preload[i].pid, &st);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -394,8 +399,12 @@ static uint64_t events_lost(struct cw_daemon *d)
 		lost = __atomic_load_n(&d->sess.skel->bss->records_lost,
 				       __ATOMIC_RELAXED);
 	pthread_mutex_lock(&d->lock);
-	for (i = 0; i < d->nr_preload; i++)
-		lost += d->preload[i].snap.dropped;
+	for (i = 0; i < d->nr_preload; i++) {
+		struct preload_counts c;
+
+		preload_read(&d->preload[i], &c);
+		lost += c.dropped;
+	}
 	pthread_mutex_unlock(&d->lock);
 	return lost;
 }
@@ -509,6 +518,7 @@ char *metrics_render(void *daemon, size_t *len)
 	write_anomalies(f, d);
 	write_push(f, d);
 	write_probes(f, d);
+	preload_write_metrics(f, d);
 	write_tables(f, d);
 	help(f, "connwatch_events_lost_total", "counter",
 	     "Records dropped: ring buffer full, or the preload shim could not send.");

@@ -1,19 +1,65 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Collects what LD_PRELOAD'ed processes report: cumulative snapshots
- * (kept per pid, served as the same metrics as the sockets preset) and
- * double closes (turned into the same alert as the eBPF path).
+ * Collects what LD_PRELOAD'ed processes report (preload/preload_proto.h):
+ * each connects, says hello with a sealed memfd of its counts (mapped
+ * read-only here and read at each scrape: served as the same metrics as
+ * the sockets preset) and sends its double closes (the same alert as the
+ * eBPF path). A fork child reports on the connection it inherited, so a
+ * connection carries the messages of several processes: each message's
+ * sender is the kernel's word (SCM_CREDENTIALS, SO_PASSCRED), never the
+ * message's, which must agree with it. Everything here comes from
+ * processes connwatch does not trust: a message is taken only at its
+ * exact size; the page is only copied from, its values bounded, never
+ * used as a length or an index. One epoll set (d->preload_fd) holds the
+ * socket, the connections and a pidfd per process: its exit accounts its
+ * open sockets as closed by exit, after the records it sent before dying
+ * are read.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "anomalies.h"
 #include "daemon.h"
+#include "labels.h"
 #include "preload_collector.h"
+
+#define EV_LISTEN	0u	/* epoll data: kind << 32 | index */
+#define EV_CONN		1u
+#define EV_PIDFD	2u
+#define EV_BATCH	64
+
+static const char *const blind_names[CW_PL_BLIND__COUNT] = {
+	[CW_PL_BLIND_GO] = "go",
+	[CW_PL_BLIND_STATIC_EXEC] = "static_exec",
+	[CW_PL_BLIND_UNSEEN_CLOSE] = "unseen_close",
+	[CW_PL_BLIND_HIGH_FD] = "high_fd",
+	[CW_PL_BLIND_CHANNEL] = "channel",
+};
+
+static const char *const refusal_names[PL_REFUSED__COUNT] = {
+	[PL_REFUSED_PID] = "pid",
+	[PL_REFUSED_MALFORMED] = "malformed",
+	[PL_REFUSED_COUNTS] = "counts",
+	[PL_REFUSED_FULL] = "full",
+};
+
+static void refuse(struct cw_daemon *d, enum preload_refusal why)
+{
+	__atomic_fetch_add(&d->preload_refused[why], 1, __ATOMIC_RELAXED);
+}
+
+/* ---- the socket ---- */
 
 static int make_parent_dir(const char *path)
 {
@@ -49,7 +95,7 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa,
 			 "socket; not replacing it", path);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
@@ -64,7 +110,17 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa,
 	return 0;
 }
 
-int preload_listen(const char *path, char *err, size_t errlen)
+static int watch_fd(struct cw_daemon *d, int fd, uint32_t kind, int slot)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN,
+		.data.u64 = (uint64_t)kind << 32 | (uint32_t)slot,
+	};
+
+	return epoll_ctl(d->preload_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int bind_socket(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old_mask;
@@ -80,7 +136,7 @@ int preload_listen(const char *path, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "preload socket: %s", strerror(errno));
 		return -1;
@@ -93,7 +149,9 @@ int preload_listen(const char *path, char *err, size_t errlen)
 	old_mask = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old_mask);
-	if (ret) {
+	/* every connection passes each message's sender (SCM_CREDENTIALS) */
+	if (ret || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
+			      sizeof(int)) || listen(fd, SOMAXCONN)) {
 		snprintf(err, errlen, "preload socket %s: %s", path,
 			 strerror(errno));
 		close(fd);
@@ -102,44 +160,281 @@ int preload_listen(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-static struct preload_proc *proc_slot(struct cw_daemon *d, int pid)
+int preload_listen(struct cw_daemon *d, const char *path, char *err,
+		   size_t errlen)
 {
-	int i;
+	int fd = bind_socket(path, err, errlen);
 
-	for (i = 0; i < d->nr_preload; i++)
-		if (d->preload[i].pid == pid)
-			return &d->preload[i];
-	if (d->nr_preload == CW_MAX_TARGETS)
-		return NULL;
-	/* A new process starts with nothing: no snapshot, nothing reported. */
-	memset(&d->preload[d->nr_preload], 0, sizeof(d->preload[0]));
-	d->preload[d->nr_preload].pid = pid;
-	return &d->preload[d->nr_preload++];
+	if (fd < 0)
+		return -1;
+	for (int i = 0; i < CW_MAX_TARGETS; i++)
+		d->preload_conns[i] = -1;
+	d->preload_listen_fd = fd;
+	d->preload_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->preload_fd >= 0 && !watch_fd(d, fd, EV_LISTEN, 0))
+		return 0;
+	snprintf(err, errlen, "preload socket: epoll: %s", strerror(errno));
+	preload_close_all(d);
+	unlink(path);
+	return -1;
 }
 
-static void on_snapshot(struct cw_daemon *d, const struct cw_pl_snapshot *s)
+/* ---- processes ---- */
+
+static void unmap_page(struct preload_proc *p)
+{
+	if (p->page)
+		munmap((void *)p->page, CW_PL_COUNTS_SIZE);
+	p->page = NULL;
+}
+
+static void close_fd(struct cw_daemon *d, int *fd)
+{
+	if (*fd < 0)
+		return;
+	epoll_ctl(d->preload_fd, EPOLL_CTL_DEL, *fd, NULL);
+	close(*fd);
+	*fd = -1;
+}
+
+/* The slot of pid, or NULL. */
+static struct preload_proc *slot_of(struct cw_daemon *d, int pid)
+{
+	for (int i = 0; i < d->nr_preload; i++)
+		if (d->preload[i].pid == pid)
+			return &d->preload[i];
+	return NULL;
+}
+
+/* A new slot for pid, a free one reused; NULL when all are taken. */
+static struct preload_proc *new_slot(struct cw_daemon *d, int pid)
 {
 	struct preload_proc *p;
 
-	daemon_proc_seen(d, s->h.pid);
-	pthread_mutex_lock(&d->lock);
-	p = proc_slot(d, s->h.pid);
+	pthread_mutex_lock(&d->lock);	/* the metrics thread walks them */
+	p = slot_of(d, 0);
+	if (!p && d->nr_preload < CW_MAX_TARGETS)
+		p = &d->preload[d->nr_preload++];
+	/* A new process starts with nothing: no page, nothing reported. */
 	if (p)
-		p->snap = *s;
+		*p = (struct preload_proc){ .pid = pid, .pidfd = -1 };
 	pthread_mutex_unlock(&d->lock);
-	if (s->exiting)
-		daemon_proc_down(d, s->h.pid, s->comm, -1);
+	return p;
+}
+
+/*
+ * A copy of the page, which the process writes while we read: aligned
+ * 64-bit counters, each read whole; its comm terminated here.
+ */
+static void copy_page(const struct cw_pl_counts *page,
+		      struct cw_pl_counts *out)
+{
+	memcpy(out, page, sizeof(*out));
+	out->comm[sizeof(out->comm) - 1] = '\0';
+}
+
+void preload_read(const struct preload_proc *p, struct preload_counts *c)
+{
+	struct cw_pl_counts now;
+
+	if (p->page)
+		copy_page(p->page, &now);
+	else
+		now = p->final;
+	*c = (struct preload_counts){
+		.opened = now.opened,
+		.closed = now.closed < now.opened ? now.closed : now.opened,
+		.double_closes = now.double_closes > p->reported ?
+				 now.double_closes : p->reported,
+		.dropped = now.dropped,
+		.channel_lost = now.channel_lost,
+		.duration_sum_ns = now.duration_sum_ns,
+		.blind = now.blind & ((1u << CW_PL_BLIND__COUNT) - 1),
+	};
+	memcpy(c->duration_buckets, now.duration_buckets,
+	       sizeof(c->duration_buckets));
+	c->closed_by_exit = p->closed_by_exit < c->opened - c->closed ?
+			    p->closed_by_exit : c->opened - c->closed;
+	c->closed += c->closed_by_exit;
+}
+
+/* ---- messages ---- */
+
+/* A page the process sent: a sealed memfd of exactly one page. */
+static const struct cw_pl_counts *map_page(int fd, ino_t *ino)
+{
+	const int need = F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	void *p;
+
+	if (seals < 0 || (seals & need) != need || fstat(fd, &st) ||
+	    !S_ISREG(st.st_mode) || st.st_size != CW_PL_COUNTS_SIZE)
+		return NULL;
+	p = mmap(NULL, CW_PL_COUNTS_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*ino = st.st_ino;
+	return p;
+}
+
+/* What came with a message: at most one fd (the rest closed), its sender. */
+struct msg_extras {
+	int fd;
+	int pid;	/* the kernel's word; 0 when none came */
+};
+
+static void take_extras(struct msghdr *msg, struct msg_extras *x)
+{
+	struct cmsghdr *c;
+
+	*x = (struct msg_extras){ .fd = -1 };
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cred;
+
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			x->pid = cred.pid;
+		} else if (c->cmsg_type == SCM_RIGHTS) {
+			int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *fds = (int *)CMSG_DATA(c);
+
+			for (int i = 0; i < n; i++) {
+				if (x->fd < 0 && !(msg->msg_flags & MSG_CTRUNC))
+					x->fd = fds[i];
+				else
+					close(fds[i]);
+			}
+		}
+	}
+}
+
+/*
+ * From /proc/PID/status: the pid a process sees itself as (the last of
+ * NSpid: its own pid namespace, a container's; else pid) and its parent.
+ */
+static void read_status(int pid, int *ns_pid, int *ppid)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	*ns_pid = pid;
+	*ppid = 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (!strncmp(line, "PPid:", 5))
+			*ppid = (int)strtol(line + 5, NULL, 10);
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			*ns_pid = (int)v;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+}
+
+/* The process' first hello makes its slot and watches its exit. */
+static struct preload_proc *hello_slot(struct cw_daemon *d, int pid)
+{
+	struct preload_proc *p = slot_of(d, pid);
+
+	if (p)
+		return p;
+	p = new_slot(d, pid);
+	if (!p) {
+		refuse(d, PL_REFUSED_FULL);
+		return NULL;
+	}
+	read_status(pid, &p->claim_pid, &p->ppid);
+	p->pidfd = pidfd_open(pid, 0);
+	if (p->pidfd >= 0)
+		watch_fd(d, p->pidfd, EV_PIDFD, (int)(p - d->preload));
+	return p;
+}
+
+/* A hello: the page (once per program: an exec brings a new one). */
+static void on_hello(struct cw_daemon *d, struct preload_proc *p, int fd)
+{
+	const struct cw_pl_counts *page;
+	ino_t ino = 0;
+
+	p->hello = 1;
+	if (fd < 0)
+		return;		/* a remade channel that lost its memfd */
+	page = map_page(fd, &ino);
+	if (!page) {
+		refuse(d, PL_REFUSED_COUNTS);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (p->page && p->page_ino == ino) {
+		/* the same process again (a remade channel): the same page */
+		munmap((void *)page, CW_PL_COUNTS_SIZE);
+	} else {
+		/* new, or a new program in it (exec): its counts from now */
+		unmap_page(p);
+		p->page = page;
+		p->page_ino = ino;
+		p->reported = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Once it tracked something: the daemon watches it (maps kept). */
+static void mark_seen(struct cw_daemon *d, struct preload_proc *p)
+{
+	if (p->seen)
+		return;
+	pthread_mutex_lock(&d->lock);	/* the metrics thread reads it */
+	p->seen = 1;
+	pthread_mutex_unlock(&d->lock);
+	daemon_proc_seen(d, p->pid);
+}
+
+/*
+ * The parent whose mappings a fork child (no exec since) has, as its
+ * page says: the parent /proc named at its hello, or, when it was gone
+ * by then, a process that reports here. 0: none.
+ */
+static int parent_of(struct cw_daemon *d, const struct preload_proc *p)
+{
+	const struct preload_proc *parent;
+	uint32_t from;
+
+	if (!p->page)
+		return 0;
+	from = ((const volatile struct cw_pl_counts *)p->page)->forked_from;
+	if (!from || from > INT32_MAX)
+		return 0;
+	if (p->ppid > 0)
+		return from == (uint32_t)p->ppid ? p->ppid : 0;
+	parent = slot_of(d, (int)from);
+	return parent ? (int)from : 0;
 }
 
 /* The same record the eBPF sockets path makes, so the same alert. */
-static void on_double_close(struct cw_daemon *d,
+static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 			    const struct cw_pl_double_close *m)
 {
-	struct preload_proc *p;
+	int like;
 	struct cw_record r = {
 		.type = m->close_errno ? CW_REC_ANOMALY : CW_REC_FOLDED,
 		.kind = CW_ANOM_DOUBLE_CLOSE_FD,
-		.tgid = m->h.pid,
+		.tgid = (uint32_t)p->pid,
 		.tid = m->h.tid,
 		.slot = CW_SLOT_SOCKETS,
 		.target_id = d->sess.sockets_target,
@@ -151,44 +446,310 @@ static void on_double_close(struct cw_daemon *d,
 
 	memcpy(r.stack, m->stack, r.nr_frames * sizeof(r.stack[0]));
 	memcpy(r.comm, m->comm, sizeof(r.comm));
-	daemon_proc_seen(d, m->h.pid);
-	/* Counted by the shim: credited from its snapshots (metrics). */
+	r.comm[sizeof(r.comm) - 1] = '\0';
+	mark_seen(d, p);	/* its maps, for the stack */
+	like = parent_of(d, p);
+	if (like) {	/* gone already: a fork child has its parent's */
+		symbolizer_remember(&d->sym, like);
+		symbolizer_remember_like(&d->sym, p->pid, like);
+	}
+	/* Counted by the shim: credited from its page (metrics). */
 	pthread_mutex_lock(&d->lock);
-	p = proc_slot(d, m->h.pid);
-	if (p)
-		p->reported += 1 + (uint64_t)m->folded;
+	p->reported += 1 + (uint64_t)m->folded;
 	pthread_mutex_unlock(&d->lock);
 	anomaly_report(d, &r);
 }
 
-static int valid(const struct cw_pl_header *h, ssize_t n)
+/* Whether the message's pid is its sender's (as the sender sees itself). */
+static int claims_sender(struct cw_daemon *d, const struct cw_pl_header *h,
+			 int sender)
 {
-	if (n < (ssize_t)sizeof(*h) || h->magic != CW_PL_MAGIC || h->size != n)
-		return 0;
-	if (h->type == CW_PL_SNAPSHOT)
-		return n == sizeof(struct cw_pl_snapshot);
-	if (h->type == CW_PL_DOUBLE_CLOSE)
-		return n == sizeof(struct cw_pl_double_close);
-	return 0;
+	const struct preload_proc *p = slot_of(d, sender);
+	int ns_pid, ppid;
+
+	if (sender <= 0)
+		return 0;	/* no word from the kernel: not trusted */
+	if (h->pid == (uint32_t)sender)
+		return 1;
+	if (p)
+		return h->pid == (uint32_t)p->claim_pid;
+	read_status(sender, &ns_pid, &ppid);
+	return h->pid == (uint32_t)ns_pid;
+}
+
+/* One message: checked, then taken. */
+static void on_message(struct cw_daemon *d, const void *buf, ssize_t n,
+		       const struct msg_extras *x)
+{
+	const struct cw_pl_header *h = buf;
+	struct preload_proc *p;
+
+	if (n < (ssize_t)sizeof(*h) || h->magic != CW_PL_MAGIC ||
+	    h->size != n) {
+		refuse(d, PL_REFUSED_MALFORMED);
+	} else if (!claims_sender(d, h, x->pid)) {
+		refuse(d, PL_REFUSED_PID);
+	} else if (h->type == CW_PL_HELLO && n == sizeof(*h)) {
+		p = hello_slot(d, x->pid);
+		if (p)
+			on_hello(d, p, x->fd);
+	} else if (h->type == CW_PL_DOUBLE_CLOSE &&
+		   n == sizeof(struct cw_pl_double_close) &&
+		   (p = slot_of(d, x->pid)) && p->hello &&
+		   d->sess.sockets_target >= 0) {
+		on_double_close(d, p, buf);
+	} else {
+		refuse(d, PL_REFUSED_MALFORMED);
+	}
+	if (x->fd >= 0)
+		close(x->fd);
+}
+
+/* Every message waiting on connection i; at its end (EOF) it goes. */
+static void read_conn(struct cw_daemon *d, int i)
+{
+	union {
+		struct cw_pl_header h;
+		struct cw_pl_double_close dc;
+	} msg;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} ctl;
+	struct msg_extras x;
+
+	while (d->preload_conns[i] >= 0) {
+		struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		/* MSG_TRUNC: a longer message says its length, and is refused */
+		ssize_t n = recvmsg(d->preload_conns[i], &mh, MSG_DONTWAIT |
+				    MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			close_fd(d, &d->preload_conns[i]);
+			return;
+		}
+		take_extras(&mh, &x);
+		on_message(d, &msg, n, &x);
+	}
+}
+
+static void read_all_conns(struct cw_daemon *d)
+{
+	for (int i = 0; i < CW_MAX_TARGETS; i++)
+		if (d->preload_conns[i] >= 0)
+			read_conn(d, i);
+}
+
+static void accept_conn(struct cw_daemon *d)
+{
+	int fd = accept4(d->preload_listen_fd, NULL, NULL,
+			 SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < CW_MAX_TARGETS && d->preload_conns[i] >= 0; i++)
+		;
+	if (i == CW_MAX_TARGETS || watch_fd(d, fd, EV_CONN, i)) {
+		refuse(d, PL_REFUSED_FULL);
+		close(fd);
+		return;
+	}
+	d->preload_conns[i] = fd;
+}
+
+/* ---- a process' exit ---- */
+
+/*
+ * Its records are read first (sent before it died, on any connection);
+ * then its counts are final: what was open is closed by its exit.
+ */
+static void on_exit_of(struct cw_daemon *d, struct preload_proc *p)
+{
+	struct preload_counts c;
+	char comm[16];
+	int pid = p->pid, seen;
+
+	read_all_conns(d);
+	pthread_mutex_lock(&d->lock);
+	if (p->page)
+		copy_page(p->page, &p->final);
+	unmap_page(p);
+	preload_read(p, &c);
+	p->closed_by_exit = c.opened - c.closed;
+	memcpy(comm, p->final.comm, sizeof(comm));
+	seen = p->seen;
+	if (!seen)	/* it tracked nothing: forget it */
+		p->pid = 0;
+	pthread_mutex_unlock(&d->lock);
+	close_fd(d, &p->pidfd);
+	if (seen)
+		daemon_proc_down(d, pid, comm, -1);
+}
+
+/* Whether p's process has exited (its pidfd is readable). */
+static int has_exited(const struct preload_proc *p)
+{
+	struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
+
+	return p->pidfd >= 0 && poll(&pf, 1, 0) > 0;
+}
+
+/*
+ * A process shows once it tracked something (nginx's master, which only
+ * forks, never does); its blind reasons are logged once each.
+ */
+static void notice(struct cw_daemon *d, struct preload_proc *p)
+{
+	struct preload_counts c;
+	uint32_t fresh;
+
+	if (!p->pid || !p->page)
+		return;
+	preload_read(p, &c);
+	fresh = c.blind & ~p->blind_told;
+	if (c.opened || c.double_closes || c.blind)
+		mark_seen(d, p);
+	p->blind_told |= fresh;
+	for (int i = 0; i < CW_PL_BLIND__COUNT; i++)
+		if (fresh & (1u << i))
+			fprintf(stderr, "connwatch: pid %d: the LD_PRELOAD shim "
+				"is blind (%s): its counts are incomplete; use "
+				"eBPF (attach, or run without --preload)\n",
+				p->pid, blind_names[i]);
+}
+
+static void on_event(struct cw_daemon *d, uint64_t data)
+{
+	uint32_t kind = (uint32_t)(data >> 32), i = (uint32_t)data;
+
+	if (kind == EV_LISTEN)
+		accept_conn(d);
+	else if (kind == EV_CONN && i < CW_MAX_TARGETS)
+		read_conn(d, (int)i);
+	/* a batch may hold a stale event of a slot that ended: ask again */
+	else if (kind == EV_PIDFD && i < (uint32_t)d->nr_preload &&
+		 has_exited(&d->preload[i]))
+		on_exit_of(d, &d->preload[i]);
 }
 
 void preload_receive(struct cw_daemon *d)
 {
-	union {
-		struct cw_pl_header h;
-		struct cw_pl_snapshot snap;
-		struct cw_pl_double_close dc;
-	} msg;
-	ssize_t n;
+	struct epoll_event ev[EV_BATCH];
+	int n, i;
 
-	/* MSG_TRUNC: a longer datagram says its length, and is refused. */
-	while ((n = recv(d->preload_fd, &msg, sizeof(msg),
-			 MSG_DONTWAIT | MSG_TRUNC)) > 0) {
-		if (!valid(&msg.h, n) || d->sess.sockets_target < 0)
-			continue;	/* not ours, or a newer shim: ignore */
-		if (msg.h.type == CW_PL_SNAPSHOT)
-			on_snapshot(d, &msg.snap);
-		else
-			on_double_close(d, &msg.dc);
+	while ((n = epoll_wait(d->preload_fd, ev, EV_BATCH, 0)) > 0) {
+		for (i = 0; i < n; i++)
+			on_event(d, ev[i].data.u64);
+		if (n < EV_BATCH)
+			break;
+	}
+	for (i = 0; i < d->nr_preload; i++)
+		notice(d, &d->preload[i]);
+}
+
+void preload_close_all(struct cw_daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->nr_preload; i++) {
+		struct preload_proc *p = &d->preload[i];
+
+		pthread_mutex_lock(&d->lock);
+		if (p->page)
+			copy_page(p->page, &p->final);
+		unmap_page(p);
+		pthread_mutex_unlock(&d->lock);
+		close_fd(d, &p->pidfd);
+	}
+	for (i = 0; i < CW_MAX_TARGETS; i++)
+		close_fd(d, &d->preload_conns[i]);
+	if (d->preload_listen_fd >= 0)
+		close(d->preload_listen_fd);
+	if (d->preload_fd >= 0)
+		close(d->preload_fd);
+	d->preload_listen_fd = -1;
+	d->preload_fd = -1;
+}
+
+/* ---- metrics ---- */
+
+/* name{target,source,pid[,reason]} value: one series of process p. */
+static void put_proc(FILE *f, struct cw_daemon *d, const char *name,
+		     const struct preload_proc *p, const char *reason,
+		     unsigned long long value)
+{
+	fprintf(f, "%s{", name);
+	labels_series(f, &d->sess, d->sess.sockets_target, (unsigned)p->pid);
+	if (reason)
+		fprintf(f, ",reason=\"%s\"", reason);
+	fprintf(f, "} %llu\n", value);
+}
+
+static void put_help(FILE *f, const char *name, const char *type,
+		     const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* A counter of every process shown: the preload_counts field at off. */
+static void write_proc_counter(FILE *f, struct cw_daemon *d,
+			       const char *name, size_t off, const char *text)
+{
+	put_help(f, name, "counter", text);
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->nr_preload; i++) {
+		const struct preload_proc *p = &d->preload[i];
+		struct preload_counts c;
+
+		if (!p->pid || !p->seen)
+			continue;
+		preload_read(p, &c);
+		put_proc(f, d, name, p, NULL,
+			 *(const uint64_t *)((const char *)&c + off));
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void preload_write_metrics(FILE *f, struct cw_daemon *d)
+{
+	int i, b;
+
+	if (d->preload_fd < 0 || d->sess.sockets_target < 0)
+		return;
+	put_help(f, "connwatch_preload_blind", "gauge", "1 when the LD_PRELOAD "
+		 "shim knows it cannot see this process' sockets, by reason.");
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nr_preload; i++) {
+		const struct preload_proc *p = &d->preload[i];
+		struct preload_counts c;
+
+		if (!p->pid || !p->seen)
+			continue;
+		preload_read(p, &c);
+		for (b = 0; b < CW_PL_BLIND__COUNT; b++)
+			if (c.blind & (1u << b))
+				put_proc(f, d, "connwatch_preload_blind", p,
+					 blind_names[b], 1);
+	}
+	pthread_mutex_unlock(&d->lock);
+	write_proc_counter(f, d, "connwatch_preload_channel_lost_total",
+			   offsetof(struct preload_counts, channel_lost),
+			   "Times the shim found its report socket closed under "
+			   "it (and made a new one).");
+	put_help(f, "connwatch_preload_refused_total", "counter", "Reports of "
+		 "the LD_PRELOAD socket refused, by reason.");
+	for (i = 0; i < PL_REFUSED__COUNT; i++) {
+		fprintf(f, "connwatch_preload_refused_total{");
+		labels_put(f, "target", d->sess.target);
+		fprintf(f, ",reason=\"%s\"} %lu\n", refusal_names[i],
+			__atomic_load_n(&d->preload_refused[i],
+					__ATOMIC_RELAXED));
 	}
 }

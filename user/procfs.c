@@ -316,6 +316,28 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m,
 	return NULL;
 }
 
+int proc_maps_copy(const struct proc_maps *m, struct proc_maps *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!m->nr)
+		return 0;
+	out->maps = calloc(m->nr, sizeof(*out->maps));
+	if (!out->maps)
+		return -1;
+	for (out->nr = 0; out->nr < m->nr; out->nr++) {
+		i = out->nr;
+		out->maps[i] = m->maps[i];
+		out->maps[i].path = strdup(m->maps[i].path);
+		if (!out->maps[i].path) {
+			proc_maps_free(out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void proc_maps_free(struct proc_maps *m)
 {
 	size_t i;

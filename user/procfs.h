@@ -43,5 +43,7 @@ void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out);
 const struct proc_map *proc_maps_find(const struct proc_maps *m,
 				      uint64_t addr);
 void proc_maps_free(struct proc_maps *m);
+/* A copy of m into out (its own memory). 0, or -1 (out empty). */
+int proc_maps_copy(const struct proc_maps *m, struct proc_maps *out);
 
 #endif

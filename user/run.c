@@ -30,7 +30,8 @@ static const char run_help[] =
 "  -t, --target NAME      the target label (default: the specs' target:,\n"
 "                         else CMD's name)\n"
 "      --preload          no eBPF: count CMD's sockets with the LD_PRELOAD\n"
-"                         shim (" SHIM_NAME ")\n"
+"                         shim (" SHIM_NAME "); not for Go or\n"
+"                         statically linked programs\n"
 "      --preload-socket P where the shim reports (default\n"
 "                         /run/connwatch/preload-PID.sock, mode 0600)\n"
 "      --fail-on LEVEL    warning | critical: exit 3 if such an alert came\n"
@@ -195,19 +196,34 @@ out_specs:
 	return ret;
 }
 
-/* LD_PRELOAD can only enter a process that has a dynamic loader. */
-static int check_dynamic(const char *path)
+/*
+ * LD_PRELOAD can only enter a process that has a dynamic loader, and
+ * sees nothing of a Go program's sockets (its runtime makes the system
+ * calls itself, never through libc).
+ */
+static int check_preloadable(const char *path)
 {
 	char err[512];
-	int dyn = elf_is_dynamic(path, err, sizeof(err));
+	int dyn = elf_is_dynamic(path, err, sizeof(err)), go;
 
-	if (dyn < 0)
+	if (dyn < 0) {
 		fprintf(stderr, "connwatch: %s\n", err);
-	else if (!dyn)
+		return -1;
+	}
+	if (!dyn) {
 		fprintf(stderr, "connwatch: %s is statically linked: LD_PRELOAD "
 			"cannot see inside it; run it without --preload (eBPF)\n",
 			path);
-	return dyn == 1 ? 0 : -1;
+		return -1;
+	}
+	go = elf_is_go(path, err, sizeof(err));
+	if (go < 0)
+		fprintf(stderr, "connwatch: %s\n", err);
+	else if (go)
+		fprintf(stderr, "connwatch: %s is a Go program: its runtime makes "
+			"system calls itself, LD_PRELOAD sees none of its "
+			"sockets; run it without --preload (eBPF)\n", path);
+	return go ? -1 : 0;
 }
 
 static void preload_env(char **env, size_t n, const char *shim,
@@ -225,7 +241,7 @@ static void preload_env(char **env, size_t n, const char *shim,
 
 static void preload_close(struct cw_daemon *d, const char *sock)
 {
-	close(d->preload_fd);
+	preload_close_all(d);
 	unlink(sock);
 	symbolizer_free(&d->sym);
 }
@@ -245,8 +261,7 @@ static int preload_open(struct cw_daemon *d, const struct cli *c,
 		fprintf(stderr, "connwatch: %s\n", err);
 		return -1;
 	}
-	d->preload_fd = preload_listen(sock, err, sizeof(err));
-	if (d->preload_fd < 0) {
+	if (preload_listen(d, sock, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		return -1;
 	}
@@ -267,7 +282,7 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 	if (c->nr_specs || c->nr_presets)
 		die_usage("run", "--preload counts sockets only: --spec and "
 			  "--preset need eBPF");
-	if (find_shim(shim, sizeof(shim)) || check_dynamic(c->exe))
+	if (find_shim(shim, sizeof(shim)) || check_preloadable(c->exe))
 		return 1;
 	if (c->preload_socket) {
 		/* never a silently truncated path: the shim would not find it */
@@ -316,6 +331,7 @@ int cmd_run(int argc, char **argv)
 	c.exe = path;
 	pthread_mutex_init(&d.lock, NULL);
 	d.preload_fd = -1;
+	d.preload_listen_fd = -1;
 	d.exited_grace_s = c.exited_grace_s;
 	if (c.preload)
 		return run_preload(&d, &c, argv + optind);
@@ -355,6 +371,8 @@ int cmd_collect(int argc, char **argv)
 		die_usage("collect", "unexpected argument '%s'", argv[optind]);
 	sock = c.preload_socket ? c.preload_socket : "/run/connwatch/preload.sock";
 	pthread_mutex_init(&d.lock, NULL);
+	d.preload_fd = -1;
+	d.preload_listen_fd = -1;
 	d.duration_s = c.duration_s;
 	if (preload_open(&d, &c, sock, c.target ? c.target : "preload"))
 		return 1;

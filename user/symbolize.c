@@ -37,12 +37,9 @@ static struct proc_maps *maps_of(struct symbolizer *z, pid_t pid)
 	return NULL;
 }
 
-void symbolizer_remember(struct symbolizer *z, pid_t pid)
+/* A free slot for another process' mappings: the oldest forgotten. */
+static struct proc_maps *free_slot(struct symbolizer *z)
 {
-	size_t slot;
-
-	if (maps_of(z, pid))
-		return;
 	if (z->nr_pids == CW_SYM_MAX_PIDS) {
 		/* Forget the oldest: recent processes are the ones alerting. */
 		proc_maps_free(&z->pids[0].maps);
@@ -50,11 +47,49 @@ void symbolizer_remember(struct symbolizer *z, pid_t pid)
 			(CW_SYM_MAX_PIDS - 1) * sizeof(z->pids[0]));
 		z->nr_pids--;
 	}
-	slot = z->nr_pids;
-	if (proc_maps_load(pid, &z->pids[slot].maps))
+	return &z->pids[z->nr_pids].maps;
+}
+
+static void keep_slot(struct symbolizer *z, pid_t pid)
+{
+	z->pids[z->nr_pids++].pid = pid;
+}
+
+void symbolizer_remember(struct symbolizer *z, pid_t pid)
+{
+	struct proc_maps *slot;
+
+	if (maps_of(z, pid))
 		return;
-	z->pids[slot].pid = pid;
-	z->nr_pids++;
+	slot = free_slot(z);
+	if (proc_maps_load(pid, slot))
+		return;
+	/* none: exiting already (a zombie has no mappings), not known */
+	if (slot->nr)
+		keep_slot(z, pid);
+	else
+		proc_maps_free(slot);
+}
+
+void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like)
+{
+	struct proc_maps *slot;
+	size_t k;
+
+	if (maps_of(z, pid))
+		return;
+	for (k = 0; k < z->nr_pids && z->pids[k].pid != like; k++)
+		;
+	if (k == z->nr_pids)
+		return;
+	if (z->nr_pids == CW_SYM_MAX_PIDS) {
+		if (k == 0)
+			return;	/* the oldest: free_slot forgets it */
+		k--;		/* where free_slot moves it */
+	}
+	slot = free_slot(z);
+	if (!proc_maps_copy(&z->pids[k].maps, slot))
+		keep_slot(z, pid);
 }
 
 static const struct elf_symtab *symtab_of(struct symbolizer *z,

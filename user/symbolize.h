@@ -37,6 +37,11 @@ void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
 void symbolizer_free(struct symbolizer *z);
 /* Reads pid's mappings now, while it is alive (a crash is coming). */
 void symbolizer_remember(struct symbolizer *z, pid_t pid);
+/*
+ * pid's mappings, if never read (it is gone), are those remembered of
+ * like: a fork child that did not exec has its parent's.
+ */
+void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like);
 /* Whether addr lies in an executable mapping of pid; unknown when the
  * mappings were never read: returns if_unknown. */
 int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,

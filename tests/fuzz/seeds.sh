@@ -132,23 +132,29 @@ printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: /etc/connwatch/ke
 printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: encrypted.key\n  client_ca_file: ca.pem\nhttp_server_config:\n  http2: true\n' \
 	>"$D/refused.yml"
 
-# The shim's two datagrams (user/preload/preload_proto.h).
+# The shim's messages (user/preload/preload_proto.h), after fuzz_preload's
+# flag byte (1 hello first, 2 with the page, 8 the input in the page,
+# 16 the message's pid made the harness').
 python3 - "$(corpus preload)" <<'PY'
-import struct, sys
+import os, struct, sys
 
 out = sys.argv[1]
-MAGIC = 0x31505743
-snap = struct.pack("<4Q11QQII16s", 120, 118, 1, 0, *range(11), 5000, 0, 0,
-                   b"nginx")
+MAGIC = 0x32505743
+pid = 4242
 dc = struct.pack("<iiQII16Q16s", 7, 9, 3, 4, 0,
                  *[0x401000 + i for i in range(16)], b"double_close")
-for name, typ, body in [("snapshot", 1, snap), ("double_close", 2, dc)]:
-    msg = struct.pack("<IHHII", MAGIC, typ, 16 + len(body), 4242, 4243)
+counts = struct.pack("<Q56xQQ11QQQQQQIIII16s", 120, 118, 5000, *range(11),
+                     1, 0, 0, 0, 0, 1, 0, 4242, 0, b"nginx")
+seeds = {
+    "hello": (3, b""),
+    "double_close": (19, struct.pack("<IHHII", MAGIC, 2, 16 + len(dc), pid,
+                                    4243) + dc),
+    "counts_in_page": (11, counts),
+    "hello_twice": (19, struct.pack("<IHHII", MAGIC, 1, 16, pid, 1)),
+}
+for name, (flags, msg) in seeds.items():
     with open(f"{out}/{name}", "wb") as f:
-        f.write(msg + body)
-exiting = bytearray(open(f"{out}/snapshot", "rb").read())
-struct.pack_into("<I", exiting, 16 + 15 * 8 + 8, 1)
-open(f"{out}/snapshot.exiting", "wb").write(exiting)
+        f.write(bytes([flags]) + msg)
 PY
 
 D=$(corpus proc_maps)
