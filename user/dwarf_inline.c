@@ -20,15 +20,25 @@ struct search {
 	size_t nr_origins;
 	uint64_t *addrs;
 	size_t max, found;
+	Dwarf_Off last;		/* the walk's last DIE: offsets only grow */
 };
 
 typedef void (*die_fn)(struct search *s, Dwarf_Die *die);
 
+/*
+ * Depth first, a well-formed tree's DIEs come in increasing offsets. A
+ * crafted one whose children and siblings point back would be walked
+ * again and again (exponentially: a fuzzed file took minutes): a DIE at
+ * or before the last one ends its list, so each byte is walked once.
+ */
 static void walk(struct search *s, Dwarf_Die *die, die_fn fn, int depth)
 {
 	Dwarf_Die child;
 
 	do {
+		if (dwarf_dieoffset(die) <= s->last)
+			return;
+		s->last = dwarf_dieoffset(die);
 		fn(s, die);
 		if (depth < MAX_DEPTH && !dwarf_child(die, &child))
 			walk(s, &child, fn, depth + 1);
@@ -41,7 +51,9 @@ static void walk_all(Dwarf *dw, struct search *s, die_fn fn)
 	size_t hsize;
 	Dwarf_Die cu;
 
-	while (!dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
+	s->last = 0;
+	while (!dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) &&
+	       next > off) {
 		if (dwarf_offdie(dw, off + hsize, &cu))
 			walk(s, &cu, fn, 0);
 		off = next;
