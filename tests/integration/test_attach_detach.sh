@@ -86,5 +86,5 @@ sleep 1.5
 load --connections 7 --concurrency 1
 wait "$TTY"
 check "terminal: the summary is drawn in place" grep -q $'\033\\[2J' "$TMP/tty.out"
-check "terminal: it lists the process with its counts" \
-	grep -qE "^tracker +$SRV_PID +7 +7 +0 +0 +0 +0" <(tr -d '\r' <"$TMP/tty.out")
+check "terminal: it lists the process by source (the spec) with its counts" \
+	grep -qE "^tracker\.yaml +$SRV_PID +7 +7 +0 +0 +0 +0" <(tr -d '\r' <"$TMP/tty.out")
