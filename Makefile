@@ -15,7 +15,7 @@ LDLIBS     := -lbpf -ldw -lelf -lz -lcapstone -lyaml -lmicrohttpd -lcurl \
 	      -lcrypt -lpthread
 
 USER_MODULES := elf_symbols gopclntab go_inline go_offsets dwarf_inline disasm spec labels \
-		presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
+		utf8 presets procfs symbolize resolve attach pin anomalies anomaly_counts json alert_sinks \
 		proc_tables \
 		alert_push metrics summary preload_collector sock_sweep spawn daemon run \
 		yaml_doc web_config config_file supervise privs

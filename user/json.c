@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "json.h"
+#include "utf8.h"
 
 void jputf(struct jbuf *b, const char *fmt, ...)
 {
@@ -16,30 +17,6 @@ void jputf(struct jbuf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		b->used += (size_t)n;
-}
-
-/*
- * The length of the UTF-8 character at s, or 0 when it is not one
- * (RFC 3629: no overlong form, no surrogate, nothing past U+10FFFF).
- * A NUL ends a truncated one: it is no continuation byte.
- */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2 || s[0] > 0xf4)	/* a continuation, overlong, too big */
-		return 0;
-	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	/* The second byte's range rules out the rest. */
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return n;
 }
 
 /*

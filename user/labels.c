@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "labels.h"
+#include "utf8.h"
 
 static const char *base_of(const char *path)
 {
@@ -102,19 +103,31 @@ int labels_pick_target(struct cw_session *s, const char *given, char *err,
 	return 0;
 }
 
-/* The text format's label value escapes: backslash, quote, newline. */
+/*
+ * The text format's label value: UTF-8, with backslash, quote and newline
+ * escaped. The value may be the target's (its binary's name, a symbol):
+ * a byte that is no part of a UTF-8 character, and a control character
+ * other than newline, is written as U+FFFD, so promtool and every scraper
+ * parse the whole exposition.
+ */
 void labels_put(FILE *f, const char *name, const char *value)
 {
-	const char *c;
+	const unsigned char *c;
+	size_t n;
 
 	fprintf(f, "%s=\"", name);
-	for (c = value; *c; c++) {
-		if (*c == '\\' || *c == '"')
-			fputc('\\', f);
-		if (*c == '\n')
+	for (c = (const unsigned char *)value; *c; c += n) {
+		n = utf8_len(c);
+		if (!n || (*c < 0x20 && *c != '\n') || *c == 0x7f) {
+			fputs(CW_UTF8_REPLACEMENT, f);
+			n = 1;
+		} else if (*c == '\\' || *c == '"') {
+			fprintf(f, "\\%c", *c);
+		} else if (*c == '\n') {
 			fputs("\\n", f);
-		else
-			fputc(*c, f);
+		} else {
+			fwrite(c, 1, n, f);
+		}
 	}
 	fputc('"', f);
 }

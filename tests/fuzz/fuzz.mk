@@ -39,15 +39,16 @@ $(FUZZ_OUT)/fuzz_spec: user/spec.c user/yaml_doc.c
 FUZZ_LIBS_spec		:= -lyaml
 $(FUZZ_OUT)/fuzz_config: user/config_file.c user/spec.c user/yaml_doc.c \
 	user/presets.c user/go_offsets.c user/elf_symbols.c user/gopclntab.c \
-	user/go_inline.c user/labels.c
+	user/go_inline.c user/labels.c user/utf8.c
 FUZZ_LIBS_config	:= -lyaml -ldw -lelf -Wl,--wrap=fopen
 $(FUZZ_OUT)/fuzz_web_config: user/web_config.c user/yaml_doc.c
 FUZZ_LIBS_web_config	:= -lyaml -lcrypt -Wl,--wrap=fopen
-$(FUZZ_OUT)/fuzz_preload: user/preload_collector.c user/labels.c
+$(FUZZ_OUT)/fuzz_preload: user/preload_collector.c user/labels.c user/utf8.c
 FUZZ_LIBS_preload	:= -lpthread
 $(FUZZ_OUT)/fuzz_proc_maps: user/procfs.c
 FUZZ_LIBS_proc_maps	:=
-$(FUZZ_OUT)/fuzz_json: user/json.c user/alert_sinks.c
+$(FUZZ_OUT)/fuzz_json: user/json.c user/alert_sinks.c user/labels.c \
+	user/utf8.c
 FUZZ_LIBS_json		:=
 
 $(FUZZ_OUT):

@@ -5,10 +5,13 @@
  * the target), every output is valid JSON, checked by the strict
  * RFC 8259 reader below, and a string that is valid UTF-8 reads back
  * the same. The input is NUL-separated strings: the alert's fields.
+ * The same strings as label values (labels.c): valid UTF-8 too, and no
+ * control character (a newline is escaped) for the text format.
  */
 #include <string.h>
 #include "../../user/alert_sinks.h"
 #include "../../user/json.h"
+#include "../../user/labels.h"
 #include "fuzz.h"
 
 #define MAX_DEPTH 16
@@ -321,6 +324,26 @@ static void check_string(const char *s, size_t room)
 	free(small);
 }
 
+/* labels_put alone: UTF-8 with no control byte, whatever s is. */
+static void check_label(const char *s)
+{
+	size_t len = 3 * strlen(s) + 16;	/* U+FFFD: 3 bytes for 1 */
+	char *buf = malloc(len);
+	const unsigned char *c;
+	FILE *f;
+
+	fuzz_check(buf && (f = fmemopen(buf, len, "w")), "out of memory");
+	labels_put(f, "l", s);
+	fuzz_check(!ferror(f) && ftell(f) < (long)len, "label \"%s\" too long",
+		   s);
+	fclose(f);
+	fuzz_check(valid_utf8(buf), "label value not UTF-8: %s", buf);
+	for (c = (const unsigned char *)buf; *c; c++)
+		fuzz_check(*c >= 0x20 && *c != 0x7f,
+			   "label value with byte 0x%02x: %s", *c, buf);
+	free(buf);
+}
+
 /* The alert's strings from the input, as untrusted as they come. */
 static void fill(struct alert *a, struct pieces *in)
 {
@@ -368,6 +391,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_string(a.target, data[0]);
 	check_string(a.comm, data[0]);
 	check_string(a.message, data[0]);
+	check_label(a.target);
+	check_label(a.comm);
 	free(text);
 	return 0;
 }

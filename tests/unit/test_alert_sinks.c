@@ -3,7 +3,7 @@
  * Alert log batching: what arrives together is fsync'ed together, the
  * first critical line of a batch at once, a long batch every
  * CW_ALERT_BATCH_LINES lines; outside a batch every line. And the JSON
- * line's "folded" field.
+ * line: its "folded" field, its strings valid UTF-8 whatever the target's.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -158,6 +158,21 @@ static void json_has_folded(void **state)
 	assert_contains(buf, "\"folded\":0,");
 }
 
+/* comm and the binary's name are the target's bytes: not UTF-8, a
+ * newline, DEL; valid characters stay as they are. */
+static void json_strings_are_valid_utf8(void **state)
+{
+	struct alert a = { .severity = "warning", .kind = "double_close_fd",
+			   .target = "srv\xff\n\xc3\xa9", .probe = "close" };
+	char buf[1024];
+
+	(void)state;
+	snprintf(a.comm, sizeof(a.comm), "x\xe2\x82\x7f");
+	alert_to_json(&a, buf, sizeof(buf));
+	assert_contains(buf, "\"target\":\"srv\\ufffd\\u000a\xc3\xa9\"");
+	assert_contains(buf, "\"comm\":\"x\\ufffd\\ufffd\x7f\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +187,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(empty_batch_does_not_sync,
 						setup, teardown),
 		cmocka_unit_test(json_has_folded),
+		cmocka_unit_test(json_strings_are_valid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,15 @@ static void put_escaped(FILE *f)
 	labels_put(f, "target", "a\"b\\c\nd");
 }
 
+/* A binary named by the target: invalid UTF-8 (a lone continuation,
+ * a truncated and an overlong sequence, a surrogate), a tab, DEL, a
+ * newline, and valid 2..4-byte characters that stay as they are. */
+static void put_untrusted(FILE *f)
+{
+	labels_put(f, "target", "a\x80" "b\xc3\tc\xc0\xaf\xed\xa0\x80\x7f"
+		   "\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xe2\x82");
+}
+
 static void put_series(FILE *f)
 {
 	labels_series(f, &sess, 1, 42);
@@ -147,6 +156,16 @@ static void label_sets_are_escaped_and_ordered(void **state)
 	assert_string_equal(rendered(put_process), "target=\"web\",pid=\"42\"");
 }
 
+static void label_values_are_valid_utf8(void **state)
+{
+	(void)state;
+	assert_string_equal(rendered(put_untrusted),
+			    "target=\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd"
+			    "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+			    "\xef\xbf\xbd\xef\xbf\xbd\\n\xc3\xa9\xe2\x82\xac"
+			    "\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +175,7 @@ int main(void)
 		cmocka_unit_test(bad_names_are_refused),
 		cmocka_unit_test(two_specs_of_one_base_name_are_two_sources),
 		cmocka_unit_test(label_sets_are_escaped_and_ordered),
+		cmocka_unit_test(label_values_are_valid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,8 @@ $(OUT)/unit/test_disasm $(OUT)/unit-san/test_disasm: user/disasm.c
 $(OUT)/unit/test_gopclntab $(OUT)/unit-san/test_gopclntab: \
 	user/gopclntab.c user/go_inline.c user/elf_symbols.c user/dwarf_inline.c
 $(OUT)/unit/test_alert_sinks $(OUT)/unit-san/test_alert_sinks: \
-	user/alert_sinks.c user/json.c
-$(OUT)/unit/test_labels $(OUT)/unit-san/test_labels: user/labels.c
+	user/alert_sinks.c user/json.c user/utf8.c
+$(OUT)/unit/test_labels $(OUT)/unit-san/test_labels: user/labels.c user/utf8.c
 $(OUT)/unit/test_limits $(OUT)/unit-san/test_limits: user/elf_symbols.c \
 	user/gopclntab.c user/go_inline.c user/dwarf_inline.c user/spec.c \
 	user/yaml_doc.c
