@@ -94,3 +94,26 @@ check_eq "check names the target attach would serve" \
 expect_error "symbols refuses --target" "symbols: --target is an option of attach" \
 	$CW symbols --pid "$SRV_PID" --target x
 check "the server is unharmed" kill -0 "$SRV_PID"
+
+# --- a binary whose name is not UTF-8 and holds a newline: its label
+# value and the alert log's strings are still valid (U+FFFD for each
+# byte that is no part of a character; the newline escaped)
+BAD_NAME=$TMP/$'dc\xff\xfe\nsrv'
+cp "$FX/double_close_server" "$BAD_NAME"
+start_fixture "$BAD_NAME" 5 || exit 1
+start_connwatch --pid "$SRV_PID" || exit 1
+load --connections 10 --concurrency 1
+wait_eq 5 2 alerts_of_kind double_close_fd
+check_eq "its target label: U+FFFD for the bytes, the newline escaped" \
+	"$(scrape | grep '^connwatch_target_up{')" \
+	"connwatch_target_up{target=\"dc"$'\xef\xbf\xbd\xef\xbf\xbd'"\\nsrv\",pid=\"$SRV_PID\"} 1"
+check_exposition "a binary's name not UTF-8: promtool clean, no series twice"
+check_eq "the alert log: every line JSON, target and comm read back" \
+	"$(python3 -c '
+import json, sys
+for line in open(sys.argv[1], "rb"):
+    a = json.loads(line.decode("utf-8"))
+    print(ascii(a["target"]), ascii(a["comm"]))' "$CW_LOG" | sort -u)" \
+	"'dc\\ufffd\\ufffd\\nsrv' 'dc\\ufffd\\ufffd\\nsrv'"
+stop "$CW_PID"
+check "the server is unharmed" kill -0 "$SRV_PID"
