@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 #include "../bpf/connwatch.h"
 #include "config_file.h"
@@ -17,11 +18,20 @@
 #include "spec.h"
 #include "yaml_doc.h"
 
+/* What a target entry watches: two that watch one process are refused. */
+struct watched {
+	const yaml_node_t *at;	/* the entry, for its line */
+	const char *pid, *exe, *name;	/* its values, NULL when not given */
+	dev_t dev;		/* the executable file; ino 0: not found */
+	ino_t ino;
+};
+
 struct cparse {
 	yaml_document_t doc;
 	const char *name;
 	char *err;
 	size_t errlen;
+	struct watched *watched;	/* one per target parsed */
 };
 
 static int cfail(struct cparse *p, const yaml_node_t *at, const char *fmt, ...)
@@ -111,6 +121,87 @@ static int target_field(struct cparse *p, const char *k, const yaml_node_t *v,
 		     "max_keys, max_processes)", k);
 }
 
+/* The value after opt in c's command line, or NULL. */
+static const char *arg_value(const struct child *c, const char *opt)
+{
+	int i;
+
+	for (i = 0; c->argv[i] && c->argv[i + 1]; i++)
+		if (!strcmp(c->argv[i], opt))
+			return c->argv[i + 1];
+	return NULL;
+}
+
+/* c's entry: a pid's executable is /proc/PID/exe, deleted or not. */
+static void watched_of(struct watched *w, const yaml_node_t *at,
+		       const struct child *c)
+{
+	char path[64];
+	struct stat st;
+
+	*w = (struct watched){ .at = at, .pid = arg_value(c, "--pid"),
+			       .exe = arg_value(c, "--exe"),
+			       .name = arg_value(c, "--target") };
+	if (w->pid)
+		snprintf(path, sizeof(path), "/proc/%ld/exe", atol(w->pid));
+	if (!stat(w->pid ? path : w->exe, &st)) {
+		w->dev = st.st_dev;
+		w->ino = st.st_ino;
+	}
+}
+
+/*
+ * Two pid: entries of one pid; an exe: entry and a pid: entry running
+ * that file; two exe: entries of one file (by two paths, links). Two
+ * pid: entries of one binary are two processes: not the same.
+ */
+static int same_process(const struct watched *a, const struct watched *b)
+{
+	if (a->pid && b->pid)
+		return atol(a->pid) == atol(b->pid);
+	if (a->exe && b->exe && !strcmp(a->exe, b->exe))
+		return 1;
+	return a->ino && a->ino == b->ino && a->dev == b->dev;
+}
+
+/* "target 'web' (pid 42)", or "entry (pid 42)" when unnamed. */
+static void describe(const struct watched *w, char *buf, size_t len)
+{
+	const char *what = w->pid ? "pid" : "exe", *v = w->pid ? w->pid : w->exe;
+
+	if (w->name)
+		snprintf(buf, len, "target '%s' (%s %s)", w->name, what, v);
+	else
+		snprintf(buf, len, "entry (%s %s)", what, v);
+}
+
+/*
+ * Two children watching one process would serve two connwatch_target_up
+ * for it (and count it twice): one process is one target, so the file
+ * is refused, naming both entries; at a reload, the running one stays.
+ */
+static int check_overlap(struct cparse *p, int nr, const yaml_node_t *at,
+			 const struct child *c)
+{
+	struct watched *w = &p->watched[nr];
+	char mine[256], theirs[256];
+	int i;
+
+	watched_of(w, at, c);
+	for (i = 0; i < nr; i++) {
+		if (!same_process(w, &p->watched[i]))
+			continue;
+		describe(w, mine, sizeof(mine));
+		describe(&p->watched[i], theirs, sizeof(theirs));
+		return cfail(p, at, "%s and line %lu's %s watch one process: "
+			     "one process is one target; put both in one entry",
+			     mine,
+			     (unsigned long)p->watched[i].at->start_mark.line + 1,
+			     theirs);
+	}
+	return 0;
+}
+
 /* The shared options, then the target's, after `connwatch attach`. */
 static int parse_target(struct cparse *p, const char *self,
 			struct config *cfg, const yaml_node_t *t,
@@ -176,7 +267,10 @@ static int top_field(struct cparse *p, const char *self,
 	     it++) {
 		if (cfg->nr == CW_MAX_TARGETS)
 			return cfail(p, v, "more than %d targets", CW_MAX_TARGETS);
-		if (parse_target(p, self, cfg, node(p, *it), &cfg->children[cfg->nr++]))
+		/* counted first: config_free() frees a half-made one */
+		if (parse_target(p, self, cfg, node(p, *it), &cfg->children[cfg->nr++]) ||
+		    check_overlap(p, cfg->nr - 1, node(p, *it),
+				  &cfg->children[cfg->nr - 1]))
 			return -1;
 	}
 	return 0;
@@ -211,8 +305,10 @@ int config_parse_string(struct config *cfg, const char *self, const char *name,
 	if (ydoc_load(&p.doc, name, text, err, errlen))
 		return -1;
 	cfg->children = calloc(CW_MAX_TARGETS, sizeof(*cfg->children));
+	p.watched = calloc(CW_MAX_TARGETS, sizeof(*p.watched));
 	root = yaml_document_get_root_node(&p.doc);
-	if (!root || root->type != YAML_MAPPING_NODE || !cfg->children) {
+	if (!root || root->type != YAML_MAPPING_NODE || !cfg->children ||
+	    !p.watched) {
 		cfail(&p, root, "expected a mapping with targets");
 		goto out;
 	}
@@ -235,6 +331,7 @@ int config_parse_string(struct config *cfg, const char *self, const char *name,
 	}
 	ret = 0;
 out:
+	free(p.watched);
 	yaml_document_delete(&p.doc);
 	if (ret)
 		config_free(cfg);

@@ -83,6 +83,21 @@ check "a bad reload keeps the running configuration" \
 	grep -q "connwatch.yaml:3: target: unknown key 'presetz'" "$TMP/daemon.err"
 check "... and goes on serving" ready "$A"
 
+# One process in two entries (by pid twice, or by pid and by its exe:)
+# would be two targets: refused; a reload to it keeps what runs. (Two
+# pids of one binary, $A and $B above, are two processes: accepted.)
+write_config "$TARGET_A" "$TARGET_B" "  - pid: $A
+    target: again
+    presets: [sockets]"
+kill -HUP "$DAEMON"
+wait_for 5 grep -qs "reload: .*watch one process" "$TMP/daemon.err"
+check "a reload to one process in two entries: refused, naming both" \
+	grep -q "reload: .*connwatch.yaml:8: target 'again' (pid $A) and line 4's entry (pid $A) watch one process: one process is one target; put both in one entry; keeping the running configuration" "$TMP/daemon.err"
+check_eq "... the running configuration kept: one target_up for the process" \
+	"$(scrape | grep -c "^connwatch_target_up{target=\"tracker\",pid=\"$A\"} 1$")" 1
+check_eq "... no child started for it" \
+	"$(pgrep -P "$DAEMON" -f "attach .*--pid $A " | wc -l)" 1
+
 # Its log says what is true of the daemon: one /metrics, its own port;
 # the children's internal ports and "Ctrl-C to detach" are theirs.
 check "log: each target says it is attached, served on the daemon's /metrics" \
@@ -111,6 +126,18 @@ printf 'targets:\n  - exe: /bin/true\n    presets: [socket]\n' >"$TMP/bad3.yaml"
 expect_error "an unknown preset, with line" "bad3.yaml:3: unknown preset 'socket'" \
 	$CW --config "$TMP/bad3.yaml"
 expect_error "a missing file" "nope.yaml: No such file" $CW --config "$TMP/nope.yaml"
+printf 'targets:\n  - pid: %s\n    target: a\n  - pid: %s\n    target: b\n' "$A" "$A" >"$TMP/bad5.yaml"
+expect_error "one pid in two entries: refused, naming both" \
+	"bad5.yaml:4: target 'b' \(pid $A\) and line 2's target 'a' \(pid $A\) watch one process: one process is one target" \
+	$CW --config "$TMP/bad5.yaml"
+printf 'targets:\n  - exe: %s\n  - pid: %s\n    target: b\n' "$PWD/$FX/tracker_server" "$A" >"$TMP/bad6.yaml"
+expect_error "a pid an exe: entry covers: refused, naming both" \
+	"bad6.yaml:3: target 'b' \(pid $A\) and line 2's entry \(exe $PWD/$FX/tracker_server\) watch one process" \
+	$CW --config "$TMP/bad6.yaml"
+printf 'targets:\n  - exe: %s\n    target: a\n  - exe: %s\n' "$FX/tracker_server" "./$FX/tracker_server" >"$TMP/bad7.yaml"
+expect_error "one binary by two paths: refused" \
+	"bad7.yaml:4: entry \(exe ./$FX/tracker_server\) and line 2's target 'a' \(exe $FX/tracker_server\) watch one process" \
+	$CW --config "$TMP/bad7.yaml"
 printf 'targets:\n  - exe: /bin/true\n    target: ""\n    presets: [sockets]\n' >"$TMP/bad4.yaml"
 expect_error "an empty target:, with line" "bad4.yaml:3: target '': a name of 1 to 63 bytes" \
 	$CW --config "$TMP/bad4.yaml"
