@@ -523,6 +523,7 @@ static const char config_help[] =
 "web_config, alertmanager, on_alert, and targets, each with exe or pid,\n"
 "and presets, specs, on_critical; no presets or specs: those that fit are\n"
 "chosen), each in its own `connwatch attach` child, behind one /metrics.\n"
+"One process is one target: two entries watching one process are refused.\n"
 "SIGHUP re-reads FILE, keeping unchanged targets and their counts.\n"
 "--fresh: the first children adopt no pinned state (see connwatch(8)).\n";
 
