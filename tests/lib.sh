@@ -91,13 +91,13 @@ start_connwatch() {
 		echo "connwatch did not attach:"; cat "$CW_ERR"; return 1; }
 }
 
-# start_collector SOCKET: `connwatch collect` for LD_PRELOAD'ed processes
-# reporting on SOCKET; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
+# start_collector SOCKET [ARGS...]: `connwatch collect` for LD_PRELOAD'ed
+# processes reporting on SOCKET; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
 start_collector() {
 	CW_PORT=$(free_port)
 	CW_LOG=$TMP/collect.$RANDOM.jsonl
 	CW_ERR=$TMP/collect.$RANDOM.err
-	$CW collect --preload-socket "$1" --listen "127.0.0.1:$CW_PORT" \
+	$CW collect --preload-socket "$@" --listen "127.0.0.1:$CW_PORT" \
 		--alert-log "$CW_LOG" 2>"$CW_ERR" &
 	CW_PID=$!
 	STARTED+=("$CW_PID")

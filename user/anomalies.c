@@ -206,7 +206,9 @@ void alert_raise(struct cw_daemon *d, int target_id, int kind,
 		clock_gettime(CLOCK_REALTIME, &a->ts);
 	a->severity = anomaly_severity(kind);
 	a->kind = anomaly_kind_name(kind);
-	a->target = d->sess.target;
+	a->target = preload_target_of(d, (unsigned)a->pid);	/* loop thread */
+	if (!a->target)
+		a->target = d->sess.target;
 	a->source = d->sess.targets[target_id].source;
 	alert_deliver(&d->sinks, a);
 	if (d->worst_severity < level)

@@ -53,6 +53,7 @@ struct cw_daemon {
 	int preload_conns[CW_MAX_TARGETS];	/* shims' connections, or -1 */
 	struct preload_proc preload[CW_MAX_TARGETS];	/* under lock */
 	int nr_preload;
+	int preload_by_binary;	/* collect, no --target: each its binary's */
 	unsigned long preload_refused[PL_REFUSED__COUNT];	/* atomic */
 	int shim_loaded;	/* `run --preload`: the shim is in the command */
 	struct sock_sweep sweep;	/* sockets preset: what no event shows */

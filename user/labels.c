@@ -8,11 +8,11 @@
 #include "labels.h"
 #include "utf8.h"
 
-static const char *base_of(const char *path)
+const char *labels_binary_target(const char *binary)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(binary, '/');
 
-	return slash ? slash + 1 : path;
+	return slash ? slash + 1 : binary;
 }
 
 static int source_taken(const struct cw_session *s, const char *name)
@@ -82,7 +82,7 @@ static const char *spec_target(const struct cw_session *s, char *err,
 		}
 	}
 	if (!first)
-		return base_of(s->binary);
+		return labels_binary_target(s->binary);
 	if (labels_check_name(first->path, first->target, err, errlen))
 		return NULL;
 	return first->target;
@@ -140,30 +140,32 @@ static void put_pid(FILE *f, unsigned pid)
 		fprintf(f, ",pid=\"%u\"", pid);
 }
 
-void labels_process(FILE *f, const struct cw_session *s, unsigned pid)
+void labels_process(FILE *f, const struct cw_session *s, const char *target,
+		    unsigned pid)
 {
-	labels_put(f, "target", s->target);
+	labels_put(f, "target", target ? target : s->target);
 	put_pid(f, pid);
 }
 
-static void put_source(FILE *f, const struct cw_session *s, int source_id)
+static void put_source(FILE *f, const struct cw_session *s, const char *target,
+		       int source_id)
 {
-	labels_put(f, "target", s->target);
+	labels_put(f, "target", target ? target : s->target);
 	fputc(',', f);
 	labels_put(f, "source", s->targets[source_id].source);
 }
 
-void labels_series(FILE *f, const struct cw_session *s, int source_id,
-		   unsigned pid)
+void labels_series(FILE *f, const struct cw_session *s, const char *target,
+		   int source_id, unsigned pid)
 {
-	put_source(f, s, source_id);
+	put_source(f, s, target, source_id);
 	put_pid(f, pid);
 }
 
 void labels_probe(FILE *f, const struct cw_session *s, int source_id,
 		  const char *probe)
 {
-	put_source(f, s, source_id);
+	put_source(f, s, NULL, source_id);
 	fputc(',', f);
 	labels_put(f, "probe", probe);
 }

@@ -24,16 +24,23 @@ void labels_add_source(struct cw_session *s, struct spec *spec,
  */
 int labels_pick_target(struct cw_session *s, const char *given, char *err,
 		       size_t errlen);
+/* The target a binary is by default: its base name. */
+const char *labels_binary_target(const char *binary);
 /* A name fit for a label: 1..CW_NAME_MAX-1 bytes, no control character.
  * 0, or -1 with "what 'name': why" in err. */
 int labels_check_name(const char *what, const char *name, char *err,
 		      size_t errlen);
 
-/* Label sets, without the braces, escaped for the text format. */
+/*
+ * Label sets, without the braces, escaped for the text format. target:
+ * the process' own target name (collect names each process by its
+ * binary), or NULL: the session's.
+ */
 void labels_put(FILE *f, const char *name, const char *value);
-void labels_process(FILE *f, const struct cw_session *s, unsigned pid);
-void labels_series(FILE *f, const struct cw_session *s, int source_id,
-		   unsigned pid);
+void labels_process(FILE *f, const struct cw_session *s, const char *target,
+		    unsigned pid);
+void labels_series(FILE *f, const struct cw_session *s, const char *target,
+		   int source_id, unsigned pid);
 void labels_probe(FILE *f, const struct cw_session *s, int source_id,
 		  const char *probe);
 

@@ -56,18 +56,20 @@ static struct metrics_row *row_add(struct rows *rs, uint32_t target_id,
 }
 
 /* Accepted sockets of one process, from the tracepoints or the shim. */
-static void add_socket_row(struct cw_daemon *d, struct rows *rs, uint32_t tgid,
-			   const struct cw_sock_stats *st)
+static struct metrics_row *add_socket_row(struct cw_daemon *d,
+					  struct rows *rs, uint32_t tgid,
+					  const struct cw_sock_stats *st)
 {
 	struct metrics_row *r = row_add(rs, d->sess.sockets_target, tgid);
 
 	if (!r)
-		return;
+		return NULL;
 	r->sum.opened = st->opened;
 	r->sum.closed = st->closed;
 	r->sum.live = st->opened - st->closed;
 	r->sock = *st;
 	r->has_durations = 1;
+	return r;
 }
 
 /* The sockets preset: its own per-process map, then the target's own. */
@@ -91,6 +93,7 @@ static void collect_sockets(struct cw_daemon *d, struct rows *rs)
 /* Sockets counted by the LD_PRELOAD shim: the same rows. */
 static void collect_preload(struct cw_daemon *d, struct rows *rs)
 {
+	struct metrics_row *r;
 	int i;
 
 	pthread_mutex_lock(&d->lock);
@@ -108,7 +111,9 @@ static void collect_preload(struct cw_daemon *d, struct rows *rs)
 			.duration_sum_ns = c.duration_sum_ns,
 		};
 		memcpy(st.buckets, c.duration_buckets, sizeof(st.buckets));
-		add_socket_row(d, rs, d->preload[i].pid, &st);
+		r = add_socket_row(d, rs, d->preload[i].pid, &st);
+		if (r)	/* the slot's name is kept while the daemon runs */
+			r->target = preload_target_of(d, d->preload[i].pid);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
@@ -194,7 +199,7 @@ static void put_row(FILE *f, const char *metric, struct cw_daemon *d,
 		    const struct metrics_row *r, long long value)
 {
 	fprintf(f, "%s{", metric);
-	labels_series(f, &d->sess, r->target_id, r->tgid);
+	labels_series(f, &d->sess, r->target, r->target_id, r->tgid);
 	fprintf(f, "} %lld\n", value);
 }
 
@@ -251,12 +256,12 @@ static void write_durations(FILE *f, struct cw_daemon *d,
 			else
 				snprintf(le, sizeof(le), "+Inf");
 			fprintf(f, "connwatch_connection_duration_seconds_bucket{");
-			labels_series(f, &d->sess, r->target_id, r->tgid);
+			labels_series(f, &d->sess, r->target, r->target_id, r->tgid);
 			fprintf(f, ",le=\"%s\"} %llu\n", le,
 				(unsigned long long)cumulative);
 		}
 		fprintf(f, "connwatch_connection_duration_seconds_sum{");
-		labels_series(f, &d->sess, r->target_id, r->tgid);
+		labels_series(f, &d->sess, r->target, r->target_id, r->tgid);
 		fprintf(f, "} %.9f\n", r->sock.duration_sum_ns / 1e9);
 		put_row(f, "connwatch_connection_duration_seconds_count", d, r,
 			cumulative);
@@ -310,7 +315,7 @@ static void write_socket_reconciled(FILE *f, struct cw_daemon *d,
 static void put_up(FILE *f, struct cw_daemon *d, unsigned pid, int up)
 {
 	fprintf(f, "connwatch_target_up{");
-	labels_process(f, &d->sess, pid);
+	labels_process(f, &d->sess, preload_target_of(d, pid), pid);
 	fprintf(f, "} %d\n", up);
 }
 
@@ -343,29 +348,96 @@ static void write_targets(FILE *f, struct cw_daemon *d, const struct metrics_row
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void put_anomalies(FILE *f, const char *target, const uint64_t *by_kind)
+{
+	int k;
+
+	for (k = 0; k < CW_ANOM__COUNT; k++) {
+		fprintf(f, "connwatch_anomalies_total{");
+		labels_put(f, "target", target);
+		fprintf(f, ",kind=\"%s\",severity=\"%s\"} %llu\n",
+			anomaly_kind_name(k), anomaly_severity(k),
+			(unsigned long long)by_kind[k]);
+	}
+}
+
+/* A seen shim's target: its binary's, or the session's. Under d->lock. */
+static const char *shim_target(const struct cw_daemon *d, int i)
+{
+	return d->preload[i].target[0] ? d->preload[i].target : d->sess.target;
+}
+
+/* The double closes the shims of target name counted. Under d->lock. */
+static void put_binary_anomalies(FILE *f, const struct cw_daemon *d,
+				 const char *name)
+{
+	uint64_t by_kind[CW_ANOM__COUNT] = { 0 };
+	struct preload_counts c;
+	int i;
+
+	for (i = 0; i < d->nr_preload; i++) {
+		if (!d->preload[i].seen || strcmp(shim_target(d, i), name))
+			continue;
+		preload_read(&d->preload[i], &c);
+		by_kind[CW_ANOM_DOUBLE_CLOSE_FD] += c.double_closes;
+	}
+	put_anomalies(f, name, by_kind);
+}
+
+/* Whether shim i is the first shown of a target other than the session's. */
+static int first_of_its_target(const struct cw_daemon *d, int i)
+{
+	const char *name = shim_target(d, i);
+	int j;
+
+	if (!d->preload[i].seen || !strcmp(name, d->sess.target))
+		return 0;
+	for (j = 0; j < i; j++)
+		if (d->preload[j].seen && !strcmp(shim_target(d, j), name))
+			return 0;
+	return 1;
+}
+
+/*
+ * collect naming each process by its binary: the shims count double
+ * closes only (on their pages), summed per binary; the session's target
+ * (the collector's own series) always, with the processes it could not
+ * name. Under d->lock.
+ */
+static void write_anomalies_by_binary(FILE *f, struct cw_daemon *d)
+{
+	int i;
+
+	put_binary_anomalies(f, d, d->sess.target);
+	for (i = 0; i < d->nr_preload; i++)
+		if (first_of_its_target(d, i))
+			put_binary_anomalies(f, d, shim_target(d, i));
+}
+
 /*
  * Every kind once per target, summed over its sources, 0 included: an
  * increase() rule sees the first anomaly only against an earlier 0.
  */
 static void write_anomalies(FILE *f, struct cw_daemon *d)
 {
-	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT];
-	unsigned long long sum;
+	uint64_t totals[CW_MAX_TARGET_SPECS][CW_ANOM__COUNT], sum[CW_ANOM__COUNT];
 	int t, k;
 
-	anomaly_totals(d, totals);
 	help(f, "connwatch_anomalies_total", "counter",
 	     "Anomalies detected, by kind and severity: counted where they "
 	     "are detected, exact whatever the ring buffer drops or the "
 	     "rate limit folds.");
-	for (k = 0; k < CW_ANOM__COUNT; k++) {
-		for (sum = 0, t = 0; t < d->sess.nr_targets; t++)
-			sum += totals[t][k];
-		fprintf(f, "connwatch_anomalies_total{");
-		labels_put(f, "target", d->sess.target);
-		fprintf(f, ",kind=\"%s\",severity=\"%s\"} %llu\n",
-			anomaly_kind_name(k), anomaly_severity(k), sum);
+	if (d->preload_by_binary) {
+		pthread_mutex_lock(&d->lock);
+		write_anomalies_by_binary(f, d);
+		pthread_mutex_unlock(&d->lock);
+		return;
 	}
+	anomaly_totals(d, totals);
+	for (k = 0; k < CW_ANOM__COUNT; k++)
+		for (sum[k] = 0, t = 0; t < d->sess.nr_targets; t++)
+			sum[k] += totals[t][k];
+	put_anomalies(f, d->sess.target, sum);
 }
 
 static void write_push(FILE *f, struct cw_daemon *d)

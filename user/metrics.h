@@ -13,6 +13,8 @@ struct cw_daemon;
 /* What is exported for one (source, process). */
 struct metrics_row {
 	uint32_t target_id;	/* the source (labels.h) */
+	const char *target;	/* collect: the process' own, kept as long as
+				 * the daemon (preload.h); NULL: the session's */
 	uint32_t tgid;		/* 0: the target's own, without a pid: the
 				 * processes folded after their grace, and
 				 * what a full table had no room for */

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include "daemon.h"
 #include "labels.h"
 #include "preload_collector.h"
+#include "procfs.h"
 
 #define EV_LISTEN	0u	/* epoll data: kind << 32 | index */
 #define EV_CONN		1u
@@ -394,15 +396,48 @@ static void on_hello(struct cw_daemon *d, struct preload_proc *p, int fd)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * collect without --target: the target is the sender's binary, read
+ * from /proc/PID/exe of the pid the kernel gave (SCM_CREDENTIALS). Read
+ * when it first tracks something, after a wrapper's exec into the
+ * server; kept from then on, so that its series never change name.
+ */
+static void name_by_binary(const struct cw_daemon *d, struct preload_proc *p,
+			   char *name, size_t len)
+{
+	char exe[PATH_MAX], err[128];
+
+	name[0] = '\0';
+	if (!d->preload_by_binary || proc_exe(p->pid, exe, sizeof(exe), err,
+					      sizeof(err)))
+		return;
+	snprintf(name, len, "%s", labels_binary_target(exe));
+}
+
 /* Once it tracked something: the daemon watches it (maps kept). */
 static void mark_seen(struct cw_daemon *d, struct preload_proc *p)
 {
+	char name[CW_NAME_MAX];
+
 	if (p->seen)
 		return;
+	name_by_binary(d, p, name, sizeof(name));
 	pthread_mutex_lock(&d->lock);	/* the metrics thread reads it */
+	memcpy(p->target, name, sizeof(p->target));
 	p->seen = 1;
 	pthread_mutex_unlock(&d->lock);
 	daemon_proc_seen(d, p->pid);
+}
+
+const char *preload_target_of(const struct cw_daemon *d, unsigned pid)
+{
+	int i;
+
+	for (i = 0; pid && i < d->nr_preload; i++)
+		if (d->preload[i].pid == (int)pid && d->preload[i].seen)
+			return d->preload[i].target[0] ? d->preload[i].target :
+			       NULL;
+	return NULL;
 }
 
 /*
@@ -686,7 +721,8 @@ static void put_proc(FILE *f, struct cw_daemon *d, const char *name,
 		     unsigned long long value)
 {
 	fprintf(f, "%s{", name);
-	labels_series(f, &d->sess, d->sess.sockets_target, (unsigned)p->pid);
+	labels_series(f, &d->sess, p->target[0] ? p->target : NULL,
+		      d->sess.sockets_target, (unsigned)p->pid);
 	if (reason)
 		fprintf(f, ",reason=\"%s\"", reason);
 	fprintf(f, "} %llu\n", value);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "attach.h"
 #include "preload/preload_proto.h"
 
 struct cw_daemon;
@@ -34,6 +35,8 @@ struct preload_proc {
 	int pidfd;		/* -1 once it died */
 	int hello;		/* its hello came: records are taken */
 	int seen;		/* told the daemon (it tracked something) */
+	char target[CW_NAME_MAX];	/* collect: its binary's name, set before
+					 * seen, then kept; "": the session's */
 	uint32_t blind_told;	/* the blind reasons already logged */
 	const struct cw_pl_counts *page;	/* its live counts, read-only */
 	ino_t page_ino;
@@ -63,6 +66,12 @@ int preload_listen(struct cw_daemon *d, const char *path, char *err,
 void preload_receive(struct cw_daemon *d);
 /* Closes every connection and page, and the socket (not its path). */
 void preload_close_all(struct cw_daemon *d);
+/*
+ * collect without --target: the target pid's series are named by (its
+ * binary's name), or NULL (the session's). Under d->lock, or on the
+ * loop's thread (the only writer).
+ */
+const char *preload_target_of(const struct cw_daemon *d, unsigned pid);
 /* Under d->lock: p's counts now. */
 void preload_read(const struct preload_proc *p, struct preload_counts *c);
 /* Its own series (blind, channel lost, refused; closed by exit is in

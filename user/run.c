@@ -349,7 +349,8 @@ static const char collect_help[] =
 "\n"
 "      --preload-socket P where the shims report\n"
 "                         (default /run/connwatch/preload.sock)\n"
-"  -t, --target NAME      the target label (default: preload)\n"
+"  -t, --target NAME      the target label of every process (default: each\n"
+"                         its binary's name; the collector's own: preload)\n"
 "  -l, --listen ADDR:PORT metrics address (default " CW_DEFAULT_LISTEN ")\n"
 "  -a, --alert-log FILE   JSON alert log (default " DEFAULT_ALERT_LOG ")\n"
 "  -d, --duration SECONDS stop after SECONDS\n"
@@ -374,6 +375,8 @@ int cmd_collect(int argc, char **argv)
 	d.preload_fd = -1;
 	d.preload_listen_fd = -1;
 	d.duration_s = c.duration_s;
+	/* no --target: each process its binary's; "preload" the collector's */
+	d.preload_by_binary = !c.target;
 	if (preload_open(&d, &c, sock, c.target ? c.target : "preload"))
 		return 1;
 	fprintf(stderr, "connwatch: collecting LD_PRELOAD reports on %s\n", sock);

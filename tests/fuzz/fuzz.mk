@@ -43,7 +43,8 @@ $(FUZZ_OUT)/fuzz_config: user/config_file.c user/spec.c user/yaml_doc.c \
 FUZZ_LIBS_config	:= -lyaml -ldw -lelf -Wl,--wrap=fopen
 $(FUZZ_OUT)/fuzz_web_config: user/web_config.c user/yaml_doc.c
 FUZZ_LIBS_web_config	:= -lyaml -lcrypt -Wl,--wrap=fopen
-$(FUZZ_OUT)/fuzz_preload: user/preload_collector.c user/labels.c user/utf8.c
+$(FUZZ_OUT)/fuzz_preload: user/preload_collector.c user/labels.c user/utf8.c \
+	user/procfs.c
 FUZZ_LIBS_preload	:= -lpthread
 $(FUZZ_OUT)/fuzz_proc_maps: user/procfs.c
 FUZZ_LIBS_proc_maps	:=

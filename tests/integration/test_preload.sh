@@ -231,6 +231,22 @@ check_exposition "collect: promtool clean, no series twice"
 wait_eq 5 4 alerts_of_kind double_close_fd
 check_eq "collect: one double_close_fd per double close (4)" \
 	"$(alerts_of_kind double_close_fd)" 4
+# No --target: each reporting process is the target its binary names
+# (/proc/PID/exe of the sender the kernel names); the collector's own
+# series (the socket, refusals) are target "preload".
+check_eq "collect: the process' target is its binary's name" \
+	"$(scrape | grep '^connwatch_target_up{')" \
+	"connwatch_target_up{target=\"double_close_server\",pid=\"$DC\"} 1"
+check_eq "collect: its series all carry it" \
+	"$(scrape | grep -v '^#' | grep "$P" | grep -vc 'target="double_close_server"')" 0
+check_eq "collect: its anomalies are counted under it (4)" \
+	"$(metric connwatch_anomalies_total 'target="double_close_server",kind="double_close_fd"')" 4
+check_eq "collect: ... and none under the collector's" \
+	"$(metric connwatch_anomalies_total 'target="preload",kind="double_close_fd"')" 0
+check_eq "collect: the alerts name it" \
+	"$(grep -c '"target":"double_close_server","source":"preload"' "$CW_LOG")" 4
+check_eq "collect: the collector's socket is target preload" \
+	"$(metric connwatch_probe_attached 'target="preload",source="preload",probe="preload:socket"')" 1
 
 # A second collector must not steal the path of a running one.
 $CW collect --preload-socket "$TMP/c.sock" --listen "127.0.0.1:$(free_port)" \
@@ -266,8 +282,9 @@ check "collect killed: its stale socket file stays" test -S "$TMP/c.sock"
 
 # A new collector on the same path: the stale socket is replaced; the shim
 # (which backs off to at most 1 s) connects again and its hello brings its
-# page of counts back: every count, the outage's included.
-start_collector "$TMP/c.sock" || exit 1
+# page of counts back: every count, the outage's included. --target names
+# every process' series alike.
+start_collector "$TMP/c.sock" --target edge || exit 1
 check "collect restarted: on the same path" test -S "$TMP/c.sock"
 wait_eq 5 60 metric connwatch_connections_closed_total "$P"
 check_eq "collect restarted: counts resume, outage included (opened 60)" \
@@ -291,7 +308,9 @@ check_eq "collect restarted: new double closes alert again (2)" \
 # (70 connections, every 5th closed twice), alerted or not: the metric
 # stays exact where the alerts of the outage were lost.
 check_eq "collect restarted: anomalies_total counts every double close (14)" \
-	"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 14
+	"$(metric connwatch_anomalies_total 'target="edge",kind="double_close_fd"')" 14
+check_eq "collect --target edge: every target label is edge" \
+	"$(scrape | grep -v '^#' | grep 'target=' | grep -vc 'target="edge"')" 0
 stop "$DC"
 check "collect: the server served everything (its own count: 70, 14 twice)" \
 	grep -q "served 70, closed 14 twice" "$TMP/dc2.out"

@@ -70,8 +70,8 @@ serve50 asm_range 50/50/0
 wait_eq 10 10 alerts_of_kind double_close_fd
 check_eq "asm_range (preload): every double close reached the log (10)" \
 	"$(alerts_of_kind double_close_fd)" 10
-check_eq "asm_range (preload): anomalies_total agrees" \
-	"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 10
+check_eq "asm_range (preload): anomalies_total of its binary's target agrees" \
+	"$(metric connwatch_anomalies_total 'target="preload_paths_server",kind="double_close_fd"')" 10
 check_eq "asm_range (preload): the shim found its socket closed, once" \
 	"$(metric connwatch_preload_channel_lost_total "pid=\"$SRV_PID\"")" 1
 stop "$SRV_PID"

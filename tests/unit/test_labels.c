@@ -125,7 +125,7 @@ static void put_untrusted(FILE *f)
 
 static void put_series(FILE *f)
 {
-	labels_series(f, &sess, 1, 42);
+	labels_series(f, &sess, NULL, 1, 42);
 }
 
 static void put_probe(FILE *f)
@@ -135,7 +135,7 @@ static void put_probe(FILE *f)
 
 static void put_process(FILE *f)
 {
-	labels_process(f, &sess, 42);
+	labels_process(f, &sess, NULL, 42);
 }
 
 static void label_sets_are_escaped_and_ordered(void **state)
