@@ -8,6 +8,7 @@
  * before anything else of its batch is done.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include "alert_sinks.h"
 #include "json.h"
+#include "utf8.h"
 
 size_t alert_to_json(const struct alert *a, char *buf, size_t len)
 {
@@ -147,6 +149,34 @@ static int sync_now(struct alert_sinks *s, const struct alert *a)
 	return 1;
 }
 
+/*
+ * One line to the operator's terminal. Its text comes from the target
+ * (comm, binary and symbol names): a control character (C0, DEL, C1)
+ * could move the cursor or retitle the window, so it shows as '?', and
+ * a byte that is no character as U+FFFD.
+ */
+static void say(const char *fmt, ...)
+{
+	char line[2048];
+	const unsigned char *p = (const unsigned char *)line;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (; *p; p += n ? n : 1) {
+		n = utf8_len(p);
+		if (!n)
+			fputs(CW_UTF8_REPLACEMENT, stderr);
+		else if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
+			fputc('?', stderr);
+		else
+			fwrite(p, 1, n, stderr);
+	}
+	fputc('\n', stderr);
+}
+
 int alert_deliver(struct alert_sinks *s, const struct alert *a)
 {
 	char line[CW_ALERT_JSON_MAX];
@@ -168,13 +198,13 @@ int alert_deliver(struct alert_sinks *s, const struct alert *a)
 		fwrite(line, 1, n, stderr);
 		return ret;
 	}
-	fprintf(stderr, "connwatch: %s %s in %s pid %d (%s%s%s): %s\n",
-		a->severity == NULL ? "?" : a->severity, a->kind, a->target,
-		a->pid, a->source ? a->source : "", a->source ? " " : "",
-		a->probe, a->message);
+	say("connwatch: %s %s in %s pid %d (%s%s%s): %s",
+	    a->severity == NULL ? "?" : a->severity, a->kind, a->target,
+	    a->pid, a->source ? a->source : "", a->source ? " " : "",
+	    a->probe, a->message);
 	if (a->nr_frames)
-		fprintf(stderr, "    at %s\n", a->frames[0]);
+		say("    at %s", a->frames[0]);
 	for (int i = 1; i < a->nr_frames; i++)
-		fprintf(stderr, "       %s\n", a->frames[i]);
+		say("       %s", a->frames[i]);
 	return ret;
 }
