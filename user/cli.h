@@ -38,7 +38,9 @@ struct cli {
 	int exited_grace_s;	/* --exited-grace: series of an exited process */
 	int max_keys;		/* --max-keys: objects tracked at once */
 	int max_procs;		/* --max-processes: processes at once */
-	int presets_chosen;	/* none given: picked for the binary */
+	/* None given: the presets picked for the binary, and why. */
+	struct preset_choice chosen[CW_MAX_PRESET_CHOICES];
+	int nr_chosen;
 };
 
 void die_usage(const char *cmd, const char *fmt, ...)
@@ -48,8 +50,11 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 int resolve_binary(const struct cli *c, char *path, size_t len);
 const char *base_name(const char *path);
 /* The specs and presets of c, or with none the presets that fit the
- * binary (added to c, each said on stderr). 0, or -1 said on stderr. */
+ * binary (added to c and to c->chosen). 0, or -1 said on stderr. */
 int load_targets(struct cli *c, struct spec *specs, struct cw_session *s);
+/* The presets chosen, a line each with why, once the options are good:
+ * bad input stays one line. */
+void say_chosen(const struct cli *c);
 /* Spec files, binary, symbols: everything short of the kernel. */
 int prepare(struct cli *c, struct spec *specs, struct cw_session *s);
 void free_specs(const struct cli *c, struct spec *specs);

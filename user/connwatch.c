@@ -380,20 +380,25 @@ const char *base_name(const char *path)
 }
 
 /*
- * No --preset or --spec: the presets that fit the binary, each said in
- * a line with why. Something always fits: Go or not.
+ * No --preset or --spec: the presets that fit the binary. Something
+ * always fits: Go or not.
  */
 static void choose_presets(struct cli *c, const struct cw_session *s)
 {
-	struct preset_choice ch[CW_MAX_PRESET_CHOICES];
-	int i, n = presets_choose(s->is_go ? &s->go : NULL, ch);
+	int i;
 
-	for (i = 0; i < n; i++) {
+	c->nr_chosen = presets_choose(s->is_go ? &s->go : NULL, c->chosen);
+	for (i = 0; i < c->nr_chosen; i++)
+		c->presets[c->nr_presets++] = c->chosen[i].preset;
+}
+
+void say_chosen(const struct cli *c)
+{
+	int i;
+
+	for (i = 0; i < c->nr_chosen; i++)
 		fprintf(stderr, "connwatch: no --preset or --spec: chose %s: "
-			"%s\n", ch[i].preset->name, ch[i].why);
-		c->presets[c->nr_presets++] = ch[i].preset;
-	}
-	c->presets_chosen = 1;
+			"%s\n", c->chosen[i].preset->name, c->chosen[i].why);
 }
 
 int load_targets(struct cli *c, struct spec *specs, struct cw_session *s)
@@ -611,6 +616,7 @@ static int cmd_check(int argc, char **argv)
 
 	parse_cli("check", argc, argv, &c, check_help, CLI_TARGET);
 	ret = prepare(&c, specs, &s) ? 1 : 0;
+	say_chosen(&c);
 	if (!ret) {
 		printf("%s: every probe resolves (target \"%s\")\n",
 		       s.binary, s.target);
@@ -625,7 +631,7 @@ static int cmd_check(int argc, char **argv)
 			       "callers cannot be found; a probe that never "
 			       "fires shows 0 in connwatch_probe_hits_total\n",
 			       s.is_go ? " and no readable inline tree" : "");
-		if (c.presets_chosen)
+		if (c.nr_chosen)
 			print_suggestion(&c);
 	}
 	session_close(&s);
@@ -866,6 +872,7 @@ static int watch(struct cw_daemon *d, const struct cli *c)
 
 	if (outputs_open(d, c))
 		return 1;
+	say_chosen(c);
 	if (attach_all(d))
 		goto out;
 	if (d->sess.pid > 0)

@@ -174,6 +174,7 @@ static int run_ebpf(struct cw_daemon *d, struct cli *c, char **argv)
 	symbolizer_init(&d->sym, &d->sess.symtab, &d->sess.go);
 	if (outputs_open(d, c))
 		goto out_session;
+	say_chosen(c);
 	if (spawn_gated(&child, c->exe, argv, NULL, err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		goto out_outputs;
