@@ -127,7 +127,7 @@ FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
 	    $(OUT)/fixtures/storm_counter $(OUT)/fixtures/scale_objects \
 	    $(OUT)/fixtures/double_close_server $(OUT)/fixtures/go_hello \
 	    $(OUT)/fixtures/preload_paths_server \
-	    $(OUT)/fixtures/sock_paths_server \
+	    $(OUT)/fixtures/sock_paths_server $(OUT)/fixtures/unnamed_frames \
 	    $(GO_FIXTURE_BINS) $(GO122_FIXTURE_BINS) $(QUIC_V048_BINS)
 fixtures: $(FIXTURES)
 $(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures

@@ -60,7 +60,7 @@ watched() {
 	wrk_load "http://127.0.0.1:$PROM_PORT/-/healthy"
 	status=$?
 	echo "$(hits "$CW_PORT") $REQS" >>"$TMP/hits.$mode"
-	stop "$CW_ATTACHED"
+	stop "$CW_PID"
 	stop "$PROM_PID"
 	[ $status -eq 0 ] || return 1
 	record "$mode" "$RPS" req/s

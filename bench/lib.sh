@@ -122,8 +122,9 @@ poll_until() {
 	done
 }
 
-# wait_says PID FILE PATTERN: PID wrote PATTERN to FILE (poll_until).
-wait_says() { poll_until "$1" grep -q "$3" "$2"; }
+# wait_says PID FILE PATTERN: PID wrote PATTERN to FILE (poll_until;
+# FILE may not be there yet).
+wait_says() { poll_until "$1" grep -qs "$3" "$2"; }
 
 # uprobe_offset PID FILE: file offset of PID's uprobe on FILE, if attached.
 uprobe_offset() {
@@ -188,23 +189,36 @@ ours() {
 # ms T0 T1: ms between two $EPOCHREALTIME readings (s, µs resolution).
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 
+# start_cw OUT CMD...: a connwatch command (attach, run, collect) in the
+# background, its stdout in OUT and its stderr in $TMP/cw.err, until it
+# says "metrics on"; sets CW_PID. Both files go first: the shell empties
+# them only once the command runs, so the line of the run before would
+# pass for this one's (attach times too short, loads before the attach).
+# If it does not come, says why and stops the command.
+start_cw() {
+	local out=$1
+
+	shift
+	rm -f "$out" "$TMP/cw.err"
+	"$@" >"$out" 2>"$TMP/cw.err" &
+	CW_PID=$!
+	started "$CW_PID"
+	wait_says "$CW_PID" "$TMP/cw.err" "metrics on" && return 0
+	echo "connwatch did not start: $*"
+	cat "$TMP/cw.err"
+	stop "$CW_PID"
+	return 1
+}
+
 # attach_cw PID ARGS...: `connwatch attach --pid PID ARGS...` on a fresh
-# port, until it serves metrics; sets CW_ATTACHED (its pid) and CW_PORT.
-# If it does not attach, says why and stops it.
+# port (start_cw); sets CW_PID and CW_PORT.
 attach_cw() {
 	local target=$1
 
 	shift
 	CW_PORT=$(free_port)
-	$CW attach --pid "$target" "$@" --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$TMP/alerts.jsonl" 2>"$TMP/cw.err" &
-	CW_ATTACHED=$!
-	started "$CW_ATTACHED"
-	wait_says "$CW_ATTACHED" "$TMP/cw.err" "metrics on" && return 0
-	echo "connwatch did not attach:"
-	cat "$TMP/cw.err"
-	stop "$CW_ATTACHED"
-	return 1
+	start_cw "$TMP/cw.out" $CW attach --pid "$target" "$@" \
+		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/alerts.jsonl"
 }
 
 # --- rounds and report ---

@@ -125,23 +125,19 @@ run_shim() {
 }
 
 run_ebpf() {
-	local port pid status
+	local pid status
 
 	start_nginx || return 1
-	port=$(free_port)
-	$CW attach --pid "$NGX_PID" --preset sockets --listen "127.0.0.1:$port" \
-		--alert-log "$TMP/alerts.jsonl" 2>"$TMP/cw.err" &
-	pid=$!
-	started "$pid"
-	wait_says "$pid" "$TMP/cw.err" "metrics on" &&
-		poll_until "$pid" eval "bpftool perf show | grep -q '^pid $pid .*tracepoint  *sys_exit_accept4'" || {
-		echo "connwatch did not attach:"
+	attach_cw "$NGX_PID" --preset sockets || { stop "$NGX_PID"; return 1; }
+	pid=$CW_PID
+	poll_until "$pid" eval "bpftool perf show | grep -q '^pid $pid .*tracepoint  *sys_exit_accept4'" || {
+		echo "connwatch did not attach its tracepoints:"
 		cat "$TMP/cw.err"
 		stop "$pid"
 		stop "$NGX_PID"
 		return 1
 	}
-	load && counted ebpf "$port"
+	load && counted ebpf "$CW_PORT"
 	status=$?
 	stop "$pid"
 	stop "$NGX_PID"

@@ -53,13 +53,9 @@ section_start "LD_PRELOAD shim: CPU ns per operation, plain and under the shim, 
 SHIM=$PWD/build/libconnwatch-preload.so
 [ -r "$SHIM" ] || { echo "$0: no $SHIM: run make" >&2; exit 2; }
 make -s -f bench/bench.mk build/bench/preload_ops || exit 2
-$CW collect --preload-socket "$TMP/pl.sock" --listen "127.0.0.1:$(free_port)" \
-	--alert-log "$TMP/alerts.jsonl" 2>"$TMP/collect.err" &
-started $!
-wait_says $! "$TMP/collect.err" "metrics on" || {
-	cat "$TMP/collect.err"
+start_cw "$TMP/cw.out" $CW collect --preload-socket "$TMP/pl.sock" \
+	--listen "127.0.0.1:$(free_port)" --alert-log "$TMP/alerts.jsonl" ||
 	exit 1
-}
 interleave "$ROUNDS" close_plain close_shim accept_plain accept_shim \
 	fork_plain fork_shim
 [ $FAILED -eq 0 ] && table

@@ -36,15 +36,12 @@ start_server() {
 	SRV_ADDR=$(sed -n 's/.*listening on //p' "$TMP/server.out")
 }
 
-# attach_cw ARGS...: connwatch on the server until it says "metrics on".
-attach_cw() {
-	CW_PORT=$(free_port)
-	$CW attach --pid "$SRV_PID" --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$TMP/alerts.jsonl" "$@" 2>"$TMP/cw.err" &
-	CW_PID=$!
-	started "$CW_PID"
-	POLL=0.01 wait_says "$CW_PID" "$TMP/cw.err" "metrics on"
-}
+# attach_srv ARGS...: connwatch on the server until it says "metrics on"
+# (looked for every 10 ms: run_attach times it). --fresh: every round
+# attaches to the same server with the same presets, and would otherwise
+# adopt the counts the round before pinned (hits 14, 28, 42... a
+# connection, round after round).
+attach_srv() { POLL=0.01 attach_cw "$SRV_PID" --fresh "$@"; }
 
 metric_sum() {
 	curl -sf "http://127.0.0.1:$CW_PORT/metrics" |
@@ -56,7 +53,7 @@ hits() {
 	local mode=$1 total
 	shift
 	: >"$TMP/alerts.jsonl"
-	attach_cw "$@" || { cat "$TMP/cw.err"; return 1; }
+	attach_srv "$@" || return 1
 	$CLIENT -addr "$SRV_ADDR" -n "$CONNS" -timeout 60 >/dev/null ||
 		{ stop "$CW_PID" INT; return 1; }
 	sleep 0.2	# the last handleConn returns after the client is gone
@@ -73,8 +70,7 @@ run_go_runtime() { hits go_runtime --preset go-runtime; }
 
 run_attach() {
 	local t0=$EPOCHREALTIME t1
-	attach_cw --preset quic-go-http3 --preset go-runtime ||
-		{ cat "$TMP/cw.err"; return 1; }
+	attach_srv --preset quic-go-http3 --preset go-runtime || return 1
 	t1=$EPOCHREALTIME
 	stop "$CW_PID" INT
 	record attach "$(ms "$t0" "$t1")" ms

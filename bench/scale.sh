@@ -84,13 +84,9 @@ run_objects() {
 	local mode=$1
 	shift
 	CW_PORT=$(free_port)
-	rm -f "$TMP/out" "$TMP/cw.err"	# no "metrics on" of the run before
-	$CW run --spec tests/specs/scale_objects.yaml --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$TMP/alerts.jsonl" -- "$OBJ" "$@" "$HOLD" \
-		>"$TMP/out" 2>"$TMP/cw.err" &
-	CW_PID=$!
-	started "$CW_PID"
-	wait_says "$CW_PID" "$TMP/cw.err" "metrics on" || { cat "$TMP/cw.err"; return 1; }
+	start_cw "$TMP/out" $CW run --spec tests/specs/scale_objects.yaml \
+		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/alerts.jsonl" \
+		-- "$OBJ" "$@" "$HOLD" || return 1
 	SECONDS0=$SECONDS
 	poll_until "$CW_PID" grep -qs '^scale:' "$TMP/out" ||
 		ATTACH_WAIT=600 poll_until "$CW_PID" grep -qs '^scale:' "$TMP/out" ||
@@ -119,13 +115,9 @@ run_churn_1m() {
 # attach_exe OPTIONS...: `connwatch attach --exe` on the fixture.
 attach_exe() {
 	CW_PORT=$(free_port)
-	rm -f "$TMP/cw.err"	# no "metrics on" of the run before
-	$CW attach --exe "$OBJ" --spec tests/specs/scale_counter.yaml "$@" \
-		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/alerts.jsonl" \
-		2>"$TMP/cw.err" &
-	CW_PID=$!
-	started "$CW_PID"
-	wait_says "$CW_PID" "$TMP/cw.err" "metrics on" || { cat "$TMP/cw.err"; return 1; }
+	start_cw "$TMP/cw.out" $CW attach --exe "$OBJ" \
+		--spec tests/specs/scale_counter.yaml "$@" \
+		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/alerts.jsonl"
 }
 
 procs() {

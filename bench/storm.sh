@@ -56,13 +56,10 @@ poll_storm() {
 run_storm() {
 	local secs lat hwm got lines folded
 	CW_PORT=$(free_port)
-	rm -f "$TMP/alerts.jsonl" "$TMP/out"
-	$CW run --spec tests/specs/storm.yaml --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$TMP/alerts.jsonl" -- "$FIXTURE" "$N" "$HOLD" \
-		>"$TMP/out" 2>"$TMP/cw.err" &
-	CW_PID=$!
-	started "$CW_PID"
-	wait_says "$CW_PID" "$TMP/cw.err" "metrics on" || { cat "$TMP/cw.err"; return 1; }
+	rm -f "$TMP/alerts.jsonl"
+	start_cw "$TMP/out" $CW run --spec tests/specs/storm.yaml \
+		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/alerts.jsonl" \
+		-- "$FIXTURE" "$N" "$HOLD" || return 1
 	poll_storm || { echo "  the storm did not end"; stop "$CW_PID"; return 1; }
 	secs=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$TMP/out")
 	lat=$(sort -g "$TMP/lat" | tail -1)

@@ -95,12 +95,11 @@ run_connwatch() {
 	local pid port inc
 
 	port=$(free_port)
-	$CW attach --exe "$HIT" --spec "$SPEC" --listen "127.0.0.1:$port" \
-		--alert-log "$TMP/alerts.jsonl" 2>"$TMP/cw.err" &
-	pid=$!
-	started "$pid"
-	if ! wait_says "$pid" "$TMP/cw.err" "metrics on" ||
-	   ! wait_probe connwatch "$pid"; then
+	start_cw "$TMP/cw.out" $CW attach --exe "$HIT" --spec "$SPEC" \
+		--listen "127.0.0.1:$port" --alert-log "$TMP/alerts.jsonl" ||
+		return 1
+	pid=$CW_PID
+	if ! wait_probe connwatch "$pid"; then
 		stop "$pid"
 		cat "$TMP/cw.err"
 		return 1

@@ -39,7 +39,7 @@ run_sockets() {
 	attach_cw "$idle" --preset sockets || { stop "$idle"; return 1; }
 	nop sockets
 	status=$?
-	stop "$CW_ATTACHED"
+	stop "$CW_PID"
 	stop "$idle"
 	return $status
 }

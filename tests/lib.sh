@@ -62,10 +62,18 @@ wait_for() {
 	done
 }
 
+# fresh NAME: a new directory $TMP/NAME.XXXXXX for the outputs of one
+# process started in the background. A file is emptied only once the new
+# process runs, and $TMP/NAME.$RANDOM can meet a name used before in the
+# same test: either way a "listening" or "metrics on" of the process
+# before would pass for this one's.
+fresh() { mktemp -d "$TMP/$1.XXXXXX"; }
+
 # start_fixture CMD [ARGS...]: a server of ours that prints "listening on
 # 127.0.0.1:PORT". Sets SRV_PID, SRV_PORT, SRV_ERR (its stderr).
 start_fixture() {
-	local out=$TMP/server.$RANDOM
+	local out
+	out=$(fresh server)/out
 	"$@" >"$out" 2>"$out.err" &
 	SRV_PID=$!
 	STARTED+=("$SRV_PID")
@@ -80,9 +88,11 @@ start_server() { start_fixture "$FX/tracker_server" --mode "$@"; }
 
 # start_connwatch ARGS...: attach; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
 start_connwatch() {
+	local dir
+	dir=$(fresh connwatch)
 	CW_PORT=$(free_port)
-	CW_LOG=$TMP/alerts.$RANDOM.jsonl
-	CW_ERR=$TMP/connwatch.$RANDOM.err
+	CW_LOG=$dir/alerts.jsonl
+	CW_ERR=$dir/connwatch.err
 	$CW attach "$@" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
 		2>"$CW_ERR" &
 	CW_PID=$!
@@ -94,9 +104,11 @@ start_connwatch() {
 # start_collector SOCKET [ARGS...]: `connwatch collect` for LD_PRELOAD'ed
 # processes reporting on SOCKET; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
 start_collector() {
+	local dir
+	dir=$(fresh collect)
 	CW_PORT=$(free_port)
-	CW_LOG=$TMP/collect.$RANDOM.jsonl
-	CW_ERR=$TMP/collect.$RANDOM.err
+	CW_LOG=$dir/collect.jsonl
+	CW_ERR=$dir/collect.err
 	$CW collect --preload-socket "$@" --listen "127.0.0.1:$CW_PORT" \
 		--alert-log "$CW_LOG" 2>"$CW_ERR" &
 	CW_PID=$!

@@ -93,7 +93,7 @@ static const char attach_help[] =
 "                         and spec (/sys/fs/bpf/connwatch), and drop them\n"
 "      --exited-grace SECONDS\n"
 "                         an exited process' series stay this long (default\n"
-"                         60), then its counts go on in its target's series\n"
+"                         300), then its counts go on in its target's series\n"
 "                         (no pid label) and its table entries are freed\n"
 "      --max-keys N       objects (keys) tracked at once for detection\n"
 "                         (default 131072); beyond, the oldest are evicted:\n"

@@ -297,29 +297,6 @@ const struct elf_sym *elf_symtab_by_name(const struct elf_symtab *tab,
 	return NULL;
 }
 
-const struct elf_sym *elf_symtab_by_addr(const struct elf_symtab *tab,
-					 uint64_t addr)
-{
-	size_t lo = 0, hi = tab->nr_syms;
-	const struct elf_sym *s;
-
-	while (lo < hi) {	/* first symbol above addr */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (tab->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return NULL;
-	s = &tab->syms[lo - 1];
-	/* Size 0 (hand-written asm): trust it up to the next symbol. */
-	if (s->size && addr >= s->addr + s->size)
-		return NULL;
-	return s;
-}
-
 /* The code segment whose file part holds vaddr, or NULL. */
 static const struct elf_load_seg *segment_of(const struct elf_symtab *tab,
 					     uint64_t vaddr)
@@ -333,6 +310,36 @@ static const struct elf_load_seg *segment_of(const struct elf_symtab *tab,
 			return s;
 	}
 	return NULL;
+}
+
+const struct elf_sym *elf_symtab_by_addr(const struct elf_symtab *tab,
+					 uint64_t addr)
+{
+	size_t lo = 0, hi = tab->nr_syms;
+	const struct elf_load_seg *seg;
+	const struct elf_sym *s;
+
+	while (lo < hi) {	/* first symbol above addr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (tab->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	s = &tab->syms[lo - 1];
+	if (s->size)
+		return addr < s->addr + s->size ? s : NULL;
+	/*
+	 * Size 0 (_init, _fini, hand-written asm): up to the next symbol, in
+	 * its own code segment. The last one (_fini) would otherwise take
+	 * every address above it: a frame of another module, or one that is
+	 * in no module at all, as "_fini+0xffffaa18bfd97a94".
+	 */
+	seg = segment_of(tab, s->addr);
+	return seg && seg == segment_of(tab, addr) ? s : NULL;
 }
 
 int64_t elf_vaddr_to_offset(const struct elf_symtab *tab, uint64_t vaddr)

@@ -49,7 +49,11 @@ void elf_symtab_free(struct elf_symtab *tab);
 
 const struct elf_sym *elf_symtab_by_name(const struct elf_symtab *tab,
 					 const char *name);
-/* The function containing addr (a file virtual address), or NULL. */
+/*
+ * The function containing addr (a file virtual address), or NULL when
+ * addr is past the nearest symbol's end: its st_size, or for a size of 0
+ * the end of its code segment.
+ */
 const struct elf_sym *elf_symtab_by_addr(const struct elf_symtab *tab,
 					 uint64_t addr);
 

@@ -10,7 +10,7 @@
 struct cw_daemon;
 struct cw_session;
 
-#define CW_DEFAULT_EXITED_GRACE_S 60
+#define CW_DEFAULT_EXITED_GRACE_S 300
 
 /* Each second: processes gone are found, those whose grace is over are
  * folded into their target's totals and forgotten; a table that filled

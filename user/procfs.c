@@ -260,6 +260,20 @@ static void skip_line(FILE *f)
 		;
 }
 
+/*
+ * The name an executable mapping is known by, made so in file: a path
+ * openable from here, the kernel's own ("[vdso]"), or CW_MAP_ANON for
+ * code with no file (a JIT's, code copied into an mmap). 0: no code.
+ */
+static int map_name(pid_t pid, ino_t ino, char *file, size_t len)
+{
+	if (!file[0])
+		snprintf(file, len, "%s", CW_MAP_ANON);
+	else if (file[0] == '/')
+		path_from_here(pid, ino, file, len);
+	return file[0] == '/' || file[0] == '[';
+}
+
 void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out)
 {
 	/* A kernel line: about 80 bytes, then a path of up to PATH_MAX. */
@@ -280,9 +294,8 @@ void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out)
 		file[0] = '\0';
 		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %4095[^\n]",
 			   &start, &end, perms, &off, &ino, file) < 5 ||
-		    perms[2] != 'x' || file[0] != '/')
+		    perms[2] != 'x' || !map_name(pid, ino, file, sizeof(file)))
 			continue;
-		path_from_here(pid, ino, file, sizeof(file));
 		pm = (struct proc_map){ .start = start, .end = end,
 					.offset = off, .path = file };
 		if (push_map(out, &cap, &pm))

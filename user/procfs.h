@@ -8,13 +8,22 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* The name of executable code mapped from no file. */
+#define CW_MAP_ANON "[anon]"
+
 struct proc_map {
 	uint64_t start, end, offset;
-	char *path;
+	char *path;	/* a file's, or "[...]": the kernel's or CW_MAP_ANON */
 };
 
+/* A mapping of a file (not "[vdso]", not CW_MAP_ANON). */
+static inline int proc_map_is_file(const struct proc_map *m)
+{
+	return m->path[0] == '/';
+}
+
 struct proc_maps {
-	struct proc_map *maps;	/* executable file mappings only */
+	struct proc_map *maps;	/* executable mappings only */
 	size_t nr;
 };
 
@@ -38,7 +47,7 @@ size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max);
 size_t proc_with_descendants(pid_t root, pid_t *pids, size_t max);
 
 int proc_maps_load(pid_t pid, struct proc_maps *out);
-/* The executable file mappings in f, pid's /proc/PID/maps, into out. */
+/* The executable mappings in f, pid's /proc/PID/maps, into out. */
 void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out);
 const struct proc_map *proc_maps_find(const struct proc_maps *m,
 				      uint64_t addr);

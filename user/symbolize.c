@@ -118,35 +118,58 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* Where an address lies: its module and the file address there. */
+struct place {
+	const struct elf_symtab *tab;	/* NULL: no file, or unreadable */
+	const char *module;	/* a path, "[anon]", "[vdso]"; NULL: unknown */
+	uint64_t vaddr;
+};
+
 /* Go frames by their pclntab (stripped binaries have no .symtab). */
-static int name_go(const struct symbolizer *z, const struct elf_symtab *tab,
-		   uint64_t vaddr, const char *path, char *out, size_t len)
+static int name_go(const struct symbolizer *z, const struct place *pl,
+		   char *out, size_t len)
 {
 	const struct go_func *f;
 
-	if (!z->main_go || tab != z->main)
+	if (!z->main_go || !pl->tab || pl->tab != z->main)
 		return 0;
-	f = go_func_by_addr(z->main_go, vaddr);
+	f = go_func_by_addr(z->main_go, pl->vaddr);
 	if (!f)
 		return 0;
 	snprintf(out, len, "%s+0x%llx (%s)", f->name,
-		 (unsigned long long)(vaddr - f->entry), base_name(path));
+		 (unsigned long long)(pl->vaddr - f->entry),
+		 base_name(pl->module));
 	return 1;
 }
 
-static void name_in(const struct symbolizer *z, const struct elf_symtab *tab,
-		    uint64_t vaddr, const char *path, uint64_t addr, char *out,
-		    size_t len)
+/*
+ * A frame: "function+0xoff (binary)", or a bare address with the module
+ * it lies in, "[anon]"-like for code of no file, "[unknown]" when not
+ * even that is known. Never a symbol the address is past the end of.
+ */
+static void name_in(const struct symbolizer *z, const struct place *pl,
+		    uint64_t addr, char *out, size_t len)
 {
-	const struct elf_sym *sym = tab ? elf_symtab_by_addr(tab, vaddr) : NULL;
+	const struct elf_sym *sym = pl->tab ? elf_symtab_by_addr(pl->tab,
+								 pl->vaddr)
+					    : NULL;
 
-	if (sym)
+	if (sym) {
 		snprintf(out, len, "%s+0x%llx (%s)", sym->name,
-			 (unsigned long long)(vaddr - sym->addr),
-			 base_name(path));
-	else if (!name_go(z, tab, vaddr, path, out, len))
+			 (unsigned long long)(pl->vaddr - sym->addr),
+			 base_name(pl->module));
+		return;
+	}
+	if (name_go(z, pl, out, len))
+		return;
+	if (!pl->module)
+		snprintf(out, len, "0x%llx [unknown]", (unsigned long long)addr);
+	else if (pl->module[0] == '[')
+		snprintf(out, len, "0x%llx %s", (unsigned long long)addr,
+			 pl->module);
+	else
 		snprintf(out, len, "0x%llx (%s)", (unsigned long long)addr,
-			 base_name(path));
+			 base_name(pl->module));
 }
 
 /* A library mapped since we looked (dlopen, or read right after exec). */
@@ -171,33 +194,33 @@ int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
 	return find_or_reload(z, pid, addr) != NULL;
 }
 
-/* Where an address lies: its binary and the file address there. */
-struct place {
-	const struct elf_symtab *tab;	/* NULL: the binary is unreadable */
-	const char *path;
-	uint64_t vaddr;
-};
-
-/* 0, or -1 when addr is in no mapping and not in the probed binary. */
-static int locate(struct symbolizer *z, pid_t pid, uint64_t addr,
-		  uint64_t bias, struct place *pl)
+/*
+ * Where addr lies in pid. Its mappings, once read, are the truth: an
+ * address in none of them is in no module (pl->module NULL). Without
+ * them (the process died before they were read) the probed binary is
+ * all there is, and it holds addr only where one of its functions does.
+ */
+static void locate(struct symbolizer *z, pid_t pid, uint64_t addr,
+		   uint64_t bias, struct place *pl)
 {
-	const struct proc_map *m = find_or_reload(z, pid, addr);
+	const struct proc_map *m;
 
-	if (m) {
+	*pl = (struct place){ 0 };
+	if (maps_of(z, pid)) {
+		m = find_or_reload(z, pid, addr);
+		if (!m)
+			return;
+		pl->module = m->path;
+		if (!proc_map_is_file(m))
+			return;
 		pl->tab = symtab_of(z, m->path);
-		pl->path = m->path;
 		pl->vaddr = pl->tab ? elf_offset_to_vaddr(pl->tab, addr -
 							  m->start + m->offset) : 0;
-		return 0;
+		return;
 	}
-	/* No mappings (the process died first): the probed binary only. */
 	if (z->main && (elf_symtab_by_addr(z->main, addr - bias) ||
-			(z->main_go && go_func_by_addr(z->main_go, addr - bias)))) {
+			(z->main_go && go_func_by_addr(z->main_go, addr - bias))))
 		*pl = (struct place){ z->main, z->main->path, addr - bias };
-		return 0;
-	}
-	return -1;
 }
 
 /*
@@ -229,12 +252,9 @@ size_t symbolize(struct symbolizer *z, pid_t pid, uint64_t addr, uint64_t bias,
 
 	if (!max)
 		return 0;
-	if (locate(z, pid, addr, bias, &pl)) {
-		snprintf(out[0], CW_FRAME_LEN, "0x%llx", (unsigned long long)addr);
-		return 1;
-	}
+	locate(z, pid, addr, bias, &pl);
 	/* the out-of-line frame is always kept: it names the binary */
 	n = name_inlined(z, &pl, is_return, out, max - 1);
-	name_in(z, pl.tab, pl.vaddr, pl.path, addr, out[n], CW_FRAME_LEN);
+	name_in(z, &pl, addr, out[n], CW_FRAME_LEN);
 	return n + 1;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * User stack addresses to "function+0xoff (binary)", preceded by
- * "function (inlined)" for each Go function inlined there.
+ * User stack addresses to "function+0xoff (binary)" (or a bare address
+ * with its module), preceded by "function (inlined)" for each Go function
+ * inlined there.
  */
 #ifndef CW_SYMBOLIZE_H
 #define CW_SYMBOLIZE_H
@@ -42,14 +43,17 @@ void symbolizer_remember(struct symbolizer *z, pid_t pid);
  * like: a fork child that did not exec has its parent's.
  */
 void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like);
-/* Whether addr lies in an executable mapping of pid; unknown when the
- * mappings were never read: returns if_unknown. */
+/* Whether addr lies in an executable mapping of pid (a file's, or code
+ * of none: a JIT's); unknown when the mappings were never read: returns
+ * if_unknown. */
 int symbolizer_in_code(struct symbolizer *z, pid_t pid, uint64_t addr,
 		       int if_unknown);
 /*
  * Names addr in pid as frames, innermost first, into out[0..max): one
  * "function (inlined)" per Go function the compiler inlined there, then
- * "function+0xoff (binary)". is_return: addr is a return address (a
+ * "function+0xoff (binary)", the offset always inside the function; an
+ * address no function holds is bare: "0x7f.. (binary)", "0x7f.. [anon]"
+ * (code of no file), "0x7f.. [unknown]" (in no mapping). is_return: addr is a return address (a
  * caller's frame), so its call says which inlined copy it is in. bias is
  * the load bias of the main binary known from the probe itself (hit
  * address - probed address), used when the process is gone and its

@@ -34,8 +34,13 @@ static void check_symbols(const struct elf_symtab *tab)
 		fuzz_check(s->name && *s->name, "symbol %zu unnamed", i);
 		fuzz_check(!i || tab->syms[i - 1].addr < s->addr,
 			   "symbol %zu not sorted or twice", i);
-		fuzz_check(elf_symtab_by_addr(tab, s->addr) == s,
+		/* size 0 ends with its code segment: outside one, no end */
+		fuzz_check(elf_symtab_by_addr(tab, s->addr) ==
+			   (s->size || elf_code_room(tab, s->addr) ? s : NULL),
 			   "%s not found at its address", s->name);
+		fuzz_check(elf_symtab_by_addr(tab, s->addr + (s->size ? s->size :
+				elf_code_room(tab, s->addr))) != s,
+			   "%s found past its end", s->name);
 	}
 	if (tab->nr_syms) {
 		check_name(tab, &tab->syms[0]);

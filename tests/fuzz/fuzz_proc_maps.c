@@ -21,7 +21,7 @@ static int same_as_line(const struct proc_map *m, const char *line,
 	same = sscanf(copy, "%llx-%llx %7s %llx %*s %llu %4095[^\n]", &start,
 		      &end, perms, &off, &ino, file) >= 5 &&
 	       start == m->start && end == m->end && off == m->offset &&
-	       !strcmp(file, m->path);
+	       !strcmp(file[0] ? file : CW_MAP_ANON, m->path);
 	free(copy);
 	return same;
 }
@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	proc_maps_parse(f, getpid(), &maps);
 	fclose(f);
 	for (i = 0; i < maps.nr; i++) {
-		fuzz_check(maps.maps[i].path[0] == '/', "path %s",
+		fuzz_check(maps.maps[i].path[0] == '/' ||
+			   maps.maps[i].path[0] == '[', "path %s",
 			   maps.maps[i].path);
 		fuzz_check(is_a_line(&maps.maps[i], (const char *)data, size),
 			   "mapping %zu (%s) is no line of the input", i,

@@ -131,7 +131,8 @@ check "check: a stripped Go binary is not said to miss them" \
 # 2 in closeTwo) and drained one in each; no out-of-line copy, no DWARF.
 # Under run, from the first instruction, every call is counted.
 inline_only() {
-	local bin=$1 rounds=1000 out=$TMP/inline.$RANDOM run
+	local bin=$1 rounds=1000 out run
+	out=$(fresh inline)/out
 	check "$bin: check finds release's 3 copies and drained's 3" \
 		test "$($CW check --exe "$FX/$bin" --spec tests/specs/go_inline.yaml |
 			grep -c 'only inlined, into its callers: inlined:3')" -eq 2

@@ -19,9 +19,11 @@ cw_run_preload() {
 }
 
 new_outputs() {
+	local dir
+	dir=$(fresh connwatch)
 	CW_PORT=$(free_port)
-	CW_LOG=$TMP/alerts.$RANDOM.jsonl
-	CW_ERR=$TMP/connwatch.$RANDOM.err
+	CW_LOG=$dir/alerts.jsonl
+	CW_ERR=$dir/connwatch.err
 	PL_SOCK=$TMP/$1.sock
 }
 

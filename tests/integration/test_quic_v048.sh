@@ -12,7 +12,7 @@ PRESETS=(--preset quic-go-http3 --preset go-runtime)
 # start_v048 BINARY [ARGS...]: sets V_PID, V_OUT, V_ERR; V_ADDR[i] and
 # V_SRV[i] are server i's address and *http3.Server.
 start_v048() {
-	V_OUT=$TMP/v048.$RANDOM
+	V_OUT=$(fresh v048)/out
 	V_ERR=$V_OUT.err
 	"$FX/$1" "${@:2}" >"$V_OUT" 2>"$V_ERR" &
 	V_PID=$!

@@ -18,13 +18,16 @@ $RUN --fail-on never -- true 2>"$TMP/e"
 check "run: bad --fail-on is named" grep -q "'never' is not warning or critical" "$TMP/e"
 
 # The buggy tracker under run, with its spec: from the first connection.
+# Sets RUN_PID, RUN_ERR (its stderr), CW_PORT, CW_LOG, SRV_PORT, SRV_PID.
 run_tracker() {
-	local out=$TMP/run.$RANDOM
+	local out
+	out=$(fresh run)/out
 	CW_PORT=$(free_port)
-	CW_LOG=$TMP/run.$RANDOM.jsonl
+	CW_LOG=$out.jsonl
 	$CW run --spec "$SPEC" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
 		"$@" >"$out" 2>"$out.err" &
 	RUN_PID=$!
+	RUN_ERR=$out.err
 	STARTED+=("$RUN_PID")
 	wait_for 10 grep -qs listening "$out" || { cat "$out.err"; return 1; }
 	SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$out")
@@ -50,7 +53,7 @@ kill -TERM "$RUN_PID"
 wait "$RUN_PID"
 check_eq "run: SIGTERM reaches the command; a clean exit with no alert is 0" "$?" 0
 check "run: the command shut down gracefully" \
-	grep -q "exited with status 0" "$TMP"/run.*.err
+	grep -q "exited with status 0" "$RUN_ERR"
 
 # nginx under run: its workers exit with it, and run ends: nothing keeps
 # their counts, and the log must not say it does.

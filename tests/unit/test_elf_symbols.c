@@ -86,6 +86,72 @@ static void test_by_addr_before_first(void **state)
 	assert_null(elf_symtab_by_addr(tab, 0));
 }
 
+/*
+ * The last symbol, _fini (size 0), once took every address above it: a
+ * libc frame less the binary's bias came out "_fini+0x29f4fca1d581".
+ * Past the end of its code segment it is no symbol's.
+ */
+static void test_by_addr_past_last(void **state)
+{
+	const struct elf_symtab *tab = *state;
+	const struct elf_sym *last = &tab->syms[tab->nr_syms - 1];
+	uint64_t end = last->addr + elf_code_room(tab, last->addr);
+
+	assert_true(elf_code_room(tab, last->addr) > 0);
+	assert_ptr_equal(elf_symtab_by_addr(tab, last->addr), last);
+	if (!last->size)
+		assert_ptr_equal(elf_symtab_by_addr(tab, end - 1), last);
+	assert_null(elf_symtab_by_addr(tab, end));
+	assert_null(elf_symtab_by_addr(tab, last->addr + 0x29f4fca1d581ull));
+	assert_null(elf_symtab_by_addr(tab, UINT64_MAX));
+}
+
+/* Every address of the fixture's code: what it finds holds it. */
+static void test_by_addr_never_past_end(void **state)
+{
+	const struct elf_symtab *tab = *state;
+	uint64_t a, lo = tab->syms[0].addr;
+	uint64_t hi = tab->syms[tab->nr_syms - 1].addr + 0x10000;
+
+	for (a = lo; a < hi; a++) {
+		const struct elf_sym *s = elf_symtab_by_addr(tab, a);
+
+		if (!s)
+			continue;
+		if (a < s->addr || (s->size && a >= s->addr + s->size) ||
+		    (!s->size && !elf_code_room(tab, a)))
+			fail_msg("0x%llx as %s+0x%llx (size %llu)",
+				 (unsigned long long)a, s->name,
+				 (unsigned long long)(a - s->addr),
+				 (unsigned long long)s->size);
+	}
+}
+
+/* Size 0: up to the next symbol, within its segment; with none, never. */
+static void test_by_addr_size0(void **state)
+{
+	struct elf_sym syms[] = {
+		{ .name = "sized", .addr = 0x1000, .size = 0x10 },
+		{ .name = "asm", .addr = 0x1100, .size = 0 },
+		{ .name = "fini", .addr = 0x1200, .size = 0 },
+	};
+	struct elf_load_seg seg = { .vaddr = 0x1000, .memsz = 0x210,
+				    .offset = 0x1000, .filesz = 0x210 };
+	struct elf_symtab tab = { .syms = syms, .nr_syms = 3, .segs = &seg,
+				  .nr_segs = 1 };
+
+	(void)state;
+	assert_ptr_equal(elf_symtab_by_addr(&tab, 0x100f), &syms[0]);
+	assert_null(elf_symtab_by_addr(&tab, 0x1010));
+	assert_ptr_equal(elf_symtab_by_addr(&tab, 0x11ff), &syms[1]);
+	assert_ptr_equal(elf_symtab_by_addr(&tab, 0x120f), &syms[2]);
+	assert_null(elf_symtab_by_addr(&tab, 0x1210));
+	assert_null(elf_symtab_by_addr(&tab, 0x7f0000001000ull));
+	tab.nr_segs = 0;	/* a segment table unread: no bound known */
+	assert_null(elf_symtab_by_addr(&tab, 0x1100));
+	assert_ptr_equal(elf_symtab_by_addr(&tab, 0x1000), &syms[0]);
+}
+
 /* The binary search in by_addr depends on this order. */
 static void test_sorted_unique(void **state)
 {
@@ -206,6 +272,9 @@ int main(void)
 		FIXTURE_TEST(test_by_name),
 		FIXTURE_TEST(test_by_addr),
 		FIXTURE_TEST(test_by_addr_before_first),
+		FIXTURE_TEST(test_by_addr_past_last),
+		FIXTURE_TEST(test_by_addr_never_past_end),
+		cmocka_unit_test(test_by_addr_size0),
 		FIXTURE_TEST(test_sorted_unique),
 		FIXTURE_TEST(test_offset_round_trip),
 		FIXTURE_TEST(test_read_code),
