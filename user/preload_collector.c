@@ -461,10 +461,53 @@ static int parent_of(struct cw_daemon *d, const struct preload_proc *p)
 	return parent ? (int)from : 0;
 }
 
+/* Whether a record at now goes to the log: the first ones of a window. */
+static int rate_admit(struct preload_proc *p, uint64_t now)
+{
+	if (now - p->rate.window_ns >= CW_RATE_WINDOW_NS) {
+		p->rate.window_ns = now;
+		p->rate.sent = 0;
+	}
+	return p->rate.sent++ < CW_RATE_RECORDS;
+}
+
+/* A record the rate limit holds back: it and what it stood for. */
+static void rate_fold(struct preload_proc *p, const struct cw_record *r,
+		      uint64_t now)
+{
+	if (!p->rate.folded)
+		p->rate.fold_ns = now;
+	p->rate.folded += 1 + r->folded;
+	p->rate.last = *r;
+	p->rate.last.ts_ns = now;
+}
+
+/*
+ * What was folded, flushed as one record (the last event, no stack)
+ * once its window is over, or at once (force) when the process is gone.
+ */
+static void rate_flush(struct cw_daemon *d, struct preload_proc *p,
+		       uint64_t now, int force)
+{
+	struct cw_record r;
+
+	if (!p->rate.folded ||
+	    (!force && now - p->rate.window_ns < CW_RATE_WINDOW_NS))
+		return;
+	r = p->rate.last;
+	r.type = CW_REC_FOLDED;
+	r.nr_frames = 0;
+	r.folded = p->rate.folded - 1;
+	r.folded_ns = r.ts_ns - p->rate.fold_ns;
+	p->rate.folded = 0;
+	anomaly_report(d, &r);
+}
+
 /* The same record the eBPF sockets path makes, so the same alert. */
 static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 			    const struct cw_pl_double_close *m)
 {
+	uint64_t now = daemon_now_ns();
 	int like;
 	struct cw_record r = {
 		.type = m->close_errno ? CW_REC_ANOMALY : CW_REC_FOLDED,
@@ -492,6 +535,15 @@ static void on_double_close(struct cw_daemon *d, struct preload_proc *p,
 	pthread_mutex_lock(&d->lock);
 	p->reported += 1 + (uint64_t)m->folded;
 	pthread_mutex_unlock(&d->lock);
+	if (!rate_admit(p, now)) {
+		rate_fold(p, &r, now);
+		return;
+	}
+	if (p->rate.folded) {
+		r.folded += p->rate.folded;
+		r.folded_ns = now - p->rate.fold_ns;
+		p->rate.folded = 0;
+	}
 	anomaly_report(d, &r);
 }
 
@@ -612,6 +664,7 @@ static void on_exit_of(struct cw_daemon *d, struct preload_proc *p)
 	int pid = p->pid, seen;
 
 	read_all_conns(d);
+	rate_flush(d, p, daemon_now_ns(), 1);
 	pthread_mutex_lock(&d->lock);
 	if (p->page)
 		copy_page(p->page, &p->final);
@@ -685,8 +738,10 @@ void preload_receive(struct cw_daemon *d)
 		if (n < EV_BATCH)
 			break;
 	}
-	for (i = 0; i < d->nr_preload; i++)
+	for (i = 0; i < d->nr_preload; i++) {
 		notice(d, &d->preload[i]);
+		rate_flush(d, &d->preload[i], daemon_now_ns(), 0);
+	}
 }
 
 void preload_close_all(struct cw_daemon *d)

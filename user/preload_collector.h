@@ -45,6 +45,14 @@ struct preload_proc {
 	 * ahead of the page's until its count catches up */
 	uint64_t reported;
 	uint64_t closed_by_exit;	/* open when it died */
+	/* Its records, rate-limited as the kernel's are (connwatch.h):
+	 * the first CW_RATE_RECORDS of a window go to the log, the others
+	 * fold into the next one, or into a flush once the window is over. */
+	struct {
+		uint64_t window_ns, sent;
+		uint64_t folded, fold_ns;	/* events without a record */
+		struct cw_record last;		/* the last of them */
+	} rate;
 };
 
 /* The counts of one process, bounded (closed <= opened), exit included. */
