@@ -47,6 +47,13 @@ void daemon_proc_down(struct cw_daemon *dm, pid_t pid, const char *comm,
 		   "status %d", status);
 }
 
+/* Time stands still: the rate limit's window never ends, so every
+ * record reported is the double close just received. */
+uint64_t daemon_now_ns(void)
+{
+	return 0;
+}
+
 void symbolizer_remember(struct symbolizer *z, pid_t pid)
 {
 	(void)z;
