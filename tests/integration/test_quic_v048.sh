@@ -48,12 +48,6 @@ print('%.2f' % (t(sys.argv[2]) - t(sys.argv[1])))
 EOF
 }
 
-# src_sum METRIC: the sum of quic-go-http3's series of METRIC.
-src_sum() {
-	scrape | grep "^$1{" | grep -F 'source="quic-go-http3"' |
-		awk '{s += $NF} END {print s + 0}'
-}
-
 # --- v0.48.0: the crash, and the warnings before it
 buggy() {
 	local bin=$1
@@ -106,12 +100,9 @@ buggy() {
 		drain_without_shutdown drain_rearmed) s, drain_rearmed -> crash $lead s"
 	check "$bin: drain_rearmed came ahead of the crash (${lead} s, the connection's life)" \
 		python3 -c "import sys; sys.exit(not $lead >= 1.5)"
-	# This connwatch watched this process only: its quic-go-http3 series,
-	# with the pid or (once folded) without, are the process' counts.
-	# (1 run in 2 here the pid's series were already folded right after
-	# the crash, inside the grace: cause not found yet.)
+	local p="pid=\"$V_PID\""
 	check_eq "$bin: opened == closed == 2" \
-		"$(src_sum connwatch_connections_opened_total) $(src_sum connwatch_connections_closed_total)" \
+		"$(metric connwatch_connections_opened_total "$p") $(metric connwatch_connections_closed_total "$p")" \
 		"2 2"
 	check_eq "$bin: the drain probe fired twice, once per idle" \
 		"$(metric connwatch_probe_hits_total 'drain:runtime.closechan from')" 2
