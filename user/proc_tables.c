@@ -203,7 +203,8 @@ static void fold_expired(struct cw_daemon *d, uint64_t now_ns)
 	for (i = 0; i < d->nr_procs && nr < FOLD_MAX; i++) {
 		struct proc_state *p = &d->procs[i];
 
-		if (p->up || now_ns - p->down_ns < grace_ns ||
+		/* down_ns may be after now_ns: a death noticed in this tick */
+		if (p->up || now_ns < p->down_ns + grace_ns ||
 		    (d->child && d->child->pid == p->pid))
 			continue;
 		folded[nr++] = p->pid;
