@@ -730,6 +730,7 @@ static void on_event(struct cw_daemon *d, uint64_t data)
 void preload_receive(struct cw_daemon *d)
 {
 	struct epoll_event ev[EV_BATCH];
+	uint64_t now;
 	int n, i;
 
 	while ((n = epoll_wait(d->preload_fd, ev, EV_BATCH, 0)) > 0) {
@@ -738,9 +739,10 @@ void preload_receive(struct cw_daemon *d)
 		if (n < EV_BATCH)
 			break;
 	}
+	now = daemon_now_ns();
 	for (i = 0; i < d->nr_preload; i++) {
 		notice(d, &d->preload[i]);
-		rate_flush(d, &d->preload[i], daemon_now_ns(), 0);
+		rate_flush(d, &d->preload[i], now, 0);
 	}
 }
 
