@@ -406,15 +406,13 @@ static int read_s64(const struct cw_probe_cfg *cfg, __u64 base, __s64 *val)
 
 /* Reads the real counter into st and tot; returns 1 when it was read. */
 static int read_counter(const struct cw_probe_cfg *cfg, __u64 base,
-			struct cw_acct *st, struct cw_totals *tot)
+			struct cw_acct *st, struct cw_totals *tot, __s64 *val)
 {
-	__s64 val;
-
-	if (read_s64(cfg, base, &val))
+	if (read_s64(cfg, base, val))
 		return 0;
-	st->counter_value = val;
+	st->counter_value = *val;
 	st->counter_read = 1;
-	tot->counter_value = val;
+	tot->counter_value = *val;
 	tot->counter_read = 1;
 	return 1;
 }
@@ -639,14 +637,23 @@ static void check_rearm(const struct hit *h)
 
 /*
  * A count went below zero. Report only a new low, so a counter that stays
- * negative is one alert per unmatched decrement, not one per hit.
+ * negative is one alert per unmatched decrement, not one per hit. Two
+ * threads can see the same new low (the shadow's and the real counter's
+ * view of one decrement): the exchange lets one of them report it.
  */
 static void check_low(const struct hit *h, __s64 value)
 {
-	if (value >= h->st->low)
-		return;
-	h->st->low = value;
-	emit(h, CW_ANOM_COUNTER_UNDERFLOW);
+	__s64 low = h->st->low, seen;
+	int i;
+
+	for (i = 0; i < 8 && value < low; i++) {
+		seen = __sync_val_compare_and_swap(&h->st->low, low, value);
+		if (seen == low) {
+			emit(h, CW_ANOM_COUNTER_UNDERFLOW);
+			return;
+		}
+		low = seen;
+	}
 }
 
 /*
@@ -667,6 +674,34 @@ static int shadow_decremented(const struct hit *h, __s64 *shadow, __s64 old)
 	return 0;
 }
 
+/*
+ * A decrement takes the shadow below zero while the real counter, read at
+ * this very hit, stays at or above zero: the shadow missed a step (one in
+ * flight in another thread while it was seeded mid-load), not the server.
+ * The counter is the truth: the shadow moves to it, the resync is counted,
+ * and nothing is judged.
+ */
+static int shadow_behind(const struct hit *h, __s64 old)
+{
+	__s64 after;
+
+	if (old > 0 || !h->st->armed || !h->counter_read)
+		return 0;
+	/*
+	 * An entry site reads before dec acts; a late one (after the first
+	 * instruction, which is the locked decrement itself in a small dec)
+	 * or an exit reads after. Taken as after: were it before, the real
+	 * counter goes below zero at once and its next read is judged.
+	 */
+	after = h->cfg->late_entry || h->site == CW_SITE_EXIT ?
+			h->counter : h->counter - 1;
+	if (after < 0)
+		return 0;
+	__sync_fetch_and_add(&h->st->count, after - (old - 1));
+	__sync_fetch_and_add(&h->tot->shadow_resyncs, 1);
+	return 1;
+}
+
 static void on_dec(const struct hit *h)
 {
 	struct cw_acct *st = h->st;
@@ -683,8 +718,24 @@ static void on_dec(const struct hit *h)
 			__sync_fetch_and_add(&h->tot->race_windows, 1);
 		bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
 	}
-	if (h->cfg->shadow_from_counter)
+	if (h->cfg->shadow_from_counter && !shadow_behind(h, old))
 		shadow_decremented(h, &st->count, old);
+}
+
+/*
+ * Where the counter is the shadow, open/close only count: a close below
+ * zero in a process that ran before attach ended a connection opened
+ * before it, and is not one less open (connections_open went negative on
+ * a server attached mid-load).
+ */
+static int closed_preattach(const struct hit *h, __s64 old)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (old > 0 || !bpf_map_lookup_elem(&preexisting, &tgid))
+		return 0;
+	__sync_fetch_and_add(&h->st->live, 1);
+	return 1;
 }
 
 static void on_close(const struct hit *h)
@@ -692,7 +743,7 @@ static void on_close(const struct hit *h)
 	__s64 old;
 
 	old = __sync_fetch_and_add(&h->st->live, -1);
-	if (!h->cfg->shadow_from_counter &&
+	if (h->cfg->shadow_from_counter ? closed_preattach(h, old) :
 	    shadow_decremented(h, &h->st->live, old))
 		return;
 	__sync_fetch_and_add(&h->tot->live, -1);
@@ -779,21 +830,30 @@ static void on_reset(struct cw_acct *st)
  * the shadow. Entry sites read the value before the function acts; but
  * an inc/dec entry probe that sits after the first (locked) instruction
  * may read it after, so it does not seed.
+ *
+ * The first connections after attach arrive together: one hit wins the
+ * seeding, with its own read, and moves the shadow by an atomic add,
+ * not a store, so that the steps other threads took meanwhile stay
+ * counted (a store lost one, and the shadow ended one below the real
+ * counter: a false underflow). It arms only then, so no decrement is
+ * judged against the unseeded shadow.
  */
-static void seed_shadow(const struct hit *h)
+static void seed_shadow(const struct hit *h, int fresh_read, __s64 value)
 {
 	const struct cw_probe_cfg *cfg = h->cfg;
 	struct cw_acct *st = h->st;
 
-	if (st->armed || !st->counter_read || h->site == CW_SITE_EXIT ||
+	if (st->armed || !fresh_read || h->site == CW_SITE_EXIT ||
 	    !cfg->shadow_from_counter)
 		return;
 	if (cfg->late_entry &&
 	    (cfg->role == CW_ROLE_INC || cfg->role == CW_ROLE_DEC))
 		return;
-	st->count = st->counter_value;
-	if (st->counter_value < 0)
-		st->low = st->counter_value;
+	if (__sync_val_compare_and_swap(&st->seeding, 0, 1))
+		return;
+	__sync_fetch_and_add(&st->count, value - st->count);
+	if (value < 0)
+		st->low = value;
 	st->armed = 1;
 }
 
@@ -864,6 +924,7 @@ static void apply_role(struct hit *h)
 	__u32 role, tgid = bpf_get_current_pid_tgid() >> 32;
 	struct cw_acct_key k = { .tgid = tgid, .target_id = cfg->target_id,
 				 .key = h->key };
+	__s64 counter = 0;
 	int fresh_read;
 
 	if (cfg->role >= CW_ROLE__COUNT) {
@@ -880,8 +941,10 @@ static void apply_role(struct hit *h)
 		count_unknown(h, tgid, role);
 		return;
 	}
-	fresh_read = read_counter(cfg, h->base, h->st, h->tot);
-	seed_shadow(h);
+	fresh_read = read_counter(cfg, h->base, h->st, h->tot, &counter);
+	h->counter = counter;
+	h->counter_read = fresh_read;
+	seed_shadow(h, fresh_read, counter);
 
 	switch (role) {
 	case CW_ROLE_OPEN:
@@ -909,8 +972,8 @@ static void apply_role(struct hit *h)
 		break;
 	}
 	/* The real counter is below zero (a wrapped unsigned reads so too). */
-	if (fresh_read && h->st->counter_value < 0)
-		check_low(h, h->st->counter_value);
+	if (fresh_read && counter < 0)
+		check_low(h, counter);
 	if (ends_object(role))
 		settle(cfg, h->st, &k);
 }
@@ -945,11 +1008,12 @@ static void leave_dec(const struct cw_probe_cfg *cfg,
 	struct cw_proc_key pk = { .tgid = k.tgid, .target_id = k.target_id };
 	struct cw_acct *st = bpf_map_lookup_elem(&acct, &k);
 	struct cw_totals *tot = bpf_map_lookup_elem(&totals, &pk);
+	__s64 counter;
 
 	if (!st || !tot)
 		return;
 	__sync_fetch_and_add(&st->inside_dec, -1);
-	read_counter(cfg, iv->counter_base, st, tot);
+	read_counter(cfg, iv->counter_base, st, tot, &counter);
 	settle(cfg, st, &k);
 }
 
