@@ -146,8 +146,8 @@ stop "$CW_PID"
 # ---- run: the command keeps its own privileges ------------------------------
 CW_PORT=$(free_port)
 CW_LOG=$TMP/run.jsonl
-$CW run --spec "$SPEC" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
-	--fail-on critical -- "$FX/tracker_server" --mode buggy \
+$CW run --user nobody --spec "$SPEC" --listen "127.0.0.1:$CW_PORT" \
+	--alert-log "$CW_LOG" --fail-on critical -- "$FX/tracker_server" --mode buggy \
 	>"$TMP/run.out" 2>"$TMP/run.err" &
 RUN_PID=$!
 STARTED+=("$RUN_PID")
@@ -156,6 +156,8 @@ SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/run.out")
 SRV_PID=$(pgrep -P "$RUN_PID" -x tracker_server)
 check_eq "run: connwatch keeps cap_kill too (its command may change user)" \
 	"$(status_of "$RUN_PID" CapEff)" "$RUN"
+check_eq "run --user nobody: connwatch runs as nobody, its command as root" \
+	"$(uids "$RUN_PID") $(uids "$SRV_PID")" "$NOBODY $NOBODY $NOBODY $NOBODY 0 0 0 0"
 check_eq "run: the command keeps every capability it was started with" \
 	"$(status_of "$SRV_PID" CapEff)" "$(status_of $$ CapEff)"
 load --connections 20 --concurrency 20 --hold-ms 300
@@ -168,12 +170,17 @@ check_eq "run: the alerts" "$(kinds "$CW_LOG" "$SRV_PID")" \
 
 # ---- collect: LD_PRELOAD reports, no eBPF ----------------------------------
 CW_PORT=$(free_port)
-$CW collect --preload-socket "$TMP/preload.sock" --listen "127.0.0.1:$CW_PORT" \
-	--alert-log "$TMP/collect.jsonl" 2>"$TMP/collect.err" &
+$CW collect --user nobody --preload-socket "$TMP/preload.sock" \
+	--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/collect.jsonl" \
+	2>"$TMP/collect.err" &
 COLLECT=$!
 STARTED+=("$COLLECT")
 wait_for 10 grep -qs "metrics on" "$TMP/collect.err"
 check_eq "collect: the symbolizer's two" "$(status_of "$COLLECT" CapEff)" "$WATCH"
+check_eq "collect --user nobody: its uid" "$(uids "$COLLECT")" \
+	"$NOBODY $NOBODY $NOBODY $NOBODY"
+check_eq "collect --user nobody: /metrics serves" \
+	"$(metric connwatch_capabilities_info 'kept="cap_dac_read_search,cap_sys_ptrace"')" 1
 stop "$COLLECT"
 
 # ---- --config, user: nobody: the supervisor keeps the attach set for its
