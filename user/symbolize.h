@@ -16,7 +16,12 @@
 #include "procfs.h"
 
 #define CW_SYM_MAX_PIDS 64
-#define CW_SYM_MAX_FILES 32
+/*
+ * Files mapped, each opened when a process mapping it is first seen
+ * (one fd each until a stack reads it): room for every library of a
+ * large program, the first seen kept.
+ */
+#define CW_SYM_MAX_FILES 128
 
 /* A file mapped: opened when a process mapping it is first seen, read
  * when a stack first goes through it. */
