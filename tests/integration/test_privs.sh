@@ -144,15 +144,10 @@ wait "$LOAD"
 stop "$CW_PID"
 
 # ---- run: the command keeps its own privileges ------------------------------
-CW_PORT=$(free_port)
-CW_LOG=$TMP/run.jsonl
-$CW run --user nobody --spec "$SPEC" --listen "127.0.0.1:$CW_PORT" \
-	--alert-log "$CW_LOG" --fail-on critical -- "$FX/tracker_server" --mode buggy \
-	>"$TMP/run.out" 2>"$TMP/run.err" &
-RUN_PID=$!
-STARTED+=("$RUN_PID")
-wait_for 10 grep -qs listening "$TMP/run.out"
-SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/run.out")
+start_run run --user nobody --spec "$SPEC" --fail-on critical \
+	-- "$FX/tracker_server" --mode buggy || exit 1
+wait_for 10 grep -qs listening "$OUT"
+SRV_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$OUT")
 SRV_PID=$(pgrep -P "$RUN_PID" -x tracker_server)
 check_eq "run: connwatch keeps cap_kill too (its command may change user)" \
 	"$(status_of "$RUN_PID" CapEff)" "$RUN"
@@ -169,13 +164,8 @@ check_eq "run: the alerts" "$(kinds "$CW_LOG" "$SRV_PID")" \
 	"drain_without_shutdown drain_rearmed duplicate_drain "
 
 # ---- collect: LD_PRELOAD reports, no eBPF ----------------------------------
-CW_PORT=$(free_port)
-$CW collect --user nobody --preload-socket "$TMP/preload.sock" \
-	--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/collect.jsonl" \
-	2>"$TMP/collect.err" &
-COLLECT=$!
-STARTED+=("$COLLECT")
-wait_for 10 grep -qs "metrics on" "$TMP/collect.err"
+start_collector "$TMP/preload.sock" --user nobody || exit 1
+COLLECT=$CW_PID
 check_eq "collect: the symbolizer's two" "$(status_of "$COLLECT" CapEff)" "$WATCH"
 check_eq "collect --user nobody: its uid" "$(uids "$COLLECT")" \
 	"$NOBODY $NOBODY $NOBODY $NOBODY"
