@@ -45,6 +45,7 @@ static const char run_help[] =
 "      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
 "      --web.config.file FILE\n"
 "                         TLS and basic auth for /metrics (exporter-toolkit)\n"
+"      --user NAME        run as NAME once attached (CMD keeps its own user)\n"
 "\n"
 "CONNWATCH_PRELOAD_LIB overrides where the shim is looked for (next to\n"
 "the connwatch binary, then ../lib/connwatch/).\n";
@@ -360,7 +361,10 @@ static const char collect_help[] =
 "      --alertmanager URL push every alert to Alertmanager\n"
 "      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
 "      --web.config.file FILE\n"
-"                         TLS and basic auth for /metrics (exporter-toolkit)\n";
+"                         TLS and basic auth for /metrics (exporter-toolkit)\n"
+"      --user NAME        run as NAME once the socket is open (the socket\n"
+"                         stays root's; a stale one is replaced at the next\n"
+"                         start)\n";
 
 int cmd_collect(int argc, char **argv)
 {
