@@ -327,6 +327,9 @@ int cmd_run(int argc, char **argv)
 	parse_cli("run", argc, argv, &c, run_help, CLI_RUN);
 	if (optind >= argc)
 		die_usage("run", "no command: connwatch run [options] -- CMD [ARG]...");
+	if (c.duration_s)
+		die_usage("run", "--duration: run watches CMD until it exits "
+			  "(timeout(1) around CMD ends it sooner)");
 	if (spawn_resolve(argv[optind], path, sizeof(path), err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		return 127;
