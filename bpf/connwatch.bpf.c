@@ -136,6 +136,14 @@ struct {
 } records SEC(".maps");
 
 __u64 records_lost = 0;
+
+/*
+ * Set by user space once every uprobe of the session is attached: they
+ * attach one after another, and a connection opened between the open
+ * probe's attach and the close probe's never closed (connections_open
+ * one above for good after an attach mid-load). One store: all go live.
+ */
+__u32 probes_live = 0;
 /* --on-critical stop: SIGSTOP the target at the critical event. */
 const volatile __u32 stop_on_critical = 0;
 
@@ -723,19 +731,33 @@ static void on_dec(const struct hit *h)
 }
 
 /*
- * Where the counter is the shadow, open/close only count: a close below
- * zero in a process that ran before attach ended a connection opened
- * before it, and is not one less open (connections_open went negative on
- * a server attached mid-load).
+ * Where the counter is the shadow, open/close only count. In a process
+ * that ran before attach, a close with none left open since attach ended
+ * a connection opened before it: not one less open (connections_open went
+ * negative on a server attached mid-load). So it goes down only while
+ * above zero, by exchange: two closes racing at 1 took it to -1.
  */
-static int closed_preattach(const struct hit *h, __s64 old)
+static void count_live_closed(const struct hit *h)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__s64 open, seen;
+	int i;
 
-	if (old > 0 || !bpf_map_lookup_elem(&preexisting, &tgid))
-		return 0;
-	__sync_fetch_and_add(&h->st->live, 1);
-	return 1;
+	if (!bpf_map_lookup_elem(&preexisting, &tgid)) {
+		__sync_fetch_and_add(&h->tot->live, -1);
+		return;
+	}
+	open = h->tot->live;
+	for (i = 0; i < 8 && open > 0; i++) {
+		seen = __sync_val_compare_and_swap(&h->tot->live, open,
+						   open - 1);
+		if (seen == open)
+			return;
+		open = seen;
+	}
+	/* Lost the exchange 8 times: one less all the same. */
+	if (open > 0)
+		__sync_fetch_and_add(&h->tot->live, -1);
 }
 
 static void on_close(const struct hit *h)
@@ -743,10 +765,12 @@ static void on_close(const struct hit *h)
 	__s64 old;
 
 	old = __sync_fetch_and_add(&h->st->live, -1);
-	if (h->cfg->shadow_from_counter ? closed_preattach(h, old) :
-	    shadow_decremented(h, &h->st->live, old))
+	if (h->cfg->shadow_from_counter) {
+		count_live_closed(h);
 		return;
-	__sync_fetch_and_add(&h->tot->live, -1);
+	}
+	if (!shadow_decremented(h, &h->st->live, old))
+		__sync_fetch_and_add(&h->tot->live, -1);
 }
 
 /*
@@ -854,6 +878,18 @@ static void seed_shadow(const struct hit *h, int fresh_read, __s64 value)
 	__sync_fetch_and_add(&st->count, value - st->count);
 	if (value < 0)
 		st->low = value;
+	/*
+	 * Where open/close and inc/dec both count connections (the drift
+	 * rule compares them), the connections open at attach are the
+	 * counter's too: without them, those ending after attach take
+	 * open - closed below the counter, a false accounting_drift. Only
+	 * the detection state: the two views do not move at one instant
+	 * (a connection closed, not yet decremented, is in the counter), so
+	 * the seed may be a few off for good, which the drift threshold
+	 * absorbs but connections_open should not show.
+	 */
+	if (cfg->open_from_counter && value > 0)
+		__sync_fetch_and_add(&st->live, value);
 	st->armed = 1;
 }
 
@@ -1073,6 +1109,8 @@ int handle_probe(struct pt_regs *ctx)
 	__u32 site = CW_COOKIE_SITE(cookie);
 	const struct cw_probe_cfg *cfg;
 
+	if (!probes_live)
+		return 0;
 	cfg = bpf_map_lookup_elem(&probes, &slot);
 	if (!cfg || !cfg->enabled)
 		return 0;
@@ -1722,57 +1760,70 @@ int BPF_PROG(handle_uring_task_add, struct io_kiocb *req, int mask)
 	return 0;
 }
 
-/* Whether a completion is a socket accepted into the fd table. */
-static int uring_accepted(__u64 ring, void *req, struct io_uring_cqe *cqe)
+/*
+ * A multishot accept's completion but its last (req NULL): a socket
+ * accepted into the fd table, as its request was learnt.
+ */
+static int uring_accepted_more(__u64 ring, struct io_uring_cqe *cqe)
 {
 	struct uring_accept_key k = { .ring = ring,
 				      .user_data = cqe->user_data };
-	int last = !(cqe->flags & IORING_CQE_F_MORE_FLAG);
-	struct io_accept *acc;
-	__u32 *fixed;
+	__u32 *fixed = bpf_map_lookup_elem(&uring_accepts, &k);
 
-	if (req) {
-		if (BPF_CORE_READ((struct io_kiocb *)req, opcode) !=
-		    IORING_OP_ACCEPT)
-			return 0;
-		/* Its last completion: the user_data may name another one. */
-		if (last)
-			bpf_map_delete_elem(&uring_accepts, &k);
-		acc = uring_cmd(req);
-		return cqe->res >= 0 && !BPF_CORE_READ(acc, file_slot);
-	}
-	fixed = bpf_map_lookup_elem(&uring_accepts, &k);
 	if (!fixed || *fixed)
 		return 0;
-	if (last)
+	if (!(cqe->flags & IORING_CQE_F_MORE_FLAG))
 		bpf_map_delete_elem(&uring_accepts, &k);
 	return cqe->res >= 0;
 }
 
+/* An accept's own completion: the socket is in the fd table, not fixed. */
+static int uring_accepted(__u64 ring, void *req, struct io_uring_cqe *cqe)
+{
+	struct uring_accept_key k = { .ring = ring,
+				      .user_data = cqe->user_data };
+	struct io_accept *acc = uring_cmd(req);
+
+	/* Its last completion: the user_data may name another one. */
+	if (!(cqe->flags & IORING_CQE_F_MORE_FLAG))
+		bpf_map_delete_elem(&uring_accepts, &k);
+	return cqe->res >= 0 && !BPF_CORE_READ(acc, file_slot);
+}
+
+static void uring_close_end(void *ctx, void *req, struct io_uring_cqe *cqe)
+{
+	__u64 key = (__u64)req;
+	struct sock_closing *c = bpf_map_lookup_elem(&uring_closing, &key);
+
+	if (!c)
+		return;
+	sock_close_end(ctx, c, cqe->res);
+	bpf_map_delete_elem(&uring_closing, &key);
+}
+
 /*
  * Completions run in the process (its thread, io-wq worker or SQPOLL
- * thread: one thread group). Every completion on the host comes here:
- * one read or lookup, then one lookup, for those of other processes.
- * req is NULL for a multishot request's completions but its last.
+ * thread: one thread group). Every completion on the host comes here,
+ * and one read (a multishot's: one lookup) sends those that are neither
+ * an accept nor a close away. req is NULL for a multishot request's
+ * completions but its last.
  */
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(handle_uring_complete, struct io_ring_ctx *ring, void *req,
 	     struct io_uring_cqe *cqe)
 {
-	__u64 key = (__u64)req;
-	struct sock_closing *c;
+	__u8 op;
 
-	if (uring_accepted((__u64)ring, req, cqe)) {
-		sock_accepted(cqe->res);
+	if (!req) {
+		if (uring_accepted_more((__u64)ring, cqe))
+			sock_accepted(cqe->res);
 		return 0;
 	}
-	if (!req)
-		return 0;
-	c = bpf_map_lookup_elem(&uring_closing, &key);
-	if (!c)
-		return 0;
-	sock_close_end(ctx, c, cqe->res);
-	bpf_map_delete_elem(&uring_closing, &key);
+	op = BPF_CORE_READ((struct io_kiocb *)req, opcode);
+	if (op == IORING_OP_ACCEPT && uring_accepted((__u64)ring, req, cqe))
+		sock_accepted(cqe->res);
+	else if (op == IORING_OP_CLOSE)
+		uring_close_end(ctx, req, cqe);
 	return 0;
 }
 

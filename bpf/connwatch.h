@@ -161,11 +161,14 @@ struct cw_probe_cfg {
 	__u32 target_id;	/* which spec this probe belongs to */
 	__s64 counter_offset;	/* counter address = arg + offset */
 	__u32 shadow_from_counter; /* spec has inc/dec: shadow = inc - dec */
+	__u32 open_from_counter; /* and open/close: the counter counts the
+				  * connections, both views start from it */
 	__u32 stash_args;	/* at_return: key/counter saved at entry */
 	__u32 late_entry;	/* entry site is after the first instruction */
 	__u32 abi;		/* enum cw_abi */
 	__s32 switch_arg;	/* >= 0: open if this (bool) arg, else close */
 	__u32 enabled;
+	__u32 pad;		/* zero: the struct is hashed whole (pin.c) */
 	struct cw_conn_fd_path conn_fd;	/* CW_ROLE_HIJACK */
 };
 

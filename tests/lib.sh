@@ -86,35 +86,37 @@ start_fixture() {
 # start_server MODE [ARGS...]: the C tracker fixture.
 start_server() { start_fixture "$FX/tracker_server" --mode "$@"; }
 
-# start_connwatch ARGS...: attach; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
-start_connwatch() {
-	local dir
-	dir=$(fresh connwatch)
+# cw_background NAME SUBCOMMAND ARGS...: `connwatch SUBCOMMAND ARGS` in the
+# background, /metrics on a free port, alerts to a fresh log, until it says
+# "metrics on". Sets CW_PID, CW_PORT, CW_LOG, CW_ERR and OUT (its stdout:
+# that of the command under `run`).
+cw_background() {
+	local name=$1 dir
+	shift
+	dir=$(fresh "$name")
 	CW_PORT=$(free_port)
 	CW_LOG=$dir/alerts.jsonl
-	CW_ERR=$dir/connwatch.err
-	$CW attach "$@" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
-		2>"$CW_ERR" &
+	CW_ERR=$dir/$name.err
+	OUT=$dir/$name.out
+	$CW "$1" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" "${@:2}" \
+		>"$OUT" 2>"$CW_ERR" &
 	CW_PID=$!
 	STARTED+=("$CW_PID")
 	wait_for 10 grep -qs "metrics on" "$CW_ERR" || {
-		echo "connwatch did not attach:"; cat "$CW_ERR"; return 1; }
+		echo "$name: connwatch did not start:"; cat "$CW_ERR"; return 1; }
 }
 
+# start_connwatch ARGS...: `connwatch attach ARGS`.
+start_connwatch() { cw_background connwatch attach "$@"; }
+
 # start_collector SOCKET [ARGS...]: `connwatch collect` for LD_PRELOAD'ed
-# processes reporting on SOCKET; sets CW_PID, CW_PORT, CW_LOG, CW_ERR.
-start_collector() {
-	local dir
-	dir=$(fresh collect)
-	CW_PORT=$(free_port)
-	CW_LOG=$dir/collect.jsonl
-	CW_ERR=$dir/collect.err
-	$CW collect --preload-socket "$@" --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$CW_LOG" 2>"$CW_ERR" &
-	CW_PID=$!
-	STARTED+=("$CW_PID")
-	wait_for 10 grep -qs "metrics on" "$CW_ERR" || {
-		echo "collect did not start:"; cat "$CW_ERR"; return 1; }
+# processes reporting on SOCKET.
+start_collector() { cw_background collect collect --preload-socket "$@"; }
+
+# start_run NAME RUN-OPTIONS -- CMD...: `connwatch run`; RUN_PID is CW_PID.
+start_run() {
+	cw_background "$1" run "${@:2}" || return 1
+	RUN_PID=$CW_PID
 }
 
 # stop PID: SIGTERM and wait; prints nothing, returns its status.

@@ -83,6 +83,8 @@ struct cw_probe_cfg session_probe_cfg(const struct cw_session *s,
 		.target_id = p->target_id,
 		.shadow_from_counter = spec_has_role(spec, CW_ROLE_INC) ||
 				       spec_has_role(spec, CW_ROLE_DEC),
+		.open_from_counter = spec_has_role(spec, CW_ROLE_INC) &&
+				     spec_has_role(spec, CW_ROLE_OPEN),
 		.stash_args = p->entry_site == CW_SITE_STASH,
 		.late_entry = p->entry_late,
 		.abi = p->abi,
@@ -441,6 +443,8 @@ int session_attach(struct cw_session *s, char *err, size_t errlen)
 		attach_probe(s, p, i);
 		attached += p->links > 0;
 	}
+	/* All at once, or an open may be seen whose close is not. */
+	__atomic_store_n(&s->skel->bss->probes_live, 1, __ATOMIC_RELEASE);
 	return attached;
 }
 

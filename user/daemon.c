@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "proc_tables.h"
 #include "summary.h"
+#include "grow.h"
 
 volatile sig_atomic_t cw_stop;
 
@@ -46,17 +47,8 @@ struct proc_state *daemon_proc_find(struct cw_daemon *d, pid_t pid)
  */
 static struct proc_state *proc_add(struct cw_daemon *d, pid_t pid)
 {
-	struct proc_state *grown;
-	int cap;
-
-	if (d->nr_procs == d->cap_procs) {
-		cap = d->cap_procs ? d->cap_procs * 2 : 64;
-		grown = realloc(d->procs, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		d->procs = grown;
-		d->cap_procs = cap;
-	}
+	if (GROW_ROOM(d->procs, d->nr_procs, d->cap_procs, 64))
+		return NULL;
 	d->procs[d->nr_procs] = (struct proc_state){ .pid = pid, .up = 1 };
 	return &d->procs[d->nr_procs++];
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "elf_symbols.h"
+#include "grow.h"
 
 int binary_open(const char *path, uint64_t *size, char *err, size_t errlen)
 {
@@ -130,15 +131,8 @@ out:
 static int push_sym(struct elf_symtab *tab, size_t *cap, const char *name,
 		    uint64_t addr, uint64_t size)
 {
-	struct elf_sym *grown;
-
-	if (tab->nr_syms == *cap) {
-		*cap = *cap ? *cap * 2 : 256;
-		grown = realloc(tab->syms, *cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		tab->syms = grown;
-	}
+	if (GROW_ROOM(tab->syms, tab->nr_syms, *cap, 256))
+		return -1;
 	tab->syms[tab->nr_syms].name = strdup(name);
 	if (!tab->syms[tab->nr_syms].name)
 		return -1;

@@ -48,6 +48,7 @@
 #include <string.h>
 #include "gopclntab.h"
 #include "gopclntab_file.h"
+#include "grow.h"
 
 #define PCDATA_INLTREEINDEX	2
 #define FUNCDATA_INLTREE	3
@@ -254,15 +255,8 @@ static int varint(const struct pcln *pc, uint64_t *off, uint32_t *v)
 
 static int push_run(struct walk *w, uint64_t lo, uint64_t hi, int32_t val)
 {
-	struct run *grown;
-
-	if (w->nr_runs == w->cap_runs) {
-		w->cap_runs = w->cap_runs ? 2 * w->cap_runs : 256;
-		grown = realloc(w->runs, w->cap_runs * sizeof(*grown));
-		if (!grown)
-			return fail(w, "out of memory");
-		w->runs = grown;
-	}
+	if (GROW_ROOM(w->runs, w->nr_runs, w->cap_runs, 256))
+		return fail(w, "out of memory");
 	w->runs[w->nr_runs++] = (struct run){ lo, hi, val };
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "elf_symbols.h"
 #include "gopclntab.h"
 #include "gopclntab_file.h"
+#include "grow.h"
 
 #define GO116_MAGIC	0xfffffffaU
 #define GO118_MAGIC	0xfffffff0U
@@ -85,15 +86,8 @@ static unsigned int relative_type(const GElf_Ehdr *eh)
 static int push_reloc(struct image *im, size_t *cap, uint64_t where,
 		      uint64_t value)
 {
-	struct reloc *grown;
-
-	if (im->nr_relocs == *cap) {
-		*cap = *cap ? *cap * 2 : 1024;
-		grown = realloc(im->relocs, *cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		im->relocs = grown;
-	}
+	if (GROW_ROOM(im->relocs, im->nr_relocs, *cap, 1024))
+		return -1;
 	im->relocs[im->nr_relocs++] = (struct reloc){ where, value };
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include "procfs.h"
 #include "proc_tables.h"
 #include "web_config.h"
+#include "grow.h"
 
 
 /* Rows, grown as the maps are walked. */
@@ -38,17 +39,8 @@ struct rows {
 static struct metrics_row *row_add(struct rows *rs, uint32_t target_id,
 				   uint32_t tgid)
 {
-	struct metrics_row *grown;
-	int cap;
-
-	if (rs->nr == rs->cap) {
-		cap = rs->cap ? rs->cap * 2 : 64;
-		grown = realloc(rs->row, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		rs->row = grown;
-		rs->cap = cap;
-	}
+	if (GROW_ROOM(rs->row, rs->nr, rs->cap, 64))
+		return NULL;
 	memset(&rs->row[rs->nr], 0, sizeof(rs->row[0]));
 	rs->row[rs->nr].target_id = target_id;
 	rs->row[rs->nr].tgid = tgid;

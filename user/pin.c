@@ -40,6 +40,7 @@
 #include "procfs.h"
 #include "pin.h"
 #include "proc_tables.h"
+#include "grow.h"
 
 #define PIN_ROOT	"/sys/fs/bpf"
 #define LOCK_WAIT_MS	3000	/* a connwatch before may still be detaching */
@@ -134,7 +135,7 @@ static int target_hash(const struct cw_session *s, const struct stat *bin,
 }
 
 /* Hashed whole: padding, which no initializer sets, would change it. */
-_Static_assert(sizeof(struct cw_probe_cfg) == 16 * sizeof(__u32) +
+_Static_assert(sizeof(struct cw_probe_cfg) == 18 * sizeof(__u32) +
 	       sizeof(struct cw_conn_fd_path),
 	       "struct cw_probe_cfg has no padding");
 
@@ -319,19 +320,8 @@ static int pids_has(const struct pids *set, __u32 tgid)
 
 static void pids_add(struct pids *set, __u32 tgid)
 {
-	__u32 *grown;
-	int cap;
-
-	if (pids_has(set, tgid))
+	if (pids_has(set, tgid) || GROW_ROOM(set->tgid, set->nr, set->cap, 64))
 		return;
-	if (set->nr == set->cap) {
-		cap = set->cap ? set->cap * 2 : 64;
-		grown = realloc(set->tgid, cap * sizeof(*grown));
-		if (!grown)
-			return;
-		set->tgid = grown;
-		set->cap = cap;
-	}
 	set->tgid[set->nr++] = tgid;
 }
 

@@ -748,8 +748,14 @@ void preload_receive(struct cw_daemon *d)
 
 void preload_close_all(struct cw_daemon *d)
 {
+	uint64_t now;
 	int i;
 
+	/* Stopping: what is still folded goes out, one record each. */
+	read_all_conns(d);
+	now = daemon_now_ns();
+	for (i = 0; i < d->nr_preload; i++)
+		rate_flush(d, &d->preload[i], now, 1);
 	for (i = 0; i < d->nr_preload; i++) {
 		struct preload_proc *p = &d->preload[i];
 

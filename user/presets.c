@@ -287,7 +287,8 @@ static const struct preset presets[] = {
 		.cost = "no uprobe: 3 tracepoint hits per connection (accept "
 			"exit, close enter and exit; with io_uring 4 to 5: "
 			"submission, wakeup, completion); every io_uring "
-			"completion on the host costs one map lookup",
+			"completion on the host costs one read of its opcode "
+			"(a multishot request's: one map lookup)",
 		.found_by = { TRACK_CONN },
 		.found_why = "a Go HTTP server's connections are its accepted "
 			     "sockets: counted by tracepoints, no uprobe trap "

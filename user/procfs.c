@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "procfs.h"
+#include "grow.h"
 
 int proc_exists(pid_t pid)
 {
@@ -237,15 +238,8 @@ size_t proc_with_descendants(pid_t root, pid_t *pids, size_t max)
 
 static int push_map(struct proc_maps *m, size_t *cap, const struct proc_map *pm)
 {
-	struct proc_map *grown;
-
-	if (m->nr == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		grown = realloc(m->maps, *cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		m->maps = grown;
-	}
+	if (GROW_ROOM(m->maps, m->nr, *cap, 16))
+		return -1;
 	m->maps[m->nr] = *pm;
 	m->maps[m->nr].path = strdup(pm->path);
 	return m->maps[m->nr++].path ? 0 : -1;

@@ -309,8 +309,9 @@ static int run_preload(struct cw_daemon *d, struct cli *c, char **argv)
 		shim, sock);
 	ret = release_and_watch(d, c, &child, argv[0], shim);
 out_outputs:
-	outputs_close(d);
+	/* Before the outputs: it flushes what the rate limit folded. */
 	preload_close(d, sock);
+	outputs_close(d);
 	free(env[0]);
 	free(env[1]);
 	return ret;
@@ -382,7 +383,7 @@ int cmd_collect(int argc, char **argv)
 		return 1;
 	fprintf(stderr, "connwatch: collecting LD_PRELOAD reports on %s\n", sock);
 	ret = watch_loop(&d, &c, c.duration_s ? "" : "; Ctrl-C to stop") ? 1 : 0;
-	outputs_close(&d);
 	preload_close(&d, sock);
+	outputs_close(&d);
 	return ret;
 }

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "privs.h"
 #include "web_config.h"
+#include "grow.h"
 
 #define MAX_CHILDREN CW_MAX_TARGETS
 
@@ -267,19 +268,13 @@ struct merge {
 
 static struct family *family_of(struct merge *m, const char *name)
 {
-	struct family *grown;
 	int i;
 
 	for (i = 0; i < m->nr; i++)
 		if (!strcmp(m->f[i].name, name))
 			return &m->f[i];
-	if (m->nr == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 32;
-		grown = realloc(m->f, m->cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		m->f = grown;
-	}
+	if (GROW_ROOM(m->f, m->nr, m->cap, 32))
+		return NULL;
 	memset(&m->f[m->nr], 0, sizeof(m->f[0]));
 	snprintf(m->f[m->nr].name, sizeof(m->f[0].name), "%s", name);
 	return &m->f[m->nr++];
@@ -288,7 +283,7 @@ static struct family *family_of(struct merge *m, const char *name)
 /* The same series from two children: counters add up, gauges keep the max. */
 static void add_sample(struct family *f, const char *key, double v)
 {
-	int i;
+	int i, cap_keys;
 
 	for (i = 0; i < f->nr; i++)
 		if (!strcmp(f->keys[i], key)) {
@@ -296,13 +291,11 @@ static void add_sample(struct family *f, const char *key, double v)
 						: f->values[i] + v;
 			return;
 		}
-	if (f->nr == f->cap) {
-		f->cap = f->cap ? f->cap * 2 : 16;
-		f->keys = realloc(f->keys, f->cap * sizeof(*f->keys));
-		f->values = realloc(f->values, f->cap * sizeof(*f->values));
-		if (!f->keys || !f->values)
-			return;
-	}
+	/* Two arrays, one count: values takes the cap once both grew. */
+	cap_keys = f->cap;
+	if (GROW_ROOM(f->keys, f->nr, cap_keys, 16) ||
+	    GROW_ROOM(f->values, f->nr, f->cap, 16))
+		return;
 	f->keys[f->nr] = strdup(key);
 	f->values[f->nr++] = v;
 }

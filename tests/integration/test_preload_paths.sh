@@ -213,3 +213,19 @@ expect_error "run --preload on stripped Go (Debian's prometheus): refused" \
 
 stop "$CW_PID"
 check_eq "collect: a clean stop exits 0" "$?" 0
+
+# The collector stopped inside a burst's window (the process still
+# running): what was folded is written before it exits, not lost.
+PL_SOCK=$TMP/c2.sock
+SHIMMED=(env LD_PRELOAD="$SHIM" CONNWATCH_PRELOAD_SOCKET="$PL_SOCK")
+start_collector "$PL_SOCK" || exit 1
+start_fixture "${SHIMMED[@]}" $SRVX burst 1000 || exit 1
+check "burst, collector stopped: the connection served" load --connections 1
+wait_eq 10 1000 eval 'metric_sum connwatch_anomalies_total'
+stop "$CW_PID"
+read -r LINES EVENTS STACKED < <(its_alerts)
+check_eq "burst, collector stopped: the log accounts for all 1,000" \
+	"$EVENTS" 1000
+check_eq "burst, collector stopped: 10 records and the folded one" \
+	"$LINES" 11
+stop "$SRV_PID"

@@ -25,23 +25,11 @@ LONG=100		# long-lived processes, LONG_OBJ objects each
 LONG_OBJ=10
 
 # run_objects NAME RUN-OPTIONS -- FIXTURE-ARGS: `connwatch run` on the
-# fixture until it is done. Sets RUN_PID, CW_PORT, CW_LOG, CW_ERR.
+# fixture until it is done. Sets RUN_PID, CW_PORT, CW_LOG, CW_ERR, OUT.
 run_objects() {
-	local name=$1 opts=()
-	shift
-	while [ "$1" != -- ]; do opts+=("$1"); shift; done
-	shift
-	CW_PORT=$(free_port)
-	CW_LOG=$TMP/$name.jsonl
-	CW_ERR=$TMP/$name.err
-	$CW run "${opts[@]}" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
-		-- $OBJ "$@" $HOLD >"$TMP/$name.out" 2>"$CW_ERR" &
-	RUN_PID=$!
-	STARTED+=("$RUN_PID")
-	wait_for 10 grep -qs "metrics on" "$CW_ERR" ||
-		{ echo "$name: connwatch did not start:"; cat "$CW_ERR"; return 1; }
-	wait_for 120 grep -qs '^scale:' "$TMP/$name.out" ||
-		{ echo "$name: the fixture did not finish"; return 1; }
+	start_run "$@" $HOLD || return 1
+	wait_for 120 grep -qs '^scale:' "$OUT" ||
+		{ echo "$1: the fixture did not finish"; return 1; }
 }
 
 # series_sum NAME PID|TARGET: the sum of NAME's series with a pid label
@@ -73,7 +61,7 @@ finish() {
 }
 
 # --- 20,000 objects live at once: more than 16,384 (the old table)
-run_objects live --spec "$OBJ_SPEC" -- --live 20000 || exit 1
+run_objects live --spec "$OBJ_SPEC" -- $OBJ --live 20000 || exit 1
 counts "20000 live" 20000 20000
 check_eq "20000 live: no key unknown" \
 	"$(metric_sum connwatch_keys_unknown_total)" 0
@@ -81,13 +69,13 @@ no_alert "20000 live"
 finish "20000 live"
 
 # --- 50,000 distinct objects, one live at a time
-run_objects churn --spec "$OBJ_SPEC" -- --churn 50000 || exit 1
+run_objects churn --spec "$OBJ_SPEC" -- $OBJ --churn 50000 || exit 1
 counts "50000 churned" 50000 50000
 no_alert "50000 churned"
 finish "50000 churned"
 
 # --- a close too many of one object: its tombstone still knows it
-run_objects double --spec "$OBJ_SPEC" -- --double-close || exit 1
+run_objects double --spec "$OBJ_SPEC" -- $OBJ --double-close || exit 1
 wait_for 5 test -s "$CW_LOG"
 check_eq "closed twice: one counter_underflow" \
 	"$(metric connwatch_anomalies_total 'kind="counter_underflow"')" 1
@@ -98,7 +86,7 @@ finish "closed twice"
 
 # --- more live objects than --max-keys: the oldest are evicted; their
 # closes are counted as unknown, never judged
-run_objects evicted --max-keys 1024 --spec "$OBJ_SPEC" -- --live 3000 || exit 1
+run_objects evicted --max-keys 1024 --spec "$OBJ_SPEC" -- $OBJ --live 3000 || exit 1
 counts "3000 live, --max-keys 1024" 3000 3000
 UNKNOWN=$(metric_sum connwatch_keys_unknown_total)
 check "3000 live, --max-keys 1024: $UNKNOWN closes of evicted keys counted" \

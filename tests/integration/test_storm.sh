@@ -25,24 +25,12 @@ RSS_MAX_KB=40960	# VmHWM: ~27 MB here, attach's peak (libbpf reading BTF)
 LINES_ONE_KEY=41
 STDERR_PER_LINE=5	# the alert, then its stack: 3 frames here
 
-# storm NAME RUN-OPTIONS -- FIXTURE-ARGS: `connwatch run` on storm_counter,
+# storm NAME RUN-OPTIONS -- storm_counter ARGS: `connwatch run` on it,
 # /metrics polled until the storm is done. Sets RUN_PID, CW_PORT, CW_LOG,
 # CW_ERR, OUT, LAT (the slowest answer, s), NLAT (how many).
 storm() {
-	local name=$1 opts=()
-	shift
-	while [ "$1" != -- ]; do opts+=("$1"); shift; done
-	shift
-	CW_PORT=$(free_port)
-	CW_LOG=$TMP/$name.jsonl
-	CW_ERR=$TMP/$name.err
-	OUT=$TMP/$name.out
-	$CW run "${opts[@]}" --listen "127.0.0.1:$CW_PORT" --alert-log "$CW_LOG" \
-		-- $FX/storm_counter "$@" $HOLD >"$OUT" 2>"$CW_ERR" &
-	RUN_PID=$!
-	STARTED+=("$RUN_PID")
-	wait_for 10 grep -qs "metrics on" "$CW_ERR" ||
-		{ echo "$name: connwatch did not start:"; cat "$CW_ERR"; return 1; }
+	local name=$1
+	start_run "$@" $HOLD || return 1
 	: >"$TMP/$name.lat"
 	for ((i = 0; i < POLLS; i++)); do
 		grep -qs '^storm:' "$OUT" && break
@@ -97,7 +85,7 @@ check_storm() {
 }
 
 # --- one key: the rate limit folds all but a few records
-storm one-key --spec tests/specs/storm.yaml -- "$N" || exit 1
+storm one-key --spec tests/specs/storm.yaml -- $FX/storm_counter "$N" || exit 1
 check "one key: /metrics polled while the storm ran ($NLAT times)" \
 	test "$NLAT" -ge 3
 check_eq "one key: decrements counted exactly" \
@@ -117,12 +105,12 @@ check "one key: stderr says so too" grep -q 'more like it' "$CW_ERR"
 
 # --- 1000 keys: 10 records each per window, more than the ring buffer
 # holds: what it has no room for is folded too, and counted
-storm keys --spec tests/specs/storm.yaml -- --keys 1000 "$N" || exit 1
+storm keys --spec tests/specs/storm.yaml -- $FX/storm_counter --keys 1000 "$N" || exit 1
 check_storm "1000 keys" counter_underflow $((1000 * 11 + 1000))
 
 # --- double closes: syscall tracepoints (the sockets preset, run's
 # default), then the LD_PRELOAD shim, which limits its own reports
-storm sockets -- --close "$N" || exit 1
+storm sockets -- $FX/storm_counter --close "$N" || exit 1
 check_storm "sockets" double_close_fd "$LINES_ONE_KEY"
-storm preload --preload --preload-socket "$TMP/pl.sock" -- --close "$N" || exit 1
+storm preload --preload --preload-socket "$TMP/pl.sock" -- $FX/storm_counter --close "$N" || exit 1
 check_storm "preload" double_close_fd "$LINES_ONE_KEY"
