@@ -15,6 +15,7 @@ enum go_field {
 	GO_NET_CONN_FD,		/* net.conn.fd (*netFD) */
 	GO_NETFD_PFD,		/* net.netFD.pfd (poll.FD) */
 	GO_POLL_FD_SYSFD,	/* internal/poll.FD.Sysfd (int) */
+	GO_FIELD__COUNT,
 };
 
 /*
