@@ -164,8 +164,8 @@ static int build_go_net_http(struct spec *spec, const char *path,
 	}
 	p->conn_fd = conn_fd;
 	snprintf(spec->note, sizeof(spec->note), "connections: the accepted "
-		 "sockets (tracepoints); a hijack reads the fd at conn.rwc+%lld "
-		 "(*net.TCPConn%s), offsets from %s",
+		 "sockets (tracepoints, no trap); a hijack (1 trap) reads the fd "
+		 "at conn.rwc+%lld (*net.TCPConn%s), offsets from %s",
 		 (long long)conn_fd.rwc, conn_fd.tls_close ? " or *tls.Conn" :
 		 "", source);
 	return 0;
