@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include "daemon.h"
 #include "presets.h"
+#include "privs.h"
 
 #define DEFAULT_ALERT_LOG "/var/log/connwatch/alerts.jsonl"
 
@@ -38,6 +39,7 @@ struct cli {
 	int exited_grace_s;	/* --exited-grace: series of an exited process */
 	int max_keys;		/* --max-keys: objects tracked at once */
 	int max_procs;		/* --max-processes: processes at once */
+	struct privs_user user;	/* --user: who it runs as once attached */
 	/* None given: the presets picked for the binary, and why. */
 	struct preset_choice chosen[CW_MAX_PRESET_CHOICES];
 	int nr_chosen;

@@ -15,6 +15,7 @@
 #include "config_file.h"
 #include "labels.h"
 #include "presets.h"
+#include "privs.h"
 #include "spec.h"
 #include "yaml_doc.h"
 
@@ -209,7 +210,7 @@ static int parse_target(struct cparse *p, const char *self,
 {
 	const char *shared[][2] = {
 		{ "--alert-log", cfg->alert_log }, { "--alertmanager", cfg->alertmanager },
-		{ "--on-alert", cfg->on_alert },
+		{ "--on-alert", cfg->on_alert }, { "--user", cfg->user },
 	};
 	int n = 0, has_what = 0;
 	yaml_node_pair_t *pr;
@@ -248,19 +249,26 @@ static int top_field(struct cparse *p, const char *self,
 		     !strcmp(k, "alert_log") ? &cfg->alert_log :
 		     !strcmp(k, "web_config") ? &cfg->web_config :
 		     !strcmp(k, "alertmanager") ? &cfg->alertmanager :
-		     !strcmp(k, "on_alert") ? &cfg->on_alert : NULL;
+		     !strcmp(k, "on_alert") ? &cfg->on_alert :
+		     !strcmp(k, "user") ? &cfg->user : NULL;
+	struct privs_user user;
 	yaml_node_item_t *it;
+	char err[256];
 
 	if (dst) {
 		if (!ydoc_scalar(v))
 			return cfail(p, v, "%s: expected a value", k);
+		/* Now: else each child would stop on it, at every restart. */
+		if (dst == &cfg->user &&
+		    privs_user_lookup(ydoc_scalar(v), &user, err, sizeof(err)))
+			return cfail(p, v, "user: %s", err);
 		free(*dst);	/* given twice: the last one, as before */
 		*dst = strdup(ydoc_scalar(v));
 		return *dst ? 0 : cfail(p, v, "out of memory");
 	}
 	if (strcmp(k, "targets"))
 		return cfail(p, v, "unknown key '%s' (expected listen, alert_log, "
-			     "web_config, alertmanager, on_alert, targets)", k);
+			     "web_config, alertmanager, on_alert, user, targets)", k);
 	if (v->type != YAML_SEQUENCE_NODE)
 		return cfail(p, v, "targets: expected a list");
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
@@ -289,6 +297,7 @@ void config_free(struct config *cfg)
 	free(cfg->web_config);
 	free(cfg->alertmanager);
 	free(cfg->on_alert);
+	free(cfg->user);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

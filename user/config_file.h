@@ -24,6 +24,7 @@ struct child {
 
 struct config {
 	char *listen, *alert_log, *web_config, *alertmanager, *on_alert;
+	char *user;		/* user: every child runs as it once attached */
 	struct child *children;
 	int nr;
 };

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "gopclntab.h"
 #include "labels.h"
+#include "pin.h"
 #include "presets.h"
 #include "privs.h"
 #include "proc_tables.h"
@@ -102,6 +103,9 @@ static const char attach_help[] =
 "                         their closes are counted, never judged\n"
 "      --max-processes N  processes in the tables at once (default 4096);\n"
 "                         beyond, counts go to the target's series\n"
+"      --user NAME        once attached, run as NAME (its groups, gid,\n"
+"                         uid), keeping only the capabilities below; its\n"
+"                         pins are handed to it, to remove at the end\n"
 "  -h, --help             this text\n"
 "\n"
 "The counts and the drain state are pinned under /sys/fs/bpf/connwatch:\n"
@@ -109,9 +113,11 @@ static const char attach_help[] =
 "and the same specs goes on from them, after SIGTERM or kill -9 alike.\n"
 "Probes are not pinned: they end with connwatch.\n"
 "\n"
-"Attaching needs root. Once attached, connwatch keeps only CAP_SYS_PTRACE\n"
-"and CAP_DAC_READ_SEARCH (naming the frames of processes seen later) and\n"
-"drops every other capability for good.\n";
+"Attaching needs root. Once attached, connwatch drops every capability\n"
+"for good but CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH where it meets\n"
+"processes later (--exe, the sockets preset: their /proc and files);\n"
+"watching a --pid alone it keeps none (its maps and files were opened at\n"
+"attach). The startup log says what is kept, and why.\n";
 
 static const char check_help[] =
 "usage: connwatch check (--pid PID | --exe PATH) [--spec FILE | --preset NAME]...\n"
@@ -236,9 +242,11 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 		{ "exited-grace", required_argument, NULL, 'G' },
 		{ "max-keys", required_argument, NULL, 'K' },
 		{ "max-processes", required_argument, NULL, 'N' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	char err[256];
 	int o;
 
 	memset(c, 0, sizeof(*c));
@@ -316,6 +324,11 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			c->max_procs = parse_number(cmd, "--max-processes",
 						    optarg, 16, 1048576);
 			break;
+		case 'U':
+			/* Now: an unknown user stops it before it attaches. */
+			if (privs_user_lookup(optarg, &c->user, err, sizeof(err)))
+				die_usage(cmd, "--user: %s", err);
+			break;
 		case 'f':
 			if (!strcmp(optarg, "warning") || !strcmp(optarg, "critical"))
 				c->fail_on = !strcmp(optarg, "critical") ? 2 : 1;
@@ -333,6 +346,9 @@ void parse_cli(const char *cmd, int argc, char **argv, struct cli *c,
 			die_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (c->user.name && (!strcmp(cmd, "check") || !strcmp(cmd, "symbols")))
+		die_usage(cmd, "--user is an option of attach, run and collect: "
+			  "%s only reads", cmd);
 	if (c->fresh && mode != CLI_TARGET)
 		die_usage(cmd, "--fresh is an option of `connwatch attach`: "
 			  "what %s watches is new anyway", cmd);
@@ -825,20 +841,60 @@ int attach_all(struct cw_daemon *d)
 }
 
 /*
- * Every probe is in place: what is left to do needs little (privs.h).
- * Before any thread starts (capabilities are per thread) and before
- * /metrics serves, which shows what was kept.
+ * What is left to do once attached, and why (privs.h): a process met
+ * from now on is read with what is kept; one seen at attach was opened
+ * then (symbolize.h).
  */
-static int drop_privileges(struct cw_daemon *d, char *err, size_t errlen)
+static uint64_t caps_to_keep(const struct cw_daemon *d, const char **why)
 {
-	uint64_t kept;
+	if (d->child) {
+		*why = "run: the command's mappings are read after its exec, "
+		       "and it may change its user (cap_kill)";
+		return CW_CAPS_RUN;
+	}
+	if (!d->sess.skel) {
+		*why = "collect: a process is read when it first reports";
+		return CW_CAPS_WATCH;
+	}
+	if (d->sess.pid <= 0) {
+		*why = "--exe: the /proc and files of processes started later "
+		       "are read";
+		return CW_CAPS_WATCH;
+	}
+	if (d->sess.sockets_target >= 0) {
+		*why = "sockets: the sweep reads /proc/PID/task/TID/fd of the "
+		       "process and of its children";
+		return CW_CAPS_WATCH;
+	}
+	*why = "--pid: its maps and mapped files were opened at attach";
+	return 0;
+}
 
-	if (privs_drop(d->child ? CW_CAPS_RUN : CW_CAPS_WATCH, PRIVS_SELF,
-		       &kept, err, errlen))
+/*
+ * Every probe is in place: what is left to do needs little. Before any
+ * thread starts (capabilities are per thread) and before /metrics
+ * serves, which shows what was kept.
+ */
+static int drop_privileges(struct cw_daemon *d, const struct cli *c,
+			   char *err, size_t errlen)
+{
+	struct privs_keep keep = { 0 }, kept;
+	const char *why;
+
+	keep.own = caps_to_keep(d, &why);
+	/* Its own pins, for it to remove at the end (pin.h). */
+	if (c->user.name && pin_hand_over(&d->sess.pin, c->user.uid,
+					  c->user.gid, err, errlen))
 		return -1;
-	privs_name(kept, d->caps, sizeof(d->caps));
+	if (privs_drop(keep, &c->user, &kept, err, errlen))
+		return -1;
+	privs_name(kept.own, d->caps, sizeof(d->caps));
+	if (c->user.name)
+		fprintf(stderr, "connwatch: running as user %s (uid %u, gid %u) "
+			"from now on\n", c->user.name, (unsigned)c->user.uid,
+			(unsigned)c->user.gid);
 	fprintf(stderr, "connwatch: capabilities from now on: %s (the rest "
-		"dropped)\n", d->caps);
+		"dropped): %s\n", d->caps, why);
 	return 0;
 }
 
@@ -852,7 +908,7 @@ int watch_loop(struct cw_daemon *d, const struct cli *c, const char *until)
 
 	/* Before the first answer: a SIGTERM once it came must detach. */
 	install_signals();
-	if (drop_privileges(d, err, sizeof(err)) ||
+	if (drop_privileges(d, c, err, sizeof(err)) ||
 	    alert_push_run(&d->push, err, sizeof(err)))
 		goto fail;
 	if (metrics_serve(d->server, metrics_render, d, err, sizeof(err)))

@@ -279,17 +279,32 @@ static int lock_target(struct cw_pin *p)
 	return -1;
 }
 
-static void remove_dir(const char *path)
+/* The directory name in parent (an fd, or AT_FDCWD), and what it holds. */
+static void remove_dir_at(int parent, const char *name)
 {
-	DIR *d = opendir(path);
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
+	if (fd >= 0 && !d)
+		close(fd);
 	while (d && (de = readdir(d)))
 		if (de->d_name[0] != '.')
 			unlinkat(dirfd(d), de->d_name, 0);
 	if (d)
 		closedir(d);
-	rmdir(path);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+static void remove_dir(const char *path)
+{
+	remove_dir_at(AT_FDCWD, path);
+}
+
+/* SPEC's name in TARGET. */
+static const char *spec_name(const struct cw_pin *p)
+{
+	return p->dir + strlen(p->target) + 1;
 }
 
 /* ---- the processes pinned state belongs to ---------------------------- */
@@ -618,6 +633,19 @@ out:
 	free(gone);
 }
 
+int pin_hand_over(struct cw_pin *p, uid_t uid, gid_t gid, char *err,
+		  size_t errlen)
+{
+	if (!p->dir[0])
+		return 0;
+	if (!fchown(p->lock_fd, uid, gid) &&
+	    !fchownat(p->lock_fd, spec_name(p), uid, gid, 0))
+		return 0;
+	snprintf(err, errlen, "%s: handing the pins to uid %u: %s", p->dir,
+		 (unsigned)uid, strerror(errno));
+	return -1;
+}
+
 void pin_release(struct cw_session *s)
 {
 	struct cw_pin *p = &s->pin;
@@ -631,7 +659,8 @@ void pin_release(struct cw_session *s)
 		fprintf(stderr, "connwatch: the state stays pinned in %s for the "
 			"next connwatch (--fresh starts over)\n", p->dir);
 	} else if (watched >= 0) {
-		remove_dir(p->dir);
+		/* Through the fd: CW_PIN_BASE may not be searchable (--user). */
+		remove_dir_at(p->lock_fd, spec_name(p));
 		rmdir(p->target);	/* if nothing is left in it */
 	}
 	close(p->lock_fd);

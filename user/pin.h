@@ -8,6 +8,8 @@
 #define CW_PIN_H
 
 #include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #define CW_PIN_BASE "/sys/fs/bpf/connwatch"
 
@@ -32,8 +34,18 @@ void pin_prepare(struct cw_session *s);
 /* After the load: adopted maps lose what belongs to processes gone since;
  * says what was adopted. */
 void pin_adopt(struct cw_session *s);
+/*
+ * Before connwatch becomes another user (--user): its TARGET and SPEC
+ * directories become that user's, so that it can remove its own pins at
+ * the end, through the TARGET fd it holds (CW_PIN_BASE stays root's
+ * 0700: no other process of that user reaches them). The pinned files
+ * stay root's. 0, or -1 with err set.
+ */
+int pin_hand_over(struct cw_pin *p, uid_t uid, gid_t gid, char *err,
+		  size_t errlen);
 /* At the end: the pins stay for the next connwatch while a watched
- * process lives, else they go. */
+ * process lives, else they go. An empty TARGET that only root may remove
+ * (after --user) goes at the next connwatch's start. */
 void pin_release(struct cw_session *s);
 
 #endif

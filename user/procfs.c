@@ -297,19 +297,44 @@ void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out)
 	}
 }
 
-int proc_maps_load(pid_t pid, struct proc_maps *out)
+int proc_maps_open(pid_t pid)
 {
 	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int proc_maps_read(int fd, pid_t pid, struct proc_maps *out)
+{
 	FILE *f;
+	int own;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
+	/* From the start every time: the fd stays the caller's. */
+	own = lseek(fd, 0, SEEK_SET) ? -1 : dup(fd);
+	if (own < 0)
 		return -1;
+	f = fdopen(own, "r");
+	if (!f) {
+		close(own);
+		return -1;
+	}
 	proc_maps_parse(f, pid, out);
 	fclose(f);
 	return 0;
+}
+
+int proc_maps_load(pid_t pid, struct proc_maps *out)
+{
+	int fd = proc_maps_open(pid), ret;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return -1;
+	ret = proc_maps_read(fd, pid, out);
+	close(fd);
+	return ret;
 }
 
 const struct proc_map *proc_maps_find(const struct proc_maps *m,

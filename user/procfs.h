@@ -47,6 +47,17 @@ size_t proc_pids_of_exe(const char *path, pid_t *pids, size_t max);
 size_t proc_with_descendants(pid_t root, pid_t *pids, size_t max);
 
 int proc_maps_load(pid_t pid, struct proc_maps *out);
+/*
+ * pid's /proc/PID/maps, opened to be read again later: the kernel checks
+ * the right to read another process' mappings (CAP_SYS_PTRACE for one
+ * with more privileges) when the file is opened, not at each read, so
+ * an fd opened at attach still reads once capabilities are dropped. fd
+ * or -1.
+ */
+int proc_maps_open(pid_t pid);
+/* The executable mappings from fd (proc_maps_open), read from its start.
+ * 0, or -1 (out empty). */
+int proc_maps_read(int fd, pid_t pid, struct proc_maps *out);
 /* The executable mappings in f, pid's /proc/PID/maps, into out. */
 void proc_maps_parse(FILE *f, pid_t pid, struct proc_maps *out);
 const struct proc_map *proc_maps_find(const struct proc_maps *m,

@@ -45,6 +45,7 @@ static const char run_help[] =
 "      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
 "      --web.config.file FILE\n"
 "                         TLS and basic auth for /metrics (exporter-toolkit)\n"
+"      --user NAME        run as NAME once attached (CMD keeps its own user)\n"
 "\n"
 "CONNWATCH_PRELOAD_LIB overrides where the shim is looked for (next to\n"
 "the connwatch binary, then ../lib/connwatch/).\n";
@@ -326,6 +327,9 @@ int cmd_run(int argc, char **argv)
 	parse_cli("run", argc, argv, &c, run_help, CLI_RUN);
 	if (optind >= argc)
 		die_usage("run", "no command: connwatch run [options] -- CMD [ARG]...");
+	if (c.duration_s)
+		die_usage("run", "--duration: run watches CMD until it exits "
+			  "(timeout(1) around CMD ends it sooner)");
 	if (spawn_resolve(argv[optind], path, sizeof(path), err, sizeof(err))) {
 		fprintf(stderr, "connwatch: %s\n", err);
 		return 127;
@@ -360,7 +364,10 @@ static const char collect_help[] =
 "      --alertmanager URL push every alert to Alertmanager\n"
 "      --on-alert CMD     run CMD (sh -c) with each alert's JSON on stdin\n"
 "      --web.config.file FILE\n"
-"                         TLS and basic auth for /metrics (exporter-toolkit)\n";
+"                         TLS and basic auth for /metrics (exporter-toolkit)\n"
+"      --user NAME        run as NAME once the socket is open (the socket\n"
+"                         stays root's; a stale one is replaced at the next\n"
+"                         start)\n";
 
 int cmd_collect(int argc, char **argv)
 {

@@ -447,17 +447,29 @@ static int serve(struct supervisor *s, struct metrics_server *server)
  * The supervisor itself uses no capability: it reads its config file,
  * merges what its children serve and restarts them. They attach, so it
  * keeps what attaching needs for them only (ambient), none effective.
+ * With user: in the file, what becoming that user needs too, and
+ * CAP_KILL for itself: its children then run as another user, and it
+ * stops them (at a reload, at its end). It stays root's uid: it starts
+ * children that attach.
  */
-static int keep_for_children(char *err, size_t errlen)
+static int keep_for_children(const struct supervisor *s, char *err,
+			     size_t errlen)
 {
-	char names[128];
-	uint64_t kept;
+	static const struct privs_user stay = { NULL, 0, 0 };
+	struct privs_keep keep = { 0, CW_CAPS_ATTACH }, kept;
+	char own[64], names[160];
 
-	if (privs_drop(CW_CAPS_ATTACH, PRIVS_CHILDREN, &kept, err, errlen))
+	if (s->cfg.user) {
+		keep.own = CW_CAP(CAP_KILL);
+		keep.children |= CW_CAPS_SWITCH_USER;
+	}
+	if (privs_drop(keep, &stay, &kept, err, errlen))
 		return -1;
-	privs_name(kept, names, sizeof(names));
-	fprintf(stderr, "connwatch: capabilities: none in use; %s kept for "
-		"the children that attach (the rest dropped)\n", names);
+	privs_name(kept.own, own, sizeof(own));
+	privs_name(kept.children, names, sizeof(names));
+	fprintf(stderr, "connwatch: capabilities: %s in use%s; %s kept for "
+		"the children that attach (the rest dropped)\n", own,
+		kept.own ? " (stopping children of another user)" : "", names);
 	return 0;
 }
 
@@ -480,7 +492,7 @@ static int supervise(struct supervisor *s)
 		web_config_free(web);
 		goto fail;
 	}
-	if (keep_for_children(err, sizeof(err))) {
+	if (keep_for_children(s, err, sizeof(err))) {
 		metrics_stop(server);
 		goto fail;
 	}
@@ -513,7 +525,8 @@ static const char config_help[] =
 "usage: connwatch --config FILE [--fresh]\n"
 "\n"
 "Daemon mode: watches every target of FILE (YAML: listen, alert_log,\n"
-"web_config, alertmanager, on_alert, and targets, each with exe or pid,\n"
+"web_config, alertmanager, on_alert, user (each child runs as it once\n"
+"attached; given when the daemon starts), and targets, each with exe or pid,\n"
 "and presets, specs, on_critical; no presets or specs: those that fit are\n"
 "chosen), each in its own `connwatch attach` child, behind one /metrics.\n"
 "One process is one target: two entries watching one process are refused.\n"

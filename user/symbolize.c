@@ -3,9 +3,15 @@
  * Symbolizes user stacks. Mappings are read from /proc when a process is
  * first seen, because the alert that matters most arrives as the process
  * dies; the probed binary can always be named from the probe's own bias.
+ * The maps file and the mapped files are opened then too, and kept: a
+ * connwatch that dropped CAP_SYS_PTRACE after attach (privs.h) reads
+ * them through these descriptors.
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "symbolize.h"
 
 void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
@@ -16,25 +22,45 @@ void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
 	z->main_go = main_go && main_go->nr ? main_go : NULL;
 }
 
+static void forget(struct symbolizer *z, size_t i)
+{
+	proc_maps_free(&z->pids[i].maps);
+	if (z->pids[i].maps_fd >= 0)
+		close(z->pids[i].maps_fd);
+}
+
 void symbolizer_free(struct symbolizer *z)
 {
 	size_t i;
 
 	for (i = 0; i < z->nr_pids; i++)
-		proc_maps_free(&z->pids[i].maps);
-	for (i = 0; i < z->nr_files; i++)
-		elf_symtab_free(&z->files[i].tab);
+		forget(z, i);
+	for (i = 0; i < z->nr_files; i++) {
+		if (z->files[i].fd >= 0)
+			close(z->files[i].fd);
+		if (z->files[i].ok)
+			elf_symtab_free(&z->files[i].tab);
+		free(z->files[i].path);
+	}
 	z->nr_pids = z->nr_files = 0;
 }
 
-static struct proc_maps *maps_of(struct symbolizer *z, pid_t pid)
+/* pid's slot, or -1 when its mappings were never read. */
+static int slot_of(const struct symbolizer *z, pid_t pid)
 {
 	size_t i;
 
 	for (i = 0; i < z->nr_pids; i++)
 		if (z->pids[i].pid == pid)
-			return &z->pids[i].maps;
-	return NULL;
+			return i;
+	return -1;
+}
+
+static struct proc_maps *maps_of(struct symbolizer *z, pid_t pid)
+{
+	int i = slot_of(z, pid);
+
+	return i < 0 ? NULL : &z->pids[i].maps;
 }
 
 /* A free slot for another process' mappings: the oldest forgotten. */
@@ -42,7 +68,7 @@ static struct proc_maps *free_slot(struct symbolizer *z)
 {
 	if (z->nr_pids == CW_SYM_MAX_PIDS) {
 		/* Forget the oldest: recent processes are the ones alerting. */
-		proc_maps_free(&z->pids[0].maps);
+		forget(z, 0);
 		memmove(&z->pids[0], &z->pids[1],
 			(CW_SYM_MAX_PIDS - 1) * sizeof(z->pids[0]));
 		z->nr_pids--;
@@ -50,25 +76,62 @@ static struct proc_maps *free_slot(struct symbolizer *z)
 	return &z->pids[z->nr_pids].maps;
 }
 
-static void keep_slot(struct symbolizer *z, pid_t pid)
+static void keep_slot(struct symbolizer *z, pid_t pid, int maps_fd)
 {
+	z->pids[z->nr_pids].maps_fd = maps_fd;
 	z->pids[z->nr_pids++].pid = pid;
+}
+
+/* The entry of a file mapped, added (and opened) if new; NULL: full. */
+static struct symbolizer_file *file_of(struct symbolizer *z, const char *path)
+{
+	struct symbolizer_file *f;
+	size_t i;
+
+	for (i = 0; i < z->nr_files; i++)
+		if (!strcmp(z->files[i].path, path))
+			return &z->files[i];
+	if (z->nr_files == CW_SYM_MAX_FILES)
+		return NULL;
+	f = &z->files[z->nr_files];
+	*f = (struct symbolizer_file){ .path = strdup(path) };
+	if (!f->path)
+		return NULL;
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	z->nr_files++;
+	return f;
+}
+
+/* Opens what its mappings name, while connwatch may. */
+static void open_files(struct symbolizer *z, const struct proc_maps *maps)
+{
+	size_t i;
+
+	for (i = 0; i < maps->nr; i++)
+		if (proc_map_is_file(&maps->maps[i]) &&
+		    !(z->main && !strcmp(z->main->path, maps->maps[i].path)))
+			file_of(z, maps->maps[i].path);
 }
 
 void symbolizer_remember(struct symbolizer *z, pid_t pid)
 {
 	struct proc_maps *slot;
+	int fd;
 
 	if (maps_of(z, pid))
 		return;
-	slot = free_slot(z);
-	if (proc_maps_load(pid, slot))
+	fd = proc_maps_open(pid);
+	if (fd < 0)
 		return;
+	slot = free_slot(z);
 	/* none: exiting already (a zombie has no mappings), not known */
-	if (slot->nr)
-		keep_slot(z, pid);
-	else
+	if (proc_maps_read(fd, pid, slot) || !slot->nr) {
 		proc_maps_free(slot);
+		close(fd);
+		return;
+	}
+	open_files(z, slot);
+	keep_slot(z, pid, fd);
 }
 
 void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like)
@@ -89,26 +152,36 @@ void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like)
 	}
 	slot = free_slot(z);
 	if (!proc_maps_copy(&z->pids[k].maps, slot))
-		keep_slot(z, pid);
+		keep_slot(z, pid, -1);
 }
 
+/*
+ * The symbols of a file mapped, read the first time a stack needs them:
+ * through the fd opened when its process was first seen (this process'
+ * own fds need no privilege), else by its path (mapped since).
+ */
 static const struct elf_symtab *symtab_of(struct symbolizer *z,
 					  const char *path)
 {
-	char err[256];
-	size_t i;
+	struct symbolizer_file *f;
+	char err[256], own[64];
 
 	if (z->main && !strcmp(z->main->path, path))
 		return z->main;
-	for (i = 0; i < z->nr_files; i++)
-		if (z->files[i].tab.path && !strcmp(z->files[i].tab.path, path))
-			return z->files[i].ok ? &z->files[i].tab : NULL;
-	if (z->nr_files == CW_SYM_MAX_FILES)
+	f = file_of(z, path);
+	if (!f)
 		return NULL;
-	i = z->nr_files++;
-	z->files[i].ok = !elf_symtab_load(&z->files[i].tab, path, err,
-					  sizeof(err));
-	return z->files[i].ok ? &z->files[i].tab : NULL;
+	if (f->loaded)
+		return f->ok ? &f->tab : NULL;
+	if (f->fd >= 0)
+		snprintf(own, sizeof(own), "/proc/self/fd/%d", f->fd);
+	f->ok = !elf_symtab_load(&f->tab, f->fd >= 0 ? own : path, err,
+				 sizeof(err));
+	f->loaded = 1;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	return f->ok ? &f->tab : NULL;
 }
 
 static const char *base_name(const char *path)
@@ -172,15 +245,27 @@ static void name_in(const struct symbolizer *z, const struct place *pl,
 			 base_name(pl->module));
 }
 
-/* A library mapped since we looked (dlopen, or read right after exec). */
+/*
+ * A library mapped since we looked (dlopen, or read right after exec):
+ * read again through the fd kept, else by path. Mappings read empty (the
+ * process is gone) are no news: the ones known stay.
+ */
 static const struct proc_map *find_or_reload(struct symbolizer *z, pid_t pid,
 					     uint64_t addr)
 {
-	struct proc_maps *maps = maps_of(z, pid), fresh;
+	int i = slot_of(z, pid), fd = i < 0 ? -1 : z->pids[i].maps_fd;
+	struct proc_maps *maps = i < 0 ? NULL : &z->pids[i].maps, fresh;
 	const struct proc_map *m = maps ? proc_maps_find(maps, addr) : NULL;
 
-	if (m || !maps || proc_maps_load(pid, &fresh))
+	if (m || !maps)
 		return m;
+	if (fd >= 0 ? proc_maps_read(fd, pid, &fresh) :
+		      proc_maps_load(pid, &fresh))
+		return NULL;
+	if (!fresh.nr) {
+		proc_maps_free(&fresh);
+		return NULL;
+	}
 	proc_maps_free(maps);
 	*maps = fresh;
 	return proc_maps_find(maps, addr);

@@ -16,7 +16,22 @@
 #include "procfs.h"
 
 #define CW_SYM_MAX_PIDS 64
-#define CW_SYM_MAX_FILES 32
+/*
+ * Files mapped, each opened when a process mapping it is first seen
+ * (one fd each until a stack reads it): room for every library of a
+ * large program, the first seen kept.
+ */
+#define CW_SYM_MAX_FILES 128
+
+/* A file mapped: opened when a process mapping it is first seen, read
+ * when a stack first goes through it. */
+struct symbolizer_file {
+	char *path;	/* as the mappings name it */
+	int fd;		/* opened; -1 once read, or not openable */
+	int loaded;	/* tab read (ok) or tried */
+	int ok;
+	struct elf_symtab tab;
+};
 
 struct symbolizer {
 	const struct elf_symtab *main;	/* the probed binary, owned elsewhere */
@@ -24,19 +39,23 @@ struct symbolizer {
 	struct {
 		pid_t pid;
 		struct proc_maps maps;
+		int maps_fd;	/* its /proc/PID/maps, opened when first
+				 * seen (-1: none): read again without
+				 * privileges */
 	} pids[CW_SYM_MAX_PIDS];
 	size_t nr_pids;
-	struct {
-		struct elf_symtab tab;
-		int ok;
-	} files[CW_SYM_MAX_FILES];
+	struct symbolizer_file files[CW_SYM_MAX_FILES];
 	size_t nr_files;
 };
 
 void symbolizer_init(struct symbolizer *z, const struct elf_symtab *main,
 		     const struct go_pclntab *main_go);
 void symbolizer_free(struct symbolizer *z);
-/* Reads pid's mappings now, while it is alive (a crash is coming). */
+/*
+ * Reads pid's mappings now, while it is alive (a crash is coming), and
+ * opens them and its mapped files to be read later: with the
+ * capabilities of now, not those left after the drop (privs.h).
+ */
 void symbolizer_remember(struct symbolizer *z, pid_t pid);
 /*
  * pid's mappings, if never read (it is gone), are those remembered of

@@ -39,7 +39,7 @@ $(FUZZ_OUT)/fuzz_spec: user/spec.c user/yaml_doc.c
 FUZZ_LIBS_spec		:= -lyaml
 $(FUZZ_OUT)/fuzz_config: user/config_file.c user/spec.c user/yaml_doc.c \
 	user/presets.c user/go_offsets.c user/elf_symbols.c user/gopclntab.c \
-	user/go_inline.c user/labels.c user/utf8.c
+	user/go_inline.c user/labels.c user/utf8.c user/privs.c
 FUZZ_LIBS_config	:= -lyaml -ldw -lelf -Wl,--wrap=fopen
 $(FUZZ_OUT)/fuzz_web_config: user/web_config.c user/yaml_doc.c
 FUZZ_LIBS_web_config	:= -lyaml -lcrypt -Wl,--wrap=fopen

@@ -60,6 +60,9 @@ expect_error "no privilege (eBPF)" "run as root, or with CAP_BPF" \
 	"$TMP/nobody/connwatch" attach --exe "$TMP/nobody/tracker_server" \
 	--spec "$TMP/spec.yaml" \
 	--alert-log "$TMP/nobody/a.jsonl" --listen "127.0.0.1:$(free_port)"
+expect_error "run --duration: refused, not ignored" \
+	"run: --duration: run watches CMD until it exits" \
+	$CW run --duration 5 -- /bin/true
 
 check "the target is unharmed and serves" \
 	load --connections 20 --concurrency 4

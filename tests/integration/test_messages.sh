@@ -21,6 +21,8 @@ TABLE=$(sed "s|@FX@|$PWD/$FX|g" <<'EOF'
 2	connwatch attach: --preload, --preload-socket and --fail-on are options of `connwatch run` (see `connwatch attach --help`)	attach --exe /bin/true --fail-on critical
 2	connwatch attach: unexpected argument 'extra' (see `connwatch attach --help`)	attach --exe /bin/true extra
 2	connwatch attach: unknown option '--frobnicate' (see `connwatch attach --help`)	attach --frobnicate
+2	connwatch attach: --user: no user 'cw-no-such-user' on this system (see `connwatch attach --help`)	attach --exe /bin/true --user cw-no-such-user
+2	connwatch check: --user is an option of attach, run and collect: check only reads (see `connwatch check --help`)	check --exe /bin/true --user nobody
 1	connwatch: preset go-runtime: /usr/sbin/nginx is not a Go program (no Go 1.16+ pclntab); --preset sockets counts the connections of any process	check --exe /usr/sbin/nginx --preset go-runtime
 1	connwatch: preset go-net-http: @FX@/tracker_server is not a Go program (no Go 1.16+ pclntab); --preset sockets counts the connections of any process	check --exe @FX@/tracker_server --preset go-net-http
 1	connwatch: preset go-net-http: no net/http server in this binary (no net/http.(*Server).trackConn); `connwatch check` without --preset says which presets fit it	check --exe @FX@/go_hello --preset go-net-http
