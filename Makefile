@@ -112,7 +112,7 @@ $(ASAN_OUT)/connwatch: user/connwatch.c $(ASAN_OBJS)
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread
-GO_FIXTURES := go_tracker h3_server h3_client go_inline go_close_twice
+GO_FIXTURES := go_tracker h3_server h3_client go_inline go_close_twice go_net_http
 GO_FIXTURE_BINS := $(foreach f,$(GO_FIXTURES),$(OUT)/fixtures/$(f) \
 		   $(OUT)/fixtures/$(f).stripped)
 # The seed's bug on the seed's code: quic_v048 built on v0.48.0's
@@ -121,6 +121,8 @@ QUIC_V048_BINS := $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_$(v) \
 		  $(OUT)/fixtures/quic_v048_$(v).stripped)
 GO122_FIXTURE_BINS := $(OUT)/fixtures/go_inline.go122 \
 		      $(OUT)/fixtures/go_inline.go122.stripped \
+		      $(OUT)/fixtures/go_net_http.go122 \
+		      $(OUT)/fixtures/go_net_http.go122.stripped \
 		      $(foreach v,buggy fixed,$(OUT)/fixtures/quic_v048_shape_$(v) \
 			$(OUT)/fixtures/quic_v048_shape_$(v).stripped)
 FIXTURES := $(OUT)/fixtures/tracker_server $(OUT)/fixtures/load_client \
@@ -186,11 +188,12 @@ $(OUT)/fixtures/quic_v048_%.stripped: $(V048_DIR)/main.go $(FIXTURE_GO_SRC) \
 		$(OUT)/gopath-%/.patched | $(OUT)/fixtures
 	$(V048_ENV) go build -ldflags='-s -w' -o $@ ./$(V048_DIR)
 
-# go_inline again with Go 1.22: the inline tree of the 1.20+ layout.
-$(OUT)/fixtures/go_inline.go122: tests/fixtures/go_inline/main.go $(GO122) \
+# go_inline again with Go 1.22: the inline tree of the 1.20+ layout;
+# go_net_http: the runtime's itab is internal/abi.ITab from 1.22.
+$(OUT)/fixtures/%.go122: tests/fixtures/%/main.go $(FIXTURE_GO_SRC) $(GO122) \
 		| $(OUT)/fixtures
 	$(GO_FIXTURE_ENV) $(GO122) build -o $@ $<
-$(OUT)/fixtures/go_inline.go122.stripped: tests/fixtures/go_inline/main.go \
+$(OUT)/fixtures/%.go122.stripped: tests/fixtures/%/main.go $(FIXTURE_GO_SRC) \
 		$(GO122) | $(OUT)/fixtures
 	$(GO_FIXTURE_ENV) $(GO122) build -ldflags='-s -w' -o $@ $<
 # v0.48.0's http3.Server shape (TCP for QUIC) at quic-go's new module

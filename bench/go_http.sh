@@ -6,7 +6,8 @@
 #
 #   plain        Prometheus alone
 #   sockets      --preset sockets (accept/close tracepoints)
-#   go_net_http  --preset go-net-http (trackConn: 2 uprobes a connection)
+#   go_net_http  --preset go-net-http (the sockets tracepoints; a uprobe
+#                on hijackLocked, which Prometheus never calls)
 #   go_runtime   --preset go-runtime (checks on their failing branches)
 #   all          the three at once (Prometheus has no quic-go)
 #

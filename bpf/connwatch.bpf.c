@@ -1099,6 +1099,8 @@ static void on_exit_site(struct pt_regs *ctx, __u32 slot,
 		bpf_map_delete_elem(&inflight, &ik);
 }
 
+static void on_hijack(struct pt_regs *ctx, const struct cw_probe_cfg *cfg);
+
 SEC("uprobe")
 int handle_probe(struct pt_regs *ctx)
 {
@@ -1115,6 +1117,12 @@ int handle_probe(struct pt_regs *ctx)
 
 	switch (site) {
 	case CW_SITE_ENTRY:
+		if (cfg->role == CW_ROLE_HIJACK) {
+			count_hit(slot);
+			on_hijack(ctx, cfg);
+			break;
+		}
+		/* fall through */
 	case CW_SITE_CALL: {
 		struct hit h = { .ctx = ctx, .cfg = cfg, .slot = slot,
 				 .site = site,
@@ -1384,6 +1392,64 @@ int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 	return on_accept_exit(ctx);
 }
 
+/* A pointer-sized word of the target's memory. */
+static int read_word(__u64 addr, __u64 *val)
+{
+	return addr ? bpf_probe_read_user(val, sizeof(*val), (void *)addr) : -1;
+}
+
+/*
+ * The fd of net/http's *conn c (cw_conn_fd_path), or -1 when what c.rwc
+ * holds is neither a *net.TCPConn nor a *tls.Conn over one: nothing is
+ * read on a guess.
+ */
+static __s64 http_conn_fd(struct pt_regs *ctx, const struct cw_probe_cfg *cfg)
+{
+	const struct cw_conn_fd_path *path = &cfg->conn_fd;
+	__u64 at = PT_REGS_IP(ctx), iface, itab, close, data, netfd, fd;
+	int depth;
+
+	iface = arg_reg(ctx, cfg, 0) + path->rwc;
+	for (depth = 0; depth < 2; depth++) {
+		if (read_word(iface, &itab) ||
+		    read_word(itab + path->itab_fun, &close) ||
+		    read_word(iface + 8, &data))
+			return -1;
+		if (close == at + path->tcp_close)
+			break;
+		if (!path->tls_close || close != at + path->tls_close)
+			return -1;
+		iface = data + path->tls_conn;	/* the conn under TLS */
+	}
+	if (depth == 2 || read_word(data + path->netfd, &netfd) ||
+	    read_word(netfd + path->sysfd, &fd))
+		return -1;
+	return (__s64)fd;
+}
+
+/*
+ * net/http lets go of a connection (Hijack): go-net-http counts it
+ * closed now, once; its socket is still open, and its close is counted
+ * by sockets only. A socket accepted before attach is not known here.
+ */
+static void on_hijack(struct pt_regs *ctx, const struct cw_probe_cfg *cfg)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__s64 fd = http_conn_fd(ctx, cfg);
+	struct cw_sock_key k = { .tgid = tgid, .fd = (__s32)fd };
+	struct cw_sock_fd *s;
+
+	if (fd < 0 || fd > 0x7fffffff)
+		return;
+	s = bpf_map_lookup_elem(&sock_fds, &k);
+	/* one exchange: a close at the same moment (Server.Close) is
+	 * counted before the hijack or after it, never half of each */
+	if (!s || __sync_val_compare_and_swap(&s->state, CW_FD_OPEN,
+					      CW_FD_HIJACKED) != CW_FD_OPEN)
+		return;
+	__sync_fetch_and_add(&sock_stats_of(tgid)->hijacked, 1);
+}
+
 /*
  * The fd stops naming the socket. Its state moves now, before the number
  * is free again (a concurrent accept that reuses it must win), in one
@@ -1428,8 +1494,9 @@ int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-static void count_closed(struct cw_sock_stats *stats, __u64 open_ns,
-			 __u64 end_ns)
+/* An accepted socket that was in state closes (state: cw_fd_open). */
+static void count_closed(struct cw_sock_stats *stats, __u32 state,
+			 __u64 open_ns, __u64 end_ns)
 {
 	__u64 d = end_ns > open_ns ? end_ns - open_ns : 0;
 	__u32 i;
@@ -1438,6 +1505,9 @@ static void count_closed(struct cw_sock_stats *stats, __u64 open_ns,
 		if (d <= duration_bounds[i])
 			break;
 	__sync_fetch_and_add(&stats->closed, 1);
+	/* a hijacked one left go-net-http's count at its hijack */
+	if (state == CW_FD_OPEN)
+		__sync_fetch_and_add(&stats->closed_unhijacked, 1);
 	__sync_fetch_and_add(&stats->duration_sum_ns, d);
 	if (i < CW_DURATION_BUCKETS)
 		__sync_fetch_and_add(&stats->buckets[i], 1);
@@ -1486,8 +1556,9 @@ static void sock_close_end(void *ctx, const struct sock_closing *c, long ret)
 {
 	struct cw_sock_stats *stats = sock_stats_of(bpf_get_current_pid_tgid() >> 32);
 
-	if (c->was.state == CW_FD_OPEN) {
-		count_closed(stats, c->was.open_ns, bpf_ktime_get_ns());
+	if (cw_fd_open(c->was.state)) {
+		count_closed(stats, c->was.state, c->was.open_ns,
+			     bpf_ktime_get_ns());
 	} else if (c->was.state == CW_FD_CLOSED && ret == -EBADF_ERRNO) {
 		__sync_fetch_and_add(&stats->double_closes, 1);
 		emit_double_close(ctx, c->fd, c->target_id);
@@ -1585,11 +1656,14 @@ static long close_in_range(__u64 i, void *data)
 	struct range_walk *w = data;
 	struct cw_sock_key k = { .tgid = w->tgid, .fd = w->lo + i };
 	struct cw_sock_fd *s = bpf_map_lookup_elem(&sock_fds, &k);
+	__u32 was;
 
-	if (!s || __sync_lock_test_and_set(&s->state, CW_FD_CLOSED) !=
-		  CW_FD_OPEN)
+	if (!s)
 		return 0;
-	count_closed(w->stats, s->open_ns, w->now);
+	was = __sync_lock_test_and_set(&s->state, CW_FD_CLOSED);
+	if (!cw_fd_open(was))
+		return 0;
+	count_closed(w->stats, was, s->open_ns, w->now);
 	return --w->left <= 0;
 }
 
@@ -1766,15 +1840,17 @@ int sock_reconcile(struct cw_sock_reconcile *r)
 	__u32 tgid = k.tgid;
 	struct cw_sock_stats *stats;
 	struct cw_sock_fd *s;
+	__u32 was;
 
 	r->closed = 0;
 	s = bpf_map_lookup_elem(&sock_fds, &k);
 	stats = sock_stats_of(tgid);
 	if (!s || s->open_ns != r->open_ns)
 		return 0;
-	if (__sync_lock_test_and_set(&s->state, CW_FD_CLOSED) != CW_FD_OPEN)
+	was = __sync_lock_test_and_set(&s->state, CW_FD_CLOSED);
+	if (!cw_fd_open(was))
 		return 0;
-	count_closed(stats, r->open_ns, r->end_ns);
+	count_closed(stats, was, r->open_ns, r->end_ns);
 	if (r->how == CW_GONE_EXIT)
 		__sync_fetch_and_add(&stats->closed_by_exit, 1);
 	else

@@ -43,7 +43,7 @@
  * adopted by the next one: bump this when what a pinned map holds
  * changes meaning, so that no connwatch adopts another one's maps.
  */
-#define CW_PIN_VERSION		3
+#define CW_PIN_VERSION		4
 
 /*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
@@ -66,6 +66,8 @@ enum cw_role {
 	/* Checks of presets: no accounting, an alert when the read fails it. */
 	CW_ROLE_CHAN_CLOSE = CW_ROLE__COUNT,	/* runtime.closechan: closed set */
 	CW_ROLE_WG_ADD,			/* WaitGroup.Add: counter + delta < 0 */
+	CW_ROLE_HIJACK,			/* net/http lets go of a connection
+					 * (Hijack): its socket stays open */
 	CW_ROLE__ALL,
 };
 
@@ -127,6 +129,26 @@ enum cw_site {
 #define CW_COOKIE_REG(c)	((__u32)(((c) >> 24) & 0xff))
 #define CW_COOKIE_REG2(c)	((__u32)(((c) >> 32) & 0xff))
 
+/*
+ * How a hijack probe finds the socket of net/http's *conn (its arg0):
+ * conn.rwc is a net.Conn; its itab's first method (Close: net.Conn's
+ * methods are sorted) tells the type behind it: net.(*TCPConn).Close,
+ * or crypto/tls.(*Conn).Close, whose own conn is the *net.TCPConn. A
+ * *net.TCPConn points at its *netFD (net.conn.fd), whose pfd.Sysfd
+ * is the fd. The two methods are given as distances from the
+ * probed instruction: the load bias cancels out.
+ */
+struct cw_conn_fd_path {
+	__s64 rwc;		/* http.conn.rwc */
+	__s64 itab_fun;		/* runtime.itab.fun */
+	__s64 tls_conn;		/* tls.Conn.conn */
+	__s64 netfd;		/* net.conn.fd: TCPConn embeds net.conn */
+	__s64 sysfd;		/* netFD.pfd.Sysfd */
+	__s64 tcp_close;	/* net.(*TCPConn).Close - probed address */
+	__s64 tls_close;	/* crypto/tls.(*Conn).Close - probed address;
+				 * 0: the binary has no TLS */
+};
+
 /* Per-probe configuration, indexed by slot in the `probes` array map. */
 struct cw_probe_cfg {
 	__u32 role;		/* enum cw_role */
@@ -147,6 +169,7 @@ struct cw_probe_cfg {
 	__s32 switch_arg;	/* >= 0: open if this (bool) arg, else close */
 	__u32 enabled;
 	__u32 pad;		/* zero: the struct is hashed whole (pin.c) */
+	struct cw_conn_fd_path conn_fd;	/* CW_ROLE_HIJACK */
 };
 
 /*
@@ -345,7 +368,15 @@ enum cw_fd_state {
 	CW_FD_UNKNOWN = 0,	/* never accepted: a file, a pipe, a client */
 	CW_FD_OPEN,		/* an accepted socket */
 	CW_FD_CLOSED,		/* closed, and no accept since */
+	CW_FD_HIJACKED,		/* open, but net/http let go of it (Hijack):
+				 * go-net-http counted it closed there */
 };
+
+/* An accepted socket still open: as net/http has it, or hijacked. */
+static inline int cw_fd_open(__u32 state)
+{
+	return state == CW_FD_OPEN || state == CW_FD_HIJACKED;
+}
 
 struct cw_sock_key {
 	__u32 tgid;
@@ -366,6 +397,10 @@ struct cw_sock_stats {
 	__u64 closed_by_exit;	/* still open when the process ended */
 	__u64 closed_by_sweep;	/* gone with no event: found by the sweep */
 	__u64 double_closes;
+	/* go-net-http's closes, net/http's view: hijacks of open sockets,
+	 * and closes of sockets never hijacked */
+	__u64 hijacked;
+	__u64 closed_unhijacked;
 	__u64 duration_sum_ns;
 	__u64 buckets[CW_DURATION_BUCKETS];	/* not cumulative */
 };

@@ -34,6 +34,36 @@ static int key_source(const struct cw_session *s, const struct cw_probe *p)
 	return CW_KEY_PROCESS;
 }
 
+int session_net_http_target(const struct cw_session *s)
+{
+	int t;
+
+	for (t = 0; t < s->nr_targets; t++)
+		if (s->targets[t].net_http)
+			return t;
+	return -1;
+}
+
+int session_sock_target(const struct cw_session *s)
+{
+	return s->sockets_target >= 0 ? s->sockets_target :
+					session_net_http_target(s);
+}
+
+/* A hijack probe's way to the fd: its methods as distances from the
+ * probed address, which the hit's own address turns into addresses. */
+static struct cw_conn_fd_path conn_fd_of(const struct cw_probe *p)
+{
+	struct cw_conn_fd_path path = p->sp->conn_fd;
+
+	if (p->sp->role != CW_ROLE_HIJACK)
+		return (struct cw_conn_fd_path){ 0 };
+	path.tcp_close -= p->entry_vaddr;
+	if (path.tls_close)
+		path.tls_close -= p->entry_vaddr;
+	return path;
+}
+
 struct cw_probe_cfg session_probe_cfg(const struct cw_session *s,
 				      const struct cw_probe *p)
 {
@@ -60,6 +90,7 @@ struct cw_probe_cfg session_probe_cfg(const struct cw_session *s,
 		.abi = p->abi,
 		.switch_arg = sp->switch_arg,
 		.enabled = 1,
+		.conn_fd = conn_fd_of(p),
 	};
 }
 
@@ -306,7 +337,7 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 {
 	int targets = bpf_map__fd(s->skel->maps.sock_targets);
-	__u32 target_id = s->sockets_target;
+	__u32 target_id = session_sock_target(s);
 	pid_t pids[CW_MAX_TARGETS];
 	size_t i, n;
 
@@ -322,7 +353,8 @@ void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 /* --exe: processes of the binary join at their first accept. */
 static int watch_sockets_of_exe(struct cw_session *s, char *err, size_t errlen)
 {
-	struct cw_sock_exe exe = { .target_id = s->sockets_target, .enabled = 1 };
+	struct cw_sock_exe exe = { .target_id = session_sock_target(s),
+				   .enabled = 1 };
 	pid_t pids[CW_MAX_TARGETS];
 	struct stat st;
 	__u32 zero = 0;
@@ -398,7 +430,7 @@ int session_attach(struct cw_session *s, char *err, size_t errlen)
 	if (load_skeleton(s, err, errlen))
 		return -1;
 	mark_running(s);
-	if (s->sockets_target >= 0) {
+	if (session_sock_target(s) >= 0) {
 		if (attach_sockets(s, err, errlen))
 			return -1;
 		attached++;

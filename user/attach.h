@@ -55,6 +55,9 @@ struct cw_target {
 	/* key: owner could not be had at some call site: every probe of
 	 * the target counts per process instead, so that keys still meet */
 	int keyed_by_process;
+	/* go-net-http: its counts are the sockets tracepoints', a hijack
+	 * closing a connection there (presets.h: counts_sockets) */
+	int net_http;
 };
 
 struct connwatch_bpf;
@@ -91,6 +94,11 @@ void session_close(struct cw_session *s);
 /* What a resolved probe's BPF side is told: its row of the probe map. */
 struct cw_probe_cfg session_probe_cfg(const struct cw_session *s,
 				      const struct cw_probe *p);
+/* The target of go-net-http (net_http), or -1. */
+int session_net_http_target(const struct cw_session *s);
+/* The target the socket tracepoints report as: sockets, else
+ * go-net-http; -1 when no target counts sockets. */
+int session_sock_target(const struct cw_session *s);
 /* Processes to count sockets of: pid and its descendants. */
 void session_watch_sockets_of(struct cw_session *s, pid_t pid);
 

@@ -66,8 +66,10 @@ static const char attach_help[] =
 "                        [options]\n"
 "\n"
 "With no --preset or --spec, connwatch reads the binary and chooses: a Go\n"
-"program gets go-runtime, and go-net-http / quic-go-http3 where it has\n"
-"their functions; anything else gets sockets. Each choice is said with why.\n"
+"program gets go-runtime, plus sockets where it has net/http's server and\n"
+"quic-go-http3 where it has quic-go's; anything else gets sockets. Each\n"
+"choice is said with why. go-net-http (net/http's view: a hijacked\n"
+"connection leaves at the hijack) only when named.\n"
 "\n"
 "  -p, --pid PID          the process to watch (sockets: and its children)\n"
 "  -e, --exe PATH         every process running PATH, now and later\n"
@@ -451,6 +453,7 @@ int load_targets(struct cli *c, struct spec *specs, struct cw_session *s)
 			fprintf(stderr, "connwatch: preset %s: %s\n", p->name, err);
 			return -1;
 		}
+		s->targets[s->nr_targets].net_http = p->counts_sockets;
 		labels_add_source(s, spec, p->name);
 	}
 	if (labels_pick_target(s, c->target, err, sizeof(err))) {
@@ -639,9 +642,9 @@ static int cmd_check(int argc, char **argv)
 		for (i = 0; i < s.nr_probes; i++)
 			print_probe(stdout, &s, &s.probes[i], 0);
 		print_notes(stdout, &s);
-		if (s.sockets_target >= 0)
+		if (session_sock_target(&s) >= 0)
 			printf("  %-32s accept/close/dup/io_uring tracepoints\n",
-			       "sockets");
+			       s.targets[session_sock_target(&s)].source);
 		if (s.nr_probes && s.probes[0].nr_inlined_found < 0)
 			printf("no DWARF%s: copies the compiler inlined into "
 			       "callers cannot be found; a probe that never "
@@ -763,7 +766,7 @@ int report_attach(struct cw_session *s, int attached)
 
 	for (i = 0; i < s->nr_probes; i++)
 		absent += s->probes[i].absent;
-	wanted = s->nr_probes + (s->sockets_target >= 0) - absent;
+	wanted = s->nr_probes + (session_sock_target(s) >= 0) - absent;
 	fprintf(stderr, "connwatch: %s%s: %d of %d probes attached",
 		s->binary, s->pid > 0 ? "" : " (every process)", attached,
 		wanted);
@@ -777,9 +780,9 @@ int report_attach(struct cw_session *s, int attached)
 	for (i = 0; i < s->nr_probes; i++)
 		print_probe(stderr, s, &s->probes[i], 1);
 	print_notes(stderr, s);
-	if (s->sockets_target >= 0)
+	if (session_sock_target(s) >= 0)
 		fprintf(stderr, "  %-32s accept/close/dup/io_uring tracepoints  attached\n",
-			"sockets");
+			s->targets[session_sock_target(s)].source);
 	if (!attached) {
 		fprintf(stderr, "connwatch: no probe attached; nothing to watch\n");
 		return -1;

@@ -27,6 +27,20 @@ static const struct field_desc fields[] = {
 	 * The counter is its high 32 bits: +4 on little-endian amd64.
 	 */
 	[GO_WAITGROUP_COUNTER] = { "sync.WaitGroup", NULL, 4, 18, 25, 4 },
+	/*
+	 * The way from net/http's *conn to its socket fd (go-net-http's
+	 * hijack probe), the same from 1.16 to 1.25: conn{server, cancelCtx,
+	 * rwc net.Conn}; itab{inter, _type, hash uint32, _ [4]byte, fun}
+	 * (internal/abi.ITab from 1.22: no DWARF name match, the table);
+	 * tls.Conn{conn net.Conn}; net.conn{fd *netFD}; netFD{pfd poll.FD};
+	 * poll.FD{fdmu fdMutex (16 bytes), Sysfd int}.
+	 */
+	[GO_HTTP_CONN_RWC] = { "net/http.conn", "rwc", 0, 16, 25, 16 },
+	[GO_ITAB_FUN] = { "runtime.itab", "fun", 0, 16, 25, 24 },
+	[GO_TLS_CONN_CONN] = { "crypto/tls.Conn", "conn", 0, 16, 25, 0 },
+	[GO_NET_CONN_FD] = { "net.conn", "fd", 0, 16, 25, 0 },
+	[GO_NETFD_PFD] = { "net.netFD", "pfd", 0, 16, 25, 0 },
+	[GO_POLL_FD_SYSFD] = { "internal/poll.FD", "Sysfd", 0, 16, 25, 16 },
 };
 
 static int go_minor(const char *version)

@@ -9,6 +9,13 @@
 enum go_field {
 	GO_HCHAN_CLOSED,	/* runtime.hchan.closed (uint32) */
 	GO_WAITGROUP_COUNTER,	/* sync.WaitGroup counter (int32) */
+	GO_HTTP_CONN_RWC,	/* net/http.conn.rwc (net.Conn) */
+	GO_ITAB_FUN,		/* runtime.itab.fun: its first method */
+	GO_TLS_CONN_CONN,	/* crypto/tls.Conn.conn (net.Conn) */
+	GO_NET_CONN_FD,		/* net.conn.fd (*netFD) */
+	GO_NETFD_PFD,		/* net.netFD.pfd (poll.FD) */
+	GO_POLL_FD_SYSFD,	/* internal/poll.FD.Sysfd (int) */
+	GO_FIELD__COUNT,
 };
 
 /*

@@ -64,7 +64,35 @@ static struct metrics_row *add_socket_row(struct cw_daemon *d,
 	return r;
 }
 
-/* The sockets preset: its own per-process map, then the target's own. */
+/*
+ * go-net-http: the same sockets as net/http counts them: a hijacked one
+ * closed at its hijack. Two counters that only grow, so a scrape that
+ * reads them while a close moves them never sees closed go back.
+ */
+static void add_net_http_row(struct cw_daemon *d, struct rows *rs,
+			     uint32_t tgid, const struct cw_sock_stats *st)
+{
+	struct metrics_row *r = row_add(rs, session_net_http_target(&d->sess),
+					tgid);
+
+	if (!r)
+		return;
+	r->sum.opened = st->opened;
+	r->sum.closed = st->hijacked + st->closed_unhijacked;
+	r->sum.live = r->sum.opened - r->sum.closed;
+}
+
+/* The rows of one process' sockets: each target that counts them. */
+static void add_sock_rows(struct cw_daemon *d, struct rows *rs, uint32_t tgid,
+			  const struct cw_sock_stats *st)
+{
+	if (d->sess.sockets_target >= 0)
+		add_socket_row(d, rs, tgid, st);
+	if (session_net_http_target(&d->sess) >= 0)
+		add_net_http_row(d, rs, tgid, st);
+}
+
+/* Accepted sockets: their own per-process map, then the target's own. */
 static void collect_sockets(struct cw_daemon *d, struct rows *rs)
 {
 	int fd = bpf_map__fd(d->sess.skel->maps.sock_stats);
@@ -75,11 +103,11 @@ static void collect_sockets(struct cw_daemon *d, struct rows *rs)
 		k = next;
 		prev = &k;
 		if (!bpf_map_lookup_elem(fd, &k, &st))
-			add_socket_row(d, rs, k, &st);
+			add_sock_rows(d, rs, k, &st);
 	}
 	st = d->sess.skel->bss->sock_unkeyed;
 	if (st.opened || st.closed)
-		add_socket_row(d, rs, 0, &st);
+		add_sock_rows(d, rs, 0, &st);
 }
 
 /* Sockets counted by the LD_PRELOAD shim: the same rows. */
@@ -151,7 +179,7 @@ int metrics_collect(struct cw_daemon *d, struct metrics_row **rows)
 		/* As the fold of processes gone leaves them: proc_tables.c */
 		pthread_mutex_lock(&d->lock);
 		collect_totals(d, &rs);
-		if (d->sess.sockets_target >= 0)
+		if (session_sock_target(&d->sess) >= 0)
 			collect_sockets(d, &rs);
 		pthread_mutex_unlock(&d->lock);
 	}
@@ -503,15 +531,16 @@ static void write_socket_probe(FILE *f, struct cw_daemon *d)
 {
 	const char *probe = "sockets:tracepoints";
 	int attached = d->sess.sockets_attached;
+	int target = session_sock_target(&d->sess);
 
-	if (d->sess.sockets_target < 0)
+	if (target < 0)
 		return;
 	if (d->preload_fd >= 0) {
 		probe = d->child ? "preload:shim" : "preload:socket";
 		attached = d->child ? d->shim_loaded : 1;
 	}
 	fprintf(f, "connwatch_probe_attached{");
-	labels_probe(f, &d->sess, d->sess.sockets_target, probe);
+	labels_probe(f, &d->sess, target, probe);
 	fprintf(f, "} %d\n", attached);
 }
 

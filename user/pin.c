@@ -93,7 +93,7 @@ _Static_assert(offsetof(struct cw_sock_key, tgid) == 0, "tgid first");
 /* The i-th map of the table, or NULL when this session pins it not. */
 static struct bpf_map *pinned_map(const struct cw_session *s, size_t i)
 {
-	if (pinned[i].sockets && s->sockets_target < 0)
+	if (pinned[i].sockets && session_sock_target(s) < 0)
 		return NULL;
 	return *(struct bpf_map **)((char *)s->skel + pinned[i].off);
 }
@@ -135,7 +135,8 @@ static int target_hash(const struct cw_session *s, const struct stat *bin,
 }
 
 /* Hashed whole: padding, which no initializer sets, would change it. */
-_Static_assert(sizeof(struct cw_probe_cfg) == 18 * sizeof(__u32),
+_Static_assert(sizeof(struct cw_probe_cfg) == 18 * sizeof(__u32) +
+	       sizeof(struct cw_conn_fd_path),
 	       "struct cw_probe_cfg has no padding");
 
 /* Where a probe sits in the binary and how it counts: its uprobes. */

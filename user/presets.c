@@ -80,13 +80,65 @@ static int build_go_runtime(struct spec *spec, const char *path,
 }
 
 #define TRACK_CONN "net/http.(*Server).trackConn"
+#define HIJACK_LOCKED "net/http.(*conn).hijackLocked"
+#define TCP_CONN_CLOSE "net.(*TCPConn).Close"
+#define TLS_CONN_CLOSE "crypto/tls.(*Conn).Close"
 
-/* net/http's trackConn(c *conn, add bool): every Go HTTP server. */
+/*
+ * The offsets of the way from net/http's *conn to its fd; *source says
+ * where they came from: "DWARF", "table", or both when DWARF lacks some.
+ */
+static int conn_fd_offsets(struct cw_conn_fd_path *path, const char *file,
+			   const char *go, const char **source, char *err,
+			   size_t errlen)
+{
+	static const enum go_field steps[] = {
+		GO_HTTP_CONN_RWC, GO_ITAB_FUN, GO_TLS_CONN_CONN,
+		GO_NET_CONN_FD, GO_NETFD_PFD, GO_POLL_FD_SYSFD,
+	};
+	int64_t off[sizeof(steps) / sizeof(steps[0])];
+	const char *from;
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (go_field_offset(file, go, steps[i], &off[i], &from, err,
+				    errlen))
+			return -1;
+		if (i && strcmp(from, *source))
+			from = "DWARF and table";
+		*source = from;
+	}
+	*path = (struct cw_conn_fd_path){
+		.rwc = off[0], .itab_fun = off[1], .tls_conn = off[2],
+		.netfd = off[3], .sysfd = off[4] + off[5],
+	};
+	return 0;
+}
+
+/* The entry of a function the binary has, or 0. */
+static uint64_t func_entry(const struct go_pclntab *go, const char *name)
+{
+	const struct go_func *f = go_func_by_name(go, name);
+
+	return f ? f->entry : 0;
+}
+
+/*
+ * net/http's connections are the process' accepted sockets (the
+ * tracepoints of sockets, no uprobe), but for a hijacked one, which
+ * net/http lets go of at the hijack while its socket stays open: the
+ * one uprobe, on hijackLocked, runs only then. It finds the socket's fd
+ * from the *conn, through a *net.TCPConn or a *tls.Conn over one (the
+ * itab's Close tells which; anything else is not read).
+ */
 static int build_go_net_http(struct spec *spec, const char *path,
 			     const struct go_pclntab *go, char *err,
 			     size_t errlen)
 {
-	(void)path;
+	struct cw_conn_fd_path conn_fd;
+	struct spec_probe *p;
+	const char *source;
+
 	start_spec(spec, "preset go-net-http");
 	if (!go_func_by_name(go, TRACK_CONN)) {
 		snprintf(err, errlen, "no net/http server in this binary (no "
@@ -94,7 +146,28 @@ static int build_go_net_http(struct spec *spec, const char *path,
 			 "says which presets fit it");
 		return -1;
 	}
-	add_probe(spec, CW_ROLE_OPEN, TRACK_CONN)->switch_arg = 2;
+	p = add_probe(spec, CW_ROLE_HIJACK, HIJACK_LOCKED);
+	p->optional = 1;
+	p->absent_why = "the program never hijacks a connection (the linker "
+			"dropped hijackLocked): each leaves net/http at its "
+			"socket's close";
+	if (!go_func_by_name(go, HIJACK_LOCKED))
+		return 0;
+	if (conn_fd_offsets(&conn_fd, path, go->version, &source, err, errlen))
+		return -1;
+	conn_fd.tcp_close = func_entry(go, TCP_CONN_CLOSE);
+	conn_fd.tls_close = func_entry(go, TLS_CONN_CLOSE);
+	if (!conn_fd.tcp_close) {
+		snprintf(err, errlen, "no " TCP_CONN_CLOSE " in this binary: "
+			 "its net/http serves no TCP connection");
+		return -1;
+	}
+	p->conn_fd = conn_fd;
+	snprintf(spec->note, sizeof(spec->note), "connections: the accepted "
+		 "sockets (tracepoints, no trap); a hijack (1 trap) reads the fd "
+		 "at conn.rwc+%lld (*net.TCPConn%s), offsets from %s",
+		 (long long)conn_fd.rwc, conn_fd.tls_close ? " or *tls.Conn" :
+		 "", source);
 	return 0;
 }
 
@@ -219,8 +292,8 @@ static const struct preset presets[] = {
 		.found_by = { TRACK_CONN },
 		.found_why = "a Go HTTP server's connections are its accepted "
 			     "sockets: counted by tracepoints, no uprobe trap "
-			     "(go-net-http, on request, counts them in net/http "
-			     "itself at 2 traps per connection)",
+			     "(go-net-http, on request, counts them as net/http "
+			     "does: a hijacked one leaves at the hijack)",
 	},
 	{
 		.name = "go-runtime",
@@ -239,15 +312,17 @@ static const struct preset presets[] = {
 		.name = "go-net-http",
 		.kind = PRESET_SPEC,
 		.summary = "live connections of any Go net/http server, as "
-			   "net/http tracks them (a hijacked connection leaves "
-			   "at the hijack; sockets counts it until its socket "
-			   "closes)",
-		.hooks = "net/http.(*Server).trackConn (add: open, !add: close)",
-		.cost = "2 uprobe traps per connection; never chosen for you: "
-			"sockets counts a Go HTTP server's connections at none",
+			   "net/http tracks them: its accepted sockets, a "
+			   "hijacked one (websocket, CONNECT) closed at the "
+			   "hijack (sockets counts it until its socket closes)",
+		.hooks = "the tracepoints of sockets; net/http.(*conn)."
+			 "hijackLocked (hijack: the socket leaves net/http)",
+		.cost = "no uprobe trap per connection (3 tracepoint hits); "
+			"1 trap per hijack",
 		.build = build_go_net_http,
 		.go_only = 1,
 		.on_request = 1,
+		.counts_sockets = 1,
 	},
 	{
 		.name = "quic-go-http3",

@@ -25,6 +25,9 @@ struct preset {
 	const char *found_by[3];
 	const char *found_why;	/* what that function tells, if not obvious */
 	int on_request;		/* never chosen: only when named */
+	int counts_sockets;	/* its connections are the sockets preset's
+				 * (tracepoints), less those its probes say
+				 * left: its series come from the same maps */
 	/* PRESET_SPEC: fills spec for the Go binary at path, whose function
 	 * table is go. 0, or -1 with err set. */
 	int (*build)(struct spec *spec, const char *path,

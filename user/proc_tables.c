@@ -153,6 +153,8 @@ static void add_sock(struct cw_sock_stats *to, const struct cw_sock_stats *from)
 	ADD(closed_by_exit);
 	ADD(closed_by_sweep);
 	ADD(double_closes);
+	ADD(hijacked);
+	ADD(closed_unhijacked);
 	ADD(duration_sum_ns);
 	for (b = 0; b < CW_DURATION_BUCKETS; b++)
 		ADD(buckets[b]);

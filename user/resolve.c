@@ -464,7 +464,10 @@ static void choose_keys(struct cw_session *s, int t)
 			s->targets[t].keyed_by_process = 1;
 }
 
-/* A preset of optional probes must find at least one of them. */
+/*
+ * A preset of optional probes must find at least one of them, but
+ * go-net-http, which counts from the tracepoints.
+ */
 static int target_resolved(const struct cw_session *s, int t, char *err,
 			   size_t errlen)
 {
@@ -473,7 +476,7 @@ static int target_resolved(const struct cw_session *s, int t, char *err,
 	for (i = 0; i < s->nr_probes; i++)
 		if (s->probes[i].target_id == t)
 			any |= s->probes[i].resolved || !s->probes[i].absent;
-	if (any || !s->targets[t].spec)
+	if (any || !s->targets[t].spec || s->targets[t].net_http)
 		return 0;
 	snprintf(err, errlen, "%s: none of its functions are in %s",
 		 s->targets[t].spec->path, s->binary);

@@ -92,7 +92,7 @@ static void exit_one(struct cw_daemon *d, const struct cw_sock_key *k,
 
 	if ((pid_t)k->tgid != p->tgid)
 		return;
-	if (v->state == CW_FD_OPEN)
+	if (cw_fd_open(v->state))
 		reconcile(d, k, v, CW_GONE_EXIT, p->end_ns);
 	/* A later process with this pid starts with no fd of this one. */
 	bpf_map_delete_elem(bpf_map__fd(d->sess.skel->maps.sock_fds), k);
@@ -102,7 +102,7 @@ void sock_sweep_exited(struct cw_daemon *d, pid_t tgid, uint64_t end_ns)
 {
 	struct exit_pass p = { .tgid = tgid, .end_ns = end_ns };
 
-	if (!d->sess.skel || d->sess.sockets_target < 0)
+	if (!d->sess.skel || session_sock_target(&d->sess) < 0)
 		return;
 	walk_fds(d, exit_one, &p);
 }
@@ -140,7 +140,7 @@ static void sweep_one(struct cw_daemon *d, const struct cw_sock_key *k,
 	struct sweep_pass *p = arg;
 	int holds;
 
-	if (v->state != CW_FD_OPEN)
+	if (!cw_fd_open(v->state))
 		return;
 	if ((pid_t)k->tgid != p->tgid) {
 		p->tgid = k->tgid;
@@ -206,7 +206,7 @@ void sock_sweep_start(struct cw_daemon *d)
 	sigset_t all, old;
 	int err;
 
-	if (!d->sess.skel || d->sess.sockets_target < 0)
+	if (!d->sess.skel || session_sock_target(&d->sess) < 0)
 		return;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);

@@ -16,6 +16,7 @@ static const char *const role_names[CW_ROLE__ALL] = {
 	[CW_ROLE_INC] = "inc", [CW_ROLE_DEC] = "dec",
 	[CW_ROLE_DRAIN] = "drain", [CW_ROLE_SHUTDOWN] = "shutdown",
 	[CW_ROLE_RESET] = "reset", [CW_ROLE_CHAN_CLOSE] = "chan_close", [CW_ROLE_WG_ADD] = "wg_add",
+	[CW_ROLE_HIJACK] = "hijack",
 };
 
 static const char *const counter_types[] = {

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+#include "../bpf/connwatch.h"
 
 #define CW_SPEC_MAX_PROBES 64
 #define CW_SPEC_MAX_CALLERS 8
@@ -42,6 +44,9 @@ struct spec_probe {
 	int64_t branch_disp;
 	int switch_arg;		/* >= 0: open if this bool arg, else close */
 	struct spec_counter counter;	/* this probe's own read, if type */
+	/* CW_ROLE_HIJACK: the way to the fd; tcp_close and tls_close hold
+	 * the methods' file addresses here (0: absent) */
+	struct cw_conn_fd_path conn_fd;
 };
 
 struct spec_drift {

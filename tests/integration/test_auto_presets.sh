@@ -16,7 +16,7 @@ chosen() { sed -n 's/^connwatch: no --preset or --spec: chose \([a-z0-9-]*\): .*
 # --- Prometheus: stripped Go, a net/http server
 start_prometheus || { fail "prometheus did not start" "$(tail -3 "$TMP/prom/log")"; exit 1; }
 CHECK=$($CW check --pid "$PROM_PID" 2>"$TMP/check.err")
-check_eq "prometheus: check chooses sockets and go-runtime, not go-net-http (2 traps per connection)" \
+check_eq "prometheus: check chooses sockets and go-runtime, not go-net-http (on request only)" \
 	"$(chosen "$TMP/check.err")" "sockets go-runtime "
 check "prometheus: ... and says why (trackConn found: a Go HTTP server)" \
 	grep -q 'chose sockets: it has net/http.(\*Server).trackConn: a Go HTTP server' "$TMP/check.err"

@@ -16,8 +16,8 @@ wait_for 5 test "$(metric connwatch_connections_closed_total "$P")" == $N
 check_counts "prometheus: " "$PROM_PID" $N connections_opened_total \
 	connections_closed_total
 check_eq "prometheus: open == 0" "$(metric connwatch_connections_open "$P")" 0
-check_eq "prometheus: trackConn hit twice per connection" \
-	"$(metric connwatch_probe_hits_total 'trackConn')" $((2 * N))
+check_eq "prometheus: no uprobe trap per connection (hijackLocked: 0 hits)" \
+	"$(metric connwatch_probe_hits_total 'hijackLocked')" 0
 check_eq "prometheus: no alert" "$(metric_sum connwatch_anomalies_total)" 0
 check_exposition "prometheus: go-net-http: promtool clean, no series twice"
 stop "$CW_PID"

@@ -7,7 +7,8 @@
 # these modules needs the BPF skeleton.
 
 UNIT_TESTS	:= test_spec test_elf_symbols test_disasm test_gopclntab \
-		   test_alert_sinks test_limits test_labels test_symbolize
+		   test_alert_sinks test_limits test_labels test_symbolize \
+		   test_go_offsets
 UNIT_LDLIBS	:= -lcmocka -ldw -lelf -lz -lcapstone -lyaml
 UNIT_SAN_CC	?= clang
 UNIT_SAN_CFLAGS	= -O1 -g -fsanitize=address,undefined \
@@ -29,6 +30,9 @@ $(OUT)/unit/test_alert_sinks $(OUT)/unit-san/test_alert_sinks: \
 $(OUT)/unit/test_labels $(OUT)/unit-san/test_labels: user/labels.c user/utf8.c
 $(OUT)/unit/test_symbolize $(OUT)/unit-san/test_symbolize: user/symbolize.c \
 	user/procfs.c user/elf_symbols.c user/gopclntab.c user/go_inline.c \
+	user/dwarf_inline.c
+$(OUT)/unit/test_go_offsets $(OUT)/unit-san/test_go_offsets: \
+	user/go_offsets.c user/elf_symbols.c user/gopclntab.c user/go_inline.c \
 	user/dwarf_inline.c
 $(OUT)/unit/test_limits $(OUT)/unit-san/test_limits: user/elf_symbols.c \
 	user/gopclntab.c user/go_inline.c user/dwarf_inline.c user/spec.c \
