@@ -284,9 +284,8 @@ struct hit {
 	__u64 base;		/* of the counter read */
 	__u32 slot;
 	__u32 site;		/* enum cw_site */
-	/* what a check (no st) reports */
-	__s64 shadow;
-	__s64 counter;
+	__s64 shadow;		/* what a check (no st) reports */
+	__s64 counter;		/* this hit's read of the real counter */
 	__u32 counter_read;
 };
 
@@ -734,20 +733,16 @@ static void on_dec(const struct hit *h)
  * Where the counter is the shadow, open/close only count. In a process
  * that ran before attach, a close with none left open since attach ended
  * a connection opened before it: not one less open (connections_open went
- * negative on a server attached mid-load). So it goes down only while
- * above zero, by exchange: two closes racing at 1 took it to -1.
+ * negative on a server attached mid-load). So it goes down by exchange
+ * while above zero (two closes racing at 1 took it to -1), and only at
+ * zero asks whether the process ran before attach.
  */
 static void count_live_closed(const struct hit *h)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__s64 open, seen;
+	__s64 open = h->tot->live, seen;
 	int i;
 
-	if (!bpf_map_lookup_elem(&preexisting, &tgid)) {
-		__sync_fetch_and_add(&h->tot->live, -1);
-		return;
-	}
-	open = h->tot->live;
 	for (i = 0; i < 8 && open > 0; i++) {
 		seen = __sync_val_compare_and_swap(&h->tot->live, open,
 						   open - 1);
@@ -755,9 +750,10 @@ static void count_live_closed(const struct hit *h)
 			return;
 		open = seen;
 	}
-	/* Lost the exchange 8 times: one less all the same. */
-	if (open > 0)
-		__sync_fetch_and_add(&h->tot->live, -1);
+	if (open <= 0 && bpf_map_lookup_elem(&preexisting, &tgid))
+		return;
+	/* lost the exchange 8 times, or below zero where it is news */
+	__sync_fetch_and_add(&h->tot->live, -1);
 }
 
 static void on_close(const struct hit *h)
@@ -862,12 +858,13 @@ static void on_reset(struct cw_acct *st)
  * counter: a false underflow). It arms only then, so no decrement is
  * judged against the unseeded shadow.
  */
-static void seed_shadow(const struct hit *h, int fresh_read, __s64 value)
+static void seed_shadow(const struct hit *h)
 {
 	const struct cw_probe_cfg *cfg = h->cfg;
 	struct cw_acct *st = h->st;
+	__s64 value = h->counter;
 
-	if (st->armed || !fresh_read || h->site == CW_SITE_EXIT ||
+	if (st->armed || !h->counter_read || h->site == CW_SITE_EXIT ||
 	    !cfg->shadow_from_counter)
 		return;
 	if (cfg->late_entry &&
@@ -960,8 +957,6 @@ static void apply_role(struct hit *h)
 	__u32 role, tgid = bpf_get_current_pid_tgid() >> 32;
 	struct cw_acct_key k = { .tgid = tgid, .target_id = cfg->target_id,
 				 .key = h->key };
-	__s64 counter = 0;
-	int fresh_read;
 
 	if (cfg->role >= CW_ROLE__COUNT) {
 		check_go_runtime(h);
@@ -977,10 +972,9 @@ static void apply_role(struct hit *h)
 		count_unknown(h, tgid, role);
 		return;
 	}
-	fresh_read = read_counter(cfg, h->base, h->st, h->tot, &counter);
-	h->counter = counter;
-	h->counter_read = fresh_read;
-	seed_shadow(h, fresh_read, counter);
+	/* This hit's own read: the table's may be another thread's. */
+	h->counter_read = read_counter(cfg, h->base, h->st, h->tot, &h->counter);
+	seed_shadow(h);
 
 	switch (role) {
 	case CW_ROLE_OPEN:
@@ -1008,8 +1002,8 @@ static void apply_role(struct hit *h)
 		break;
 	}
 	/* The real counter is below zero (a wrapped unsigned reads so too). */
-	if (fresh_read && counter < 0)
-		check_low(h, counter);
+	if (h->counter_read && h->counter < 0)
+		check_low(h, h->counter);
 	if (ends_object(role))
 		settle(cfg, h->st, &k);
 }
