@@ -586,13 +586,12 @@ static void hit_event(const struct hit *h, struct cw_event *ev)
 	if (h->st) {
 		ev->shadow = h->cfg->shadow_from_counter ? h->st->count :
 							   h->st->live;
-		ev->counter = h->st->counter_value;
-		ev->counter_read = h->st->counter_read;
 	} else {
 		ev->shadow = h->shadow;
-		ev->counter = h->counter;
-		ev->counter_read = h->counter_read;
 	}
+	/* This hit's own read: the table's may be another thread's. */
+	ev->counter = h->counter;
+	ev->counter_read = h->counter_read;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
@@ -666,7 +665,10 @@ static void check_low(const struct hit *h, __s64 value)
 /*
  * The shadow went from old to old - 1. Returns 1 when that ended a
  * connection that began before we attached: not judged, not counted
- * as one less open.
+ * as one less open. A shadow seeded mid-flight is not judged either:
+ * steps in flight in other threads at the seed can leave it one off
+ * for good, and a correct server is never paged (the counter is: see
+ * check_counter).
  */
 static int shadow_decremented(const struct hit *h, __s64 *shadow, __s64 old)
 {
@@ -677,36 +679,9 @@ static int shadow_decremented(const struct hit *h, __s64 *shadow, __s64 old)
 		__sync_fetch_and_add(&h->tot->preattach_closes, 1);
 		return 1;
 	}
-	check_low(h, old - 1);
+	if (!h->st->seeded)
+		check_low(h, old - 1);
 	return 0;
-}
-
-/*
- * A decrement takes the shadow below zero while the real counter, read at
- * this very hit, stays at or above zero: the shadow missed a step (one in
- * flight in another thread while it was seeded mid-load), not the server.
- * The counter is the truth: the shadow moves to it, the resync is counted,
- * and nothing is judged.
- */
-static int shadow_behind(const struct hit *h, __s64 old)
-{
-	__s64 after;
-
-	if (old > 0 || !h->st->armed || !h->counter_read)
-		return 0;
-	/*
-	 * An entry site reads before dec acts; a late one (after the first
-	 * instruction, which is the locked decrement itself in a small dec)
-	 * or an exit reads after. Taken as after: were it before, the real
-	 * counter goes below zero at once and its next read is judged.
-	 */
-	after = h->cfg->late_entry || h->site == CW_SITE_EXIT ?
-			h->counter : h->counter - 1;
-	if (after < 0)
-		return 0;
-	__sync_fetch_and_add(&h->st->count, after - (old - 1));
-	__sync_fetch_and_add(&h->tot->shadow_resyncs, 1);
-	return 1;
 }
 
 static void on_dec(const struct hit *h)
@@ -725,7 +700,7 @@ static void on_dec(const struct hit *h)
 			__sync_fetch_and_add(&h->tot->race_windows, 1);
 		bpf_map_update_elem(&inflight, &ik, &iv, BPF_ANY);
 	}
-	if (h->cfg->shadow_from_counter && !shadow_behind(h, old))
+	if (h->cfg->shadow_from_counter)
 		shadow_decremented(h, &st->count, old);
 }
 
@@ -852,11 +827,11 @@ static void on_reset(struct cw_acct *st)
  * may read it after, so it does not seed.
  *
  * The first connections after attach arrive together: one hit wins the
- * seeding, with its own read, and moves the shadow by an atomic add,
- * not a store, so that the steps other threads took meanwhile stay
- * counted (a store lost one, and the shadow ended one below the real
- * counter: a false underflow). It arms only then, so no decrement is
- * judged against the unseeded shadow.
+ * seeding, with its own read, and moves the shadow by an atomic add, not
+ * a store, so that the steps other threads took meanwhile stay counted.
+ * It is still a view, not a fact: a step in flight in another thread
+ * (counted, not yet taken, or taken, not yet counted) leaves it one off.
+ * So a seeded shadow is shown, never judged: the counter is.
  */
 static void seed_shadow(const struct hit *h)
 {
@@ -870,7 +845,7 @@ static void seed_shadow(const struct hit *h)
 	if (cfg->late_entry &&
 	    (cfg->role == CW_ROLE_INC || cfg->role == CW_ROLE_DEC))
 		return;
-	if (__sync_val_compare_and_swap(&st->seeding, 0, 1))
+	if (__sync_val_compare_and_swap(&st->seeded, 0, 1))
 		return;
 	__sync_fetch_and_add(&st->count, value - st->count);
 	if (value < 0)
@@ -880,14 +855,37 @@ static void seed_shadow(const struct hit *h)
 	 * rule compares them), the connections open at attach are the
 	 * counter's too: without them, those ending after attach take
 	 * open - closed below the counter, a false accounting_drift. Only
-	 * the detection state: the two views do not move at one instant
-	 * (a connection closed, not yet decremented, is in the counter), so
-	 * the seed may be a few off for good, which the drift threshold
-	 * absorbs but connections_open should not show.
+	 * the detection state: connections_open counts from attach.
 	 */
 	if (cfg->open_from_counter && value > 0)
 		__sync_fetch_and_add(&st->live, value);
 	st->armed = 1;
+}
+
+/* The probe reads the counter before the function acts on it. */
+static int reads_before(const struct hit *h)
+{
+	return h->site == CW_SITE_CALL ||
+	       (h->site == CW_SITE_ENTRY && !h->cfg->late_entry);
+}
+
+/*
+ * The real counter read at this hit is a fact: below zero (a wrapped
+ * unsigned reads so too) is an underflow, whatever the shadow says. A
+ * dec read before it acts sees the count its own connection's inc left,
+ * at least 1 in a correct program (that inc came first), so a read of 0
+ * or less is a dec with nothing to take: the count it leaves is judged.
+ */
+static void check_counter(const struct hit *h, __u32 role)
+{
+	__s64 after = h->counter;
+
+	if (!h->counter_read)
+		return;
+	if (role == CW_ROLE_DEC && reads_before(h))
+		after--;
+	if (after < 0)
+		check_low(h, after);
 }
 
 /*
@@ -1001,9 +999,7 @@ static void apply_role(struct hit *h)
 		on_reset(h->st);
 		break;
 	}
-	/* The real counter is below zero (a wrapped unsigned reads so too). */
-	if (h->counter_read && h->counter < 0)
-		check_low(h, h->counter);
+	check_counter(h, role);
 	if (ends_object(role))
 		settle(cfg, h->st, &k);
 }

@@ -43,7 +43,7 @@
  * adopted by the next one: bump this when what a pinned map holds
  * changes meaning, so that no connwatch adopts another one's maps.
  */
-#define CW_PIN_VERSION		4
+#define CW_PIN_VERSION		5
 
 /*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
@@ -195,8 +195,9 @@ struct cw_acct {
 	__u32 shutdown;		/* graceful shutdown seen */
 	__u32 rearm_reported;	/* drain_rearmed sent for this drain */
 	__u32 counter_read;	/* counter_value is valid */
-	__u32 armed;		/* the shadow is exact: underflow is real */
-	__u32 seeding;		/* one hit is seeding the shadow */
+	__u32 armed;		/* the shadow counts: a value to show */
+	__u32 seeded;		/* armed from a counter read mid-flight: the
+				 * shadow is a view, the counter is judged */
 };
 
 /* The counts of one process for one spec: never evicted, never judged. */
@@ -217,7 +218,6 @@ struct cw_totals {
 	__s64 preattach_closes;	/* decrements of what began before attach */
 	__s64 keys_unknown;	/* closes and decrements of a key not in the
 				 * detection table (evicted): counted only */
-	__s64 shadow_resyncs;	/* shadow moved to the real counter read */
 	__s64 counter_value;	/* last real counter read, of any key */
 	__u32 counter_read;
 	__u32 pad;

@@ -268,6 +268,16 @@ static struct drift_state *drift_slot(struct cw_daemon *d,
 	return &d->drift[d->nr_drift++];
 }
 
+/*
+ * The counter view of the drift rule: the shadow (inc - dec), but where
+ * it was seeded mid-flight (it may be a step off for good) the real
+ * counter, as last read.
+ */
+static int64_t drift_counter(const struct cw_acct *st)
+{
+	return st->seeded && st->counter_read ? st->counter_value : st->count;
+}
+
 static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 			const struct cw_acct *st, int grace_s)
 {
@@ -285,7 +295,7 @@ static void drift_alert(struct cw_daemon *d, const struct cw_acct_key *k,
 	snprintf(a.message, sizeof(a.message),
 		 "open connections (%lld) and the counter (%lld) have "
 		 "disagreed by more than %lld for over %d s",
-		 (long long)st->live, (long long)st->count,
+		 (long long)st->live, (long long)drift_counter(st),
 		 (long long)d->sess.targets[k->target_id].spec->drift.threshold,
 		 grace_s);
 	alert_raise(d, k->target_id, CW_ANOM_ACCOUNTING_DRIFT, &a);
@@ -305,7 +315,7 @@ static void drift_judge(struct cw_daemon *d, const struct cw_acct_key *k,
 			const struct cw_acct *st, uint64_t now_ns)
 {
 	const struct spec *spec = d->sess.targets[k->target_id].spec;
-	int64_t diff = st->live - st->count;
+	int64_t diff = st->live - drift_counter(st);
 	struct drift_state *ds;
 
 	if (!can_drift(spec) || !st->armed)

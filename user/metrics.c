@@ -141,7 +141,7 @@ static void collect_preload(struct cw_daemon *d, struct rows *rs)
 static int totals_nonzero(const struct cw_totals *t)
 {
 	return t->opened || t->closed || t->inc || t->dec || t->drains ||
-	       t->preattach_closes || t->keys_unknown || t->shadow_resyncs;
+	       t->preattach_closes || t->keys_unknown;
 }
 
 /* The counts of each (process, target), then each target's own. */
@@ -212,11 +212,7 @@ static void help(FILE *f, const char *name, const char *type,
 	  "Decrements of connections that began before connwatch attached.") \
 	X(connwatch_keys_unknown_total, counter, keys_unknown, \
 	  "Closes and decrements of a key not in the detection table (evicted: " \
-	  "more than --max-keys open): counted, never judged.") \
-	X(connwatch_shadow_resyncs_total, counter, shadow_resyncs, \
-	  "Times a decrement took the shadow below zero while the real " \
-	  "counter read at it did not go: the shadow moved to the counter, " \
-	  "nothing judged (steps in flight when attached mid-load).")
+	  "more than --max-keys open): counted, never judged.")
 
 /* metric{target,source,pid} value: a series one source counts. */
 static void put_row(FILE *f, const char *metric, struct cw_daemon *d,

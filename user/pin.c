@@ -584,7 +584,7 @@ static void unarm(int acct, int *keys, int *drained)
 		if (!st.armed)
 			continue;
 		st.armed = 0;
-		st.seeding = 0;
+		st.seeded = 0;
 		bpf_map_update_elem(acct, &k, &st, BPF_EXIST);
 	}
 }

@@ -139,7 +139,6 @@ static void add_totals(struct cw_totals *to, const struct cw_totals *from)
 	ADD(drains);
 	ADD(race_windows);
 	ADD(preattach_closes);
-	ADD(shadow_resyncs);
 	ADD(keys_unknown);
 	/* not live: the connections of a process gone are open no more */
 }

@@ -17,6 +17,10 @@ check_eq "decrements: 100 + 10 double" \
 	"$(metric connwatch_counter_decrements_total "$P")" 110
 check_eq "connwatch_counter_value is -10 (read from the server's memory)" \
 	"$(metric connwatch_counter_value "$P")" -10
+# The kernel counts an alert before the daemon has logged it.
+logged() { [ "$(alerts_of_kind counter_underflow)" == \
+	"$(metric connwatch_anomalies_total 'kind="counter_underflow"')" ]; }
+wait_for 5 logged
 N=$(alerts_of_kind counter_underflow)
 check "counter_underflow reported (1..10 times: once per new low): $N" \
 	test "$N" -ge 1 -a "$N" -le 10
