@@ -278,6 +278,13 @@ round_ratios() {
 	paste "$TMP/v.$1" "$TMP/v.$2" | awk '{ printf " %.3f", $1 / $2 }'
 }
 
+# median_ratio MODE BASE: the median of round_ratios.
+median_ratio() {
+	round_ratios "$1" "$2" | tr ' ' '\n' | sed '/^$/d' | sort -g |
+		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : \
+			(v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
+}
+
 # spread MODE: how far MODE's runs lie apart, max / min - 1, in %.
 spread() {
 	sort -g "$TMP/v.$1" | awk 'NR == 1 { min = $1 } { max = $1 }

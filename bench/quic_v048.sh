@@ -13,16 +13,23 @@
 #   attach  `connwatch attach --pid PID --preset quic-go-http3 --preset
 #           go-runtime` until it says "metrics on" (every probe resolved
 #           and attached), ROUNDS rounds, median. Goal: <= 500 ms.
+#   h3      HTTP/3 requests/s, a new QUIC connection each (H3_CONNS of
+#           them, 8 at a time), plain and with --preset quic-go-http3
+#           --preset go-runtime --preset sockets attached; the median of
+#           the per-round ratios. Goal (issue: near-zero overhead): >= 0.97.
 #
 # Hits are counts, not times: the same in every round (checked). Run as
 # root: part of `make bench` (bench/run.sh), or alone.
-# BENCH_QUIC_ROUNDS (default 5) and BENCH_QUIC_CONNS (default 20) override.
+# BENCH_QUIC_ROUNDS (default 5), BENCH_QUIC_CONNS (default 20) and
+# BENCH_QUIC_H3_CONNS (default 5000) override.
 cd "$(dirname "$0")/.." || exit 2
 . bench/lib.sh
 
 ROUNDS=${BENCH_QUIC_ROUNDS:-5}
 CONNS=${BENCH_QUIC_CONNS:-20}
+H3_CONNS=${BENCH_QUIC_H3_CONNS:-5000}
 GOAL_MS=500
+GOAL_H3=0.97
 SERVER=$PWD/build/fixtures/quic_v048_fixed.stripped
 CLIENT=build/fixtures/h3_client
 
@@ -76,8 +83,29 @@ run_attach() {
 	record attach "$(ms "$t0" "$t1")" ms
 }
 
+# h3_load: H3_CONNS requests, each a new QUIC connection; records req/s.
+h3_load() {
+	local t0=$EPOCHREALTIME t1
+	$CLIENT -addr "$SRV_ADDR" -n "$H3_CONNS" -c 8 -timeout 120 \
+		>/dev/null || return 1
+	t1=$EPOCHREALTIME
+	record "$1" "$(awk -v n="$H3_CONNS" -v a="$t0" -v b="$t1" \
+		'BEGIN { printf "%.0f", n / (b - a) }')" req/s
+}
+
+run_h3_plain() { h3_load h3_plain; }
+
+run_h3_watched() {
+	attach_srv --preset quic-go-http3 --preset go-runtime \
+		--preset sockets || return 1
+	h3_load h3_watched
+	local status=$?
+	stop "$CW_PID" INT
+	return $status
+}
+
 start_server || { fail "the server did not start"; section_end; }
-interleave "$ROUNDS" callee call_site go_runtime attach
+interleave "$ROUNDS" callee call_site go_runtime attach h3_plain h3_watched
 
 echo
 printf "%-12s %10s  %-32s %s\n" mode median runs alerts
@@ -93,5 +121,9 @@ echo "per connection, the caller-scoped drain costs $(awk -v a="$(median call_si
 m=$(median attach)
 echo "attach (quic-go-http3 + go-runtime, stripped): median $m ms, runs $(values attach)," \
 	"goal <= $GOAL_MS ms: $(goal "$m" '<=' "$GOAL_MS")"
+m=$(median_ratio h3_watched h3_plain)
+echo "HTTP/3 req/s (a QUIC connection each): plain $(values h3_plain)," \
+	"watched $(values h3_watched); per round:$(round_ratios h3_watched h3_plain)," \
+	"median $m, goal >= $GOAL_H3: $(goal "$m" '>=' "$GOAL_H3")"
 stop "$SRV_PID"
 section_end
