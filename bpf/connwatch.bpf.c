@@ -1466,7 +1466,7 @@ static int sock_take(__u32 tgid, __s32 fd, struct sock_closing *c)
 	return 1;
 }
 
-/* A syscall that may take fd from its socket begins: close, dup2, dup3. */
+/* A syscall that may take fd from its socket begins: dup2, dup3. */
 static void sock_closing_begin(__s32 fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -1475,13 +1475,6 @@ static void sock_closing_begin(__s32 fd)
 
 	if (sock_take(pid_tgid >> 32, fd, &c))
 		bpf_map_update_elem(&sock_closing, &tid, &c, BPF_ANY);
-}
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	sock_closing_begin((__s32)ctx->args[0]);
-	return 0;
 }
 
 /* An accepted socket that was in state closes (state: cw_fd_open). */
@@ -1539,34 +1532,40 @@ out:
 }
 
 /*
- * The end of a call that took an fd (ret: its result): the socket is
- * closed; a close that found the fd already closed is a double close.
+ * The end of a call that took an fd: the socket is closed; a close that
+ * found it closed already and the number free (EBADF) is a double close.
  */
-static void sock_close_end(void *ctx, const struct sock_closing *c, long ret)
+static void sock_close_end(void *ctx, const struct sock_closing *c, int ebadf)
 {
 	struct cw_sock_stats *stats = sock_stats_of(bpf_get_current_pid_tgid() >> 32);
 
 	if (cw_fd_open(c->was.state)) {
 		count_closed(stats, c->was.state, c->was.open_ns,
 			     bpf_ktime_get_ns());
-	} else if (c->was.state == CW_FD_CLOSED && ret == -EBADF_ERRNO) {
+	} else if (c->was.state == CW_FD_CLOSED && ebadf) {
 		__sync_fetch_and_add(&stats->double_closes, 1);
 		emit_double_close(ctx, c->fd, c->target_id);
 	}
 }
 
-SEC("tracepoint/syscalls/sys_exit_close")
-int handle_close_exit(struct trace_event_raw_sys_exit *ctx)
+/*
+ * close(fd) of an accepted socket: closed from here, whatever close()
+ * returns (Linux frees the fd even when it fails: EINTR, EIO), so no
+ * exit probe: close's exit would cost every close on the host a second
+ * tracepoint. Closed already, close() answers EBADF when the slot is
+ * empty: a double close. A slot holding a file is the number reused (by
+ * open, or dup2 of the socket back onto it): not ours to judge.
+ */
+SEC("tracepoint/syscalls/sys_enter_close")
+int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sock_closing *c;
+	__s32 fd = (__s32)ctx->args[0];
+	struct sock_closing c = {};
 
-	c = bpf_map_lookup_elem(&sock_closing, &tid);
-	if (!c)
+	if (!sock_take(bpf_get_current_pid_tgid() >> 32, fd, &c))
 		return 0;
-	/* Linux frees the fd even when close fails (EINTR, EIO). */
-	sock_close_end(ctx, c, ctx->ret);
-	bpf_map_delete_elem(&sock_closing, &tid);
+	sock_close_end(ctx, &c,
+		       c.was.state == CW_FD_CLOSED && !fd_inode(fd));
 	return 0;
 }
 
@@ -1787,7 +1786,7 @@ static void uring_close_end(void *ctx, void *req, struct io_uring_cqe *cqe)
 
 	if (!c)
 		return;
-	sock_close_end(ctx, c, cqe->res);
+	sock_close_end(ctx, c, cqe->res == -EBADF_ERRNO);
 	bpf_map_delete_elem(&uring_closing, &key);
 }
 

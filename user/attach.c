@@ -401,7 +401,6 @@ static int attach_sockets(struct cw_session *s, char *err, size_t errlen)
 		s->skel->progs.handle_accept_exit,
 		s->skel->progs.handle_accept4_exit,
 		s->skel->progs.handle_close_enter,
-		s->skel->progs.handle_close_exit,
 		s->skel->progs.handle_close_range_enter,
 		s->skel->progs.handle_dup2_enter,
 		s->skel->progs.handle_dup2_exit,

@@ -278,14 +278,14 @@ static const struct preset presets[] = {
 		.summary = "accepted sockets of any process (C, Go, anything): "
 			   "opened, closed, open, duration; double_close_fd",
 		.hooks = "tracepoints syscalls/sys_exit_accept, sys_exit_accept4, "
-			 "sys_{enter,exit}_close, sys_enter_close_range, "
+			 "sys_enter_close, sys_enter_close_range, "
 			 "sys_{enter,exit}_dup2, sys_{enter,exit}_dup3; "
 			 "raw tracepoints io_uring_submit_req, io_uring_task_add, "
 			 "io_uring_complete (IORING_OP_ACCEPT, IORING_OP_CLOSE); "
 			 "what they cannot see (exit, exec) by a sweep of "
 			 "/proc/PID/fd every 2 s",
-		.cost = "no uprobe: 3 tracepoint hits per connection (accept "
-			"exit, close enter and exit; with io_uring 4 to 5: "
+		.cost = "no uprobe: 2 tracepoint hits per connection (accept "
+			"exit, close entry; with io_uring 4 to 5: "
 			"submission, wakeup, completion); every io_uring "
 			"completion on the host costs one read of its opcode "
 			"(a multishot request's: one map lookup)",
@@ -317,7 +317,7 @@ static const struct preset presets[] = {
 			   "hijack (sockets counts it until its socket closes)",
 		.hooks = "the tracepoints of sockets; net/http.(*conn)."
 			 "hijackLocked (hijack: the socket leaves net/http)",
-		.cost = "no uprobe trap per connection (3 tracepoint hits); "
+		.cost = "no uprobe trap per connection (2 tracepoint hits); "
 			"1 trap per hijack",
 		.build = build_go_net_http,
 		.go_only = 1,
