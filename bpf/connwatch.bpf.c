@@ -298,14 +298,13 @@ static void note_full(long err, __u32 table)
 }
 
 /* Asks to be told when the current process exits. */
-static void watch_current(__u32 tgid)
+static long watch_current(__u32 tgid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime) /
 		      CW_NS_PER_TICK;
 
-	note_full(bpf_map_update_elem(&watched, &tgid, &start, BPF_NOEXIST),
-		  CW_TABLE_WATCHED);
+	return bpf_map_update_elem(&watched, &tgid, &start, BPF_NOEXIST);
 }
 
 /*
@@ -319,10 +318,18 @@ static struct cw_totals *totals_get(__u32 tgid, __u32 target_id)
 	struct cw_totals *t;
 
 	t = bpf_map_lookup_elem(&totals, &k);
-	if (t)
+	if (t) {
+		/*
+		 * The counts of one that exited stay for its grace: a new
+		 * process given its pid counts in them, and is watched too
+		 * (a full table was counted at the first refusal).
+		 */
+		if (!bpf_map_lookup_elem(&watched, &tgid))
+			watch_current(tgid);
 		return t;
+	}
 	/* First hit of this process: ask to be told when it exits. */
-	watch_current(tgid);
+	note_full(watch_current(tgid), CW_TABLE_WATCHED);
 	note_full(bpf_map_update_elem(&totals, &k, &zero, BPF_NOEXIST),
 		  CW_TABLE_TOTALS);
 	t = bpf_map_lookup_elem(&totals, &k);
@@ -1150,12 +1157,15 @@ int handle_exit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct cw_record *r;
+	__u64 *watched_start, start;
 
-	if (!bpf_map_lookup_elem(&watched, &tgid))
+	watched_start = bpf_map_lookup_elem(&watched, &tgid);
+	if (!watched_start)
 		return 0;
 	/* Only the last thread of the group ends the process. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	start = *watched_start;
 	/* The tables of who runs; the counts stay for user space to fold. */
 	bpf_map_delete_elem(&watched, &tgid);
 	bpf_map_delete_elem(&stopped, &tgid);
@@ -1173,6 +1183,7 @@ int handle_exit(void *ctx)
 	r->tgid = tgid;
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->exit_code = BPF_CORE_READ(task, exit_code);
+	r->key = start;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
 	return 0;
@@ -1300,11 +1311,14 @@ static struct cw_sock_stats *sock_stats_of(__u32 tgid)
 
 /*
  * The stats of a watched process; a new process of the --exe binary, or
- * a child of a watched one, joins here at its first accept. The common
- * case is one lookup: accept and close are hot in a busy server. A
- * process sock_targets has no room for is not watched (its closes could
- * not be told from others'); one sock_stats has no room for counts in
- * the target's own stats.
+ * a child of a watched one, joins here at its first accept. Two lookups
+ * in the common case: a process that exited keeps its stats for its
+ * grace (user space folds them) but leaves sock_targets at once, so a
+ * new process given its pid joins anew (its closes are seen, its exit
+ * heard) and counts in those stats until the fold. A process
+ * sock_targets has no room for is not watched (its closes could not be
+ * told from others'); one sock_stats has no room for counts in the
+ * target's own stats.
  */
 static struct cw_sock_stats *sock_target(__u32 tgid)
 {
@@ -1313,9 +1327,6 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 	__u32 target_id;
 	long err;
 
-	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
-	if (stats)
-		return stats;
 	if (!bpf_map_lookup_elem(&sock_targets, &tgid)) {
 		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
@@ -1324,8 +1335,11 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 		note_full(err, CW_TABLE_SOCK_TARGETS);
 		if (err == -E2BIG_ERRNO)
 			return NULL;
-		watch_current(tgid);
+		note_full(watch_current(tgid), CW_TABLE_WATCHED);
 	}
+	stats = bpf_map_lookup_elem(&sock_stats, &tgid);
+	if (stats)
+		return stats;
 	note_full(bpf_map_update_elem(&sock_stats, &tgid, &zero_stats,
 				      BPF_NOEXIST), CW_TABLE_SOCK_STATS);
 	return sock_stats_of(tgid);

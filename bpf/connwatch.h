@@ -329,7 +329,8 @@ struct cw_record {
 	__u32 tid;
 	__u32 slot;		/* probe that saw it */
 	__u32 target_id;
-	__u64 key;
+	__u64 key;		/* CW_REC_EXIT: the process' start, clock
+				 * ticks since boot (the watched table's) */
 	__s64 shadow;		/* shadow count after this hit */
 	__s64 counter;		/* real counter, if counter_read */
 	__u32 counter_read;

@@ -74,6 +74,9 @@ fresh() { mktemp -d "$TMP/$1.XXXXXX"; }
 start_fixture() {
 	local out
 	out=$(fresh server)/out
+	# NEXT_PID: the pid to give it, a pid reused (the kernel hands out
+	# ns_last_pid + 1 unless another fork on the host comes first).
+	[ -z "$NEXT_PID" ] || echo $((NEXT_PID - 1)) >/proc/sys/kernel/ns_last_pid
 	"$@" >"$out" 2>"$out.err" &
 	SRV_PID=$!
 	STARTED+=("$SRV_PID")

@@ -935,7 +935,7 @@ static int watch(struct cw_daemon *d, const struct cli *c)
 	if (attach_all(d))
 		goto out;
 	if (d->sess.pid > 0)
-		daemon_proc_seen(d, d->sess.pid);
+		daemon_proc_seen(d, d->sess.pid, 0);
 	d->live_summary = summary_wanted(c->json);
 	if (watch_loop(d, c, c->duration_s ? "" : "; Ctrl-C to detach"))
 		goto out;

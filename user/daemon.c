@@ -53,12 +53,33 @@ static struct proc_state *proc_add(struct cw_daemon *d, pid_t pid)
 	return &d->procs[d->nr_procs++];
 }
 
-void daemon_proc_seen(struct cw_daemon *d, pid_t pid)
+/* Both known and not the same: the pid was given to another process. */
+static int other_process(uint64_t start, uint64_t was)
 {
+	return start && was && start != was;
+}
+
+void daemon_proc_seen(struct cw_daemon *d, pid_t pid, uint64_t start)
+{
+	struct proc_state *p;
+
 	pthread_mutex_lock(&d->lock);
-	/* Read its mappings while it lives: a crash may come next. */
-	if (!daemon_proc_find(d, pid) && proc_add(d, pid))
+	p = daemon_proc_find(d, pid);
+	if (p && !p->up && other_process(start, p->start)) {
+		/*
+		 * The pid of one in its grace: up again, in the same series
+		 * (the kernel keys the counts by pid) until both are gone.
+		 */
+		*p = (struct proc_state){ .pid = pid, .up = 1, .start = start };
+		symbolizer_forget(&d->sym, pid);
 		symbolizer_remember(&d->sym, pid);
+	} else if (p) {
+		p->start = p->start ? p->start : start;
+	} else if ((p = proc_add(d, pid))) {
+		p->start = start;
+		/* Read its mappings while it lives: a crash may come next. */
+		symbolizer_remember(&d->sym, pid);
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -72,16 +93,20 @@ static void describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
-		      int status)
+void daemon_proc_down(struct cw_daemon *d, pid_t pid, uint64_t start,
+		      const char *comm, int status)
 {
 	struct proc_state *p;
 	char how[128] = "exited";
 
 	pthread_mutex_lock(&d->lock);
 	p = daemon_proc_find(d, pid);
-	/* Told already (tracepoint, then waitpid), unless now with a status. */
-	if (p && !p->up && (p->status >= 0 || status < 0)) {
+	/*
+	 * Told already (tracepoint, then waitpid), unless now with a status,
+	 * or of another process given the pid since.
+	 */
+	if (p && !p->up && !other_process(start, p->start) &&
+	    (p->status >= 0 || status < 0)) {
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}
@@ -89,6 +114,7 @@ void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
 		p = proc_add(d, pid);
 	if (p)
 		*p = (struct proc_state){ .pid = pid, .up = 0, .status = status,
+					  .start = start ? start : p->start,
 					  .down_ns = daemon_now_ns() };
 	pthread_mutex_unlock(&d->lock);
 	if (status >= 0)
@@ -112,23 +138,28 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (r->type == CW_REC_EXIT) {
 		/* Counted before it is told: a scrape after the line has them. */
 		sock_sweep_exited(d, r->tgid, r->ts_ns);
-		daemon_proc_down(d, r->tgid, r->comm, r->exit_code);
+		daemon_proc_down(d, r->tgid, r->key, r->comm, r->exit_code);
 		return 0;
 	}
-	daemon_proc_seen(d, r->tgid);
+	daemon_proc_seen(d, r->tgid, 0);
 	anomaly_report(d, r);
 	return 0;
 }
-/* Processes that hit a probe since the last look (--exe: new ones). */
+/*
+ * Processes that hit a probe since the last look (--exe: new ones, and
+ * one given the pid of another in its grace: its start tells them apart).
+ */
 static void notice_new_procs(struct cw_daemon *d)
 {
 	int fd = bpf_map__fd(d->sess.skel->maps.watched);
 	__u32 k, next, *prev = NULL;
+	__u64 start;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		daemon_proc_seen(d, k);
+		if (!bpf_map_lookup_elem(fd, &k, &start))
+			daemon_proc_seen(d, k, start);
 	}
 }
 

@@ -17,6 +17,8 @@ struct proc_state {
 	pid_t pid;
 	int up;
 	int status;		/* wait status once down */
+	uint64_t start;		/* clock ticks since boot it started at, 0
+				 * unknown: a pid given again is another one */
 	uint64_t down_ns;	/* CLOCK_MONOTONIC when seen down */
 };
 
@@ -70,12 +72,12 @@ struct metrics_server;
 
 extern volatile sig_atomic_t cw_stop;
 
-/* Records a process as watched (up). */
-void daemon_proc_seen(struct cw_daemon *d, pid_t pid);
+/* Records a process as watched (up); start as in proc_state, 0 unknown. */
+void daemon_proc_seen(struct cw_daemon *d, pid_t pid, uint64_t start);
 /* Records a process as gone; status is a wait status, or -1 unknown.
  * Its series stay for exited_grace_s, then fold (proc_tables.c). */
-void daemon_proc_down(struct cw_daemon *d, pid_t pid, const char *comm,
-		      int status);
+void daemon_proc_down(struct cw_daemon *d, pid_t pid, uint64_t start,
+		      const char *comm, int status);
 /* The process table's entry of pid, or NULL. Under d->lock. */
 struct proc_state *daemon_proc_find(struct cw_daemon *d, pid_t pid);
 /* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock. */

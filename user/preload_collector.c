@@ -426,7 +426,7 @@ static void mark_seen(struct cw_daemon *d, struct preload_proc *p)
 	memcpy(p->target, name, sizeof(p->target));
 	p->seen = 1;
 	pthread_mutex_unlock(&d->lock);
-	daemon_proc_seen(d, p->pid);
+	daemon_proc_seen(d, p->pid, 0);
 }
 
 const char *preload_target_of(const struct cw_daemon *d, unsigned pid)
@@ -678,7 +678,7 @@ static void on_exit_of(struct cw_daemon *d, struct preload_proc *p)
 	pthread_mutex_unlock(&d->lock);
 	close_fd(d, &p->pidfd);
 	if (seen)
-		daemon_proc_down(d, pid, comm, -1);
+		daemon_proc_down(d, pid, 0, comm, -1);
 }
 
 /* Whether p's process has exited (its pidfd is readable). */

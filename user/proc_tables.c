@@ -96,7 +96,7 @@ static void notice_gone(struct cw_daemon *d, __u32 tgid)
 {
 	/* Told already, it says nothing again. */
 	if (!proc_exists(tgid))
-		daemon_proc_down(d, tgid, "?", -1);
+		daemon_proc_down(d, tgid, 0, "?", -1);
 }
 
 static void scan_totals(struct cw_daemon *d)

@@ -147,7 +147,7 @@ static int release_and_watch(struct cw_daemon *d, const struct cli *c,
 	 * now (exec done): say so.
 	 */
 	if (shim) {
-		daemon_proc_seen(d, child->pid);
+		daemon_proc_seen(d, child->pid, 0);
 		d->shim_loaded = shim_wait(child, shim);
 		if (!d->shim_loaded && !child->exited)
 			fprintf(stderr, "connwatch: %s does not load %s "
@@ -159,7 +159,7 @@ static int release_and_watch(struct cw_daemon *d, const struct cli *c,
 		return 1;
 	}
 	spawn_reap(child);
-	daemon_proc_down(d, child->pid, base_name(cmd), child->status);
+	daemon_proc_down(d, child->pid, 0, base_name(cmd), child->status);
 	return exit_status(d, c, child);
 }
 

@@ -134,6 +134,18 @@ void symbolizer_remember(struct symbolizer *z, pid_t pid)
 	keep_slot(z, pid, fd);
 }
 
+void symbolizer_forget(struct symbolizer *z, pid_t pid)
+{
+	int i = slot_of(z, pid);
+
+	if (i < 0)
+		return;
+	forget(z, i);
+	memmove(&z->pids[i], &z->pids[i + 1],
+		(z->nr_pids - i - 1) * sizeof(z->pids[0]));
+	z->nr_pids--;
+}
+
 void symbolizer_remember_like(struct symbolizer *z, pid_t pid, pid_t like)
 {
 	struct proc_maps *slot;

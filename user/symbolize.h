@@ -57,6 +57,8 @@ void symbolizer_free(struct symbolizer *z);
  * capabilities of now, not those left after the drop (privs.h).
  */
 void symbolizer_remember(struct symbolizer *z, pid_t pid);
+/* pid names another process now (a pid reused): its mappings go. */
+void symbolizer_forget(struct symbolizer *z, pid_t pid);
 /*
  * pid's mappings, if never read (it is gone), are those remembered of
  * like: a fork child that did not exec has its parent's.

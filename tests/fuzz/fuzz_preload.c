@@ -32,17 +32,18 @@ static int page_fd, unsealed_fd;
 static uint8_t *page;
 static size_t sent;	/* the message being received */
 
-void daemon_proc_seen(struct cw_daemon *dm, pid_t pid)
+void daemon_proc_seen(struct cw_daemon *dm, pid_t pid, uint64_t start)
 {
 	(void)dm;
-	fuzz_check(pid == getpid(), "seen pid %d", pid);
+	fuzz_check(pid == getpid() && !start, "seen pid %d", pid);
 }
 
-void daemon_proc_down(struct cw_daemon *dm, pid_t pid, const char *comm,
-		      int status)
+void daemon_proc_down(struct cw_daemon *dm, pid_t pid, uint64_t start,
+		      const char *comm, int status)
 {
 	(void)dm;
 	(void)pid;
+	(void)start;
 	fuzz_check(strnlen(comm, CW_COMM_LEN) < CW_COMM_LEN && status == -1,
 		   "status %d", status);
 }

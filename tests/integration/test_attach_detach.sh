@@ -37,6 +37,7 @@ check_eq "--exe: a process started after attach is armed from the start" \
 check_eq "--exe: both are up" \
 	"$(metric connwatch_target_up "pid=\"$PID_A\"")$(metric connwatch_target_up "pid=\"$PID_B\"")" 11
 check_exposition "--exe, two processes: promtool clean, no series twice"
+
 check "while attached, the target's code holds the uprobes' breakpoints" \
 	test "$(code_diff "$PID_A")" -gt 0
 kill -INT "$CW_PID"
@@ -88,3 +89,36 @@ wait "$TTY"
 check "terminal: the summary is drawn in place" grep -q $'\033\\[2J' "$TMP/tty.out"
 check "terminal: it lists the process by source (the spec) with its counts" \
 	grep -qE "^tracker\.yaml +$SRV_PID +7 +7 +0 +0 +0 +0" <(tr -d '\r' <"$TMP/tty.out")
+
+# --exe: a new server given the pid of one whose series are in their
+# grace (pid_max is 32768 here: a busy host wraps in minutes) counts in
+# them, is up, and its exit is told too.
+start_connwatch --exe "$PWD/$FX/tracker_server" --spec "$SPEC" || exit 1
+start_server fixed || exit 1
+OLD=$SRV_PID
+load --connections 10 --concurrency 4
+stop "$OLD"
+wait_eq 5 0 metric connwatch_target_up "pid=\"$OLD\""
+for try in 1 2 3 4 5; do
+	NEXT_PID=$OLD start_server fixed || break
+	[ "$SRV_PID" == "$OLD" ] && break
+	stop "$SRV_PID"
+done
+if [ "$SRV_PID" == "$OLD" ]; then
+	load --connections 20 --concurrency 4
+	wait_eq 5 30 metric connwatch_counter_decrements_total "pid=\"$OLD\""
+	check_eq "pid reused: counted in the series it took over" \
+		"$(metric connwatch_connections_closed_total "pid=\"$OLD\"")" 30
+	wait_eq 3 1 metric connwatch_target_up "pid=\"$OLD\""
+	check_eq "pid reused: up again" \
+		"$(metric connwatch_target_up "pid=\"$OLD\"")" 1
+	stop "$SRV_PID"
+	exits() { grep -c "pid $OLD (tracker_server) " "$CW_ERR"; }
+	wait_eq 5 2 exits
+	check_eq "pid reused: both exits told" "$(exits)" 2
+	check_eq "pid reused: no alert" "$(wc -l <"$CW_LOG")" 0
+else
+	fail "pid reused: pid $OLD given again (5 tries)"
+fi
+stop "$CW_PID"
+check_eq "pid reused: no uprobe left" "$(uprobes_on_fixture)" 0

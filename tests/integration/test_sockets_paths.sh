@@ -141,6 +141,40 @@ start_fixture $SPS --accept multishot --close uring --again uring --every 5 &&
 	counted "--exe, started later, multishot accept, io_uring close twice" 10
 	stop "$SRV_PID"
 }
+
+# --- --exe: a new process gets the pid of one still in its grace (pid_max
+# is 32768 here: a busy host wraps in minutes). It shares the series until
+# the fold, and is watched as any: its closes counted as they happen, not
+# by the sweep, and its double closes caught.
+REUSED=$SRV_PID
+wait_eq 5 0 metric connwatch_target_up "$P"
+for try in 1 2 3 4 5; do
+	NEXT_PID=$REUSED start_fixture $SPS --close libc --again libc --every 5 ||
+		break
+	[ "$SRV_PID" == "$REUSED" ] && break
+	stop "$SRV_PID"
+done
+if [ "$SRV_PID" == "$REUSED" ]; then
+	check "pid reused: 50 connections served" \
+		load --connections 50 --concurrency 1
+	wait_eq 5 100 metric connwatch_connections_closed_total "$P"
+	check_counts "pid reused: " "$REUSED" 100 connections_opened_total \
+		connections_closed_total
+	check_eq "pid reused: closed at close, not by the sweep" \
+		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 0
+	# the first's 10, then its own (their records may fold into the
+	# first's: the rate limit is per pid and fd)
+	check_eq "pid reused: its 10 double closes caught" \
+		"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 20
+	wait_eq 3 1 metric connwatch_target_up "$P"
+	check_eq "pid reused: up again" "$(metric connwatch_target_up "$P")" 1
+	stop "$SRV_PID"
+	exits() { grep -c "pid $REUSED (sock_paths_serv) " "$CW_ERR"; }
+	wait_eq 5 2 exits
+	check_eq "pid reused: both exits told" "$(exits)" 2
+else
+	fail "pid reused: pid $REUSED given again (5 tries)"
+fi
 stop "$CW_PID"
 
 # --- connwatch run, eBPF: the multishot accept armed after the attach
