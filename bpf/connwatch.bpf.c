@@ -649,6 +649,28 @@ static void check_rearm(const struct hit *h)
 }
 
 /*
+ * Lowers *p while it is above floor, by exchange: to floor itself, or by
+ * one (by_one). 1: this thread moved it; 0: it is at or below floor;
+ * -1: lost the exchange to other threads 8 times.
+ */
+static int lower_above(__s64 *p, __s64 floor, int by_one)
+{
+	__s64 cur = *p, seen;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (cur <= floor)
+			return 0;
+		seen = __sync_val_compare_and_swap(p, cur,
+						   by_one ? cur - 1 : floor);
+		if (seen == cur)
+			return 1;
+		cur = seen;
+	}
+	return -1;
+}
+
+/*
  * A count went below zero. Report only a new low, so a counter that stays
  * negative is one alert per unmatched decrement, not one per hit. Two
  * threads can see the same new low (the shadow's and the real counter's
@@ -656,17 +678,8 @@ static void check_rearm(const struct hit *h)
  */
 static void check_low(const struct hit *h, __s64 value)
 {
-	__s64 low = h->st->low, seen;
-	int i;
-
-	for (i = 0; i < 8 && value < low; i++) {
-		seen = __sync_val_compare_and_swap(&h->st->low, low, value);
-		if (seen == low) {
-			emit(h, CW_ANOM_COUNTER_UNDERFLOW);
-			return;
-		}
-		low = seen;
-	}
+	if (lower_above(&h->st->low, value, 0) == 1)
+		emit(h, CW_ANOM_COUNTER_UNDERFLOW);
 }
 
 /*
@@ -722,17 +735,10 @@ static void on_dec(const struct hit *h)
 static void count_live_closed(const struct hit *h)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__s64 open = h->tot->live, seen;
-	int i;
+	int moved = lower_above(&h->tot->live, 0, 1);
 
-	for (i = 0; i < 8 && open > 0; i++) {
-		seen = __sync_val_compare_and_swap(&h->tot->live, open,
-						   open - 1);
-		if (seen == open)
-			return;
-		open = seen;
-	}
-	if (open <= 0 && bpf_map_lookup_elem(&preexisting, &tgid))
+	if (moved == 1 ||
+	    (!moved && bpf_map_lookup_elem(&preexisting, &tgid)))
 		return;
 	/* lost the exchange 8 times, or below zero where it is news */
 	__sync_fetch_and_add(&h->tot->live, -1);
