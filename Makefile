@@ -80,7 +80,7 @@ $(SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name connwatch_bpf > $@.tmp
 	mv $@.tmp $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/connwatch.h $(SKEL) | $(OUT)/user
+$(OUT)/user/%.o: user/%.c $(wildcard user/*.h user/preload/*.h) bpf/connwatch.h $(SKEL) | $(OUT)/user
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/connwatch: user/connwatch.c $(USER_OBJS) | $(OUT)
@@ -102,7 +102,7 @@ asan: $(ASAN_OUT)/connwatch
 $(ASAN_OUT)/user:
 	mkdir -p $@
 
-$(ASAN_OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/connwatch.h $(SKEL) \
+$(ASAN_OUT)/user/%.o: user/%.c $(wildcard user/*.h user/preload/*.h) bpf/connwatch.h $(SKEL) \
 		| $(ASAN_OUT)/user
 	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' -c $< -o $@
 

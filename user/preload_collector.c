@@ -40,6 +40,7 @@
 #define EV_CONN		1u
 #define EV_PIDFD	2u
 #define EV_BATCH	64
+#define STOP_WAIT_NS	(3 * 1000000000ull)	/* for records in flight */
 
 static const char *const blind_names[CW_PL_BLIND__COUNT] = {
 	[CW_PL_BLIND_GO] = "go",
@@ -746,13 +747,54 @@ void preload_receive(struct cw_daemon *d)
 	}
 }
 
+/*
+ * Whether a live process holds records not yet handed to its socket
+ * (the page's double closes ahead of what its shim sent or dropped).
+ */
+static int records_held(struct cw_daemon *d)
+{
+	for (int i = 0; i < d->nr_preload; i++) {
+		const struct cw_pl_counts *page = d->preload[i].page;
+
+		if (page && d->preload[i].hello &&
+		    __atomic_load_n(&page->double_closes, __ATOMIC_ACQUIRE) >
+		    __atomic_load_n(&page->handed, __ATOMIC_ACQUIRE))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Stopping: the records the shims still hold (a burst fills their
+ * socket) are taken first, for a bounded time. The pages are read before
+ * the sockets: what they say was handed is in the sockets by then.
+ */
+static void take_records_held(struct cw_daemon *d)
+{
+	uint64_t deadline = daemon_now_ns() + STOP_WAIT_NS;
+	struct pollfd pf[CW_MAX_TARGETS];
+	int held, n, i;
+
+	do {
+		held = records_held(d);
+		read_all_conns(d);
+		for (i = n = 0; held && i < CW_MAX_TARGETS; i++)
+			if (d->preload_conns[i] >= 0)
+				pf[n++] = (struct pollfd){
+					.fd = d->preload_conns[i],
+					.events = POLLIN };
+		if (n)	/* woken by data, or after 10 ms */
+			poll(pf, n, 10);
+	} while (held && daemon_now_ns() < deadline);
+}
+
 void preload_close_all(struct cw_daemon *d)
 {
 	uint64_t now;
 	int i;
 
 	/* Stopping: what is still folded goes out, one record each. */
-	read_all_conns(d);
+	take_records_held(d);
 	now = daemon_now_ns();
 	for (i = 0; i < d->nr_preload; i++)
 		rate_flush(d, &d->preload[i], now, 1);

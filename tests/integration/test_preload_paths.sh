@@ -215,14 +215,24 @@ stop "$CW_PID"
 check_eq "collect: a clean stop exits 0" "$?" 0
 
 # The collector stopped inside a burst's window (the process still
-# running): what was folded is written before it exits, not lost.
+# running): what was folded is written before it exits, not lost. It is
+# paused (SIGSTOP) through the burst, as a busy collector falls behind:
+# the socket fills and the shim holds the rest. Then the shim is slow
+# (paused 0.5 s) when the collector stops: it waits for what the shim
+# still holds (its page says how many).
 PL_SOCK=$TMP/c2.sock
 SHIMMED=(env LD_PRELOAD="$SHIM" CONNWATCH_PRELOAD_SOCKET="$PL_SOCK")
 start_collector "$PL_SOCK" || exit 1
 start_fixture "${SHIMMED[@]}" $SRVX burst 1000 || exit 1
+kill -STOP "$CW_PID"
 check "burst, collector stopped: the connection served" load --connections 1
-wait_eq 10 1000 eval 'metric_sum connwatch_anomalies_total'
-stop "$CW_PID"
+sleep 1
+kill -STOP "$SRV_PID"
+kill -TERM "$CW_PID"	# taken first when it runs again
+kill -CONT "$CW_PID"
+sleep 0.5
+kill -CONT "$SRV_PID"
+wait "$CW_PID"
 read -r LINES EVENTS STACKED < <(its_alerts)
 check_eq "burst, collector stopped: the log accounts for all 1,000" \
 	"$EVENTS" 1000

@@ -417,8 +417,10 @@ static int try_send(const struct cw_pl_double_close *m)
 		err = errno;
 	}
 	atomic_fetch_sub(&sock_users, 1);
-	if (n == (ssize_t)sizeof(*m))
+	if (n == (ssize_t)sizeof(*m)) {
+		add(&cw_counts->handed, 1 + (uint64_t)m->folded);
 		return 0;
+	}
 	return err == EWOULDBLOCK || err == ENOBUFS ? EAGAIN : err;
 }
 
@@ -616,6 +618,7 @@ static int send_folded(uint64_t deadline_ns)
 	memcpy(m.comm, cw_counts->comm, sizeof(m.comm));
 	if (deliver(&m, deadline_ns)) {
 		add(&cw_counts->dropped, n);
+		add(&cw_counts->handed, n);
 		return -1;
 	}
 	return 0;
@@ -630,8 +633,10 @@ static void drain(uint64_t deadline_ns)
 	struct cw_pl_double_close m;
 
 	while (ring_pop(&m))
-		if (deliver(&m, deadline_ns))
+		if (deliver(&m, deadline_ns)) {
 			add(&cw_counts->dropped, 1);
+			add(&cw_counts->handed, 1);
+		}
 	send_folded(deadline_ns);
 }
 
