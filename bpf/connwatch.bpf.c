@@ -383,16 +383,18 @@ static struct cw_acct *acct_get(const struct hit *h, __u32 tgid, __u32 role)
  * below zero, no drain state) needs no entry: a tombstone remembers it
  * was closed. One that went below zero keeps its entry, and its lowest
  * count: the next new low alone is news. The process key keeps its
- * entry: it holds the drain state.
+ * entry: it holds the drain state. So does a seeded shadow: its zero is
+ * a view that may be one off, and a fresh entry after a tombstone would
+ * be judged as exact (a false underflow on a correct server).
  */
 static void settle(const struct cw_probe_cfg *cfg, const struct cw_acct *st,
 		   const struct cw_acct_key *k)
 {
 	__u32 one = 1;
 
-	if (cfg->key_source == CW_KEY_PROCESS || !st->armed || st->live ||
-	    st->count || st->low || st->drained || st->shutdown ||
-	    st->inside_dec)
+	if (cfg->key_source == CW_KEY_PROCESS || !st->armed || st->seeded ||
+	    st->live || st->count || st->low || st->drained ||
+	    st->shutdown || st->inside_dec)
 		return;
 	bpf_map_update_elem(&tombstones, k, &one, BPF_ANY);
 	if (!bpf_map_delete_elem(&acct, k))
