@@ -54,10 +54,11 @@ check_eq() {
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s.
 wait_for() {
-	local deadline=$((SECONDS + $1))
+	# microseconds: $SECONDS would make "5" mean anything from 4 to 5 s
+	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000))
 	shift
 	until "$@"; do
-		[ $SECONDS -ge $deadline ] && return 1
+		[ "${EPOCHREALTIME/./}" -ge $deadline ] && return 1
 		sleep 0.1
 	done
 }

@@ -37,6 +37,7 @@ check_eq "every alert reached Alertmanager (3 kinds)" \
 	"$(grep -o '"alertname":"connwatch_[a-z_]*"' <<<"$AM" | sort -u | wc -l)" 3
 wait_for 5 test "$(grep -c . "$TMP/hook.out" 2>/dev/null)" -ge 3
 check_eq "the hook got each alert's JSON on stdin" "$(grep -c '"kind":' "$TMP/hook.out")" 3
+wait_eq 5 3 metric connwatch_alerts_pushed_total 'sink="alertmanager"'
 check_eq "pushed_total counts them" \
 	"$(metric connwatch_alerts_pushed_total 'sink="alertmanager"')" 3
 stop "$CW_PID"
@@ -48,8 +49,8 @@ start_connwatch --pid "$SRV_PID" --spec "$SPEC" \
 	--alertmanager "http://127.0.0.1:$DEAD" --on-alert "sleep 30" || exit 1
 load --connections 10 --concurrency 10 --hold-ms 300
 wait_for 5 grep -qs drain_without_shutdown "$CW_LOG"
-T0=$(date +%s%N)
 load --connections 1 --hold-ms 100
+T0=$(date +%s%N)	# the drain follows the answer
 wait_for 5 grep -qs duplicate_drain "$CW_LOG"
 MS=$(( ($(date +%s%N) - T0) / 1000000 ))
 check "with Alertmanager down and the hook stuck, the alert log still took ${MS} ms (< 1000)" \

@@ -60,15 +60,16 @@ check_eq "connections_open back to 0 after every round" "$settled" $ROUNDS
 DRIFT_SPEC=$TMP/drift.yaml
 { cat "$SPEC"; printf 'drift:\n  threshold: 5\n  grace: 2\n'; } >"$DRIFT_SPEC"
 $FX/load_client --port "$SRV_PORT" --connections 16 --concurrency 16 \
-	--hold-ms 4000 --timeout-s 20 >/dev/null &
+	--hold-ms 5000 --timeout-s 20 >/dev/null &
 BEFORE=$!
 STARTED+=("$BEFORE")
 # A thread per connection: the 16 are being served.
 serving() { test "$(ls "/proc/$SRV_PID/task" | wc -l)" -ge 17; }
 check "16 connections open before attach" wait_for 5 serving
 start_connwatch --pid "$SRV_PID" --spec "$DRIFT_SPEC" --fresh || exit 1
+check "attached while the 16 are still open" kill -0 "$BEFORE"
 $FX/load_client --port "$SRV_PORT" --connections 10 --concurrency 10 \
-	--hold-ms 9000 --timeout-s 20 >/dev/null &
+	--hold-ms 10000 --timeout-s 20 >/dev/null &
 AFTER=$!
 STARTED+=("$AFTER")
 wait "$BEFORE"

@@ -80,10 +80,10 @@ check_eq "no terminal: plain lines, no screen control" \
 start_server fixed || exit 1
 TTY_PORT=$(free_port)
 TERM=xterm timeout 20 script -qfec "$CW attach --pid $SRV_PID --spec $SPEC \
-	--listen 127.0.0.1:$TTY_PORT --alert-log $TMP/tty.jsonl --duration 3" \
+	--listen 127.0.0.1:$TTY_PORT --alert-log $TMP/tty.jsonl --duration 5" \
 	/dev/null >"$TMP/tty.out" &
 TTY=$!
-sleep 1.5
+wait_for 10 grep -qs "metrics on" "$TMP/tty.out"
 load --connections 7 --concurrency 1
 wait "$TTY"
 check "terminal: the summary is drawn in place" grep -q $'\033\\[2J' "$TMP/tty.out"
@@ -109,7 +109,7 @@ if [ "$SRV_PID" == "$OLD" ]; then
 	wait_eq 5 30 metric connwatch_counter_decrements_total "pid=\"$OLD\""
 	check_eq "pid reused: counted in the series it took over" \
 		"$(metric connwatch_connections_closed_total "pid=\"$OLD\"")" 30
-	wait_eq 3 1 metric connwatch_target_up "pid=\"$OLD\""
+	wait_eq 5 1 metric connwatch_target_up "pid=\"$OLD\""
 	check_eq "pid reused: up again" \
 		"$(metric connwatch_target_up "pid=\"$OLD\"")" 1
 	stop "$SRV_PID"

@@ -36,6 +36,9 @@ check "a target's exited_grace, max_keys, max_processes reach its child" \
 SRV_PORT=$PORT_A load --connections 30 --concurrency 4
 SRV_PORT=$PORT_DC load --connections 10 --concurrency 1
 wait_eq 5 30 metric connwatch_counter_decrements_total "pid=\"$A\""
+wait_eq 5 10 metric connwatch_connections_closed_total "pid=\"$DC\""
+wait_eq 5 2 metric connwatch_anomalies_total 'target="edge",kind="double_close_fd"'
+wait_for 5 grep -qs '"kind":"double_close_fd"' "$CW_LOG"
 check_eq "target 1 (spec, by pid): exact counts" \
 	"$(metric connwatch_counter_increments_total "pid=\"$A\"")" 30
 check_eq "target 2 (sockets preset): exact counts" \

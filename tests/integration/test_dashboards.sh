@@ -152,7 +152,7 @@ check_eq "only the duplicate drain fires: no false page, no health alert" \
 # own offset in the interval: up to one interval after the critical one.
 rearmed() { grep -Eq '^(pending|firing)$' <<<"$(rule_state ConnwatchDrainRearmed)"; }
 check "the drain_rearmed warning is pending (for: 1m) or firing" \
-	wait_for 3 rearmed
+	wait_for 10 rearmed
 check_eq "ConnwatchDown is inactive while connwatch is scraped" \
 	"$(rule_state ConnwatchDown)" inactive
 ALERT=$(curl -sf "$API/alerts" | python3 -c 'import json, sys

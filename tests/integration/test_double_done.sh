@@ -15,6 +15,7 @@ P="pid=\"$SRV_PID\""
 wait_for 5 test "$(metric connwatch_counter_decrements_total "$P")" == 110
 check_eq "decrements: 100 + 10 double" \
 	"$(metric connwatch_counter_decrements_total "$P")" 110
+wait_eq 5 -10 metric connwatch_counter_value "$P"
 check_eq "connwatch_counter_value is -10 (read from the server's memory)" \
 	"$(metric connwatch_counter_value "$P")" -10
 # The kernel counts an alert before the daemon has logged it.

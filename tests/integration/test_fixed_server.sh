@@ -15,6 +15,7 @@ wait_for 5 test "$(metric connwatch_counter_decrements_total "$P")" == $N
 check_counts "" "$SRV_PID" $N connections_opened_total \
 	connections_closed_total counter_increments_total counter_decrements_total
 check_eq "connections_open == 0" "$(metric connwatch_connections_open "$P")" 0
+wait_eq 5 0 metric connwatch_counter_value "$P"
 check_eq "counter_value (read from the server) == 0" \
 	"$(metric connwatch_counter_value "$P")" 0
 check_eq "probe_hits of inc == $N" \

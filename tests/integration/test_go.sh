@@ -46,7 +46,8 @@ fixed() {
 	start_connwatch --pid "$SRV_PID" --spec "$GO_SPEC" --preset go-runtime || return 1
 	check "$bin: $n connections, 16 at a time" load --connections $n --concurrency 16
 	p="pid=\"$SRV_PID\""
-	wait_for 5 test "$(metric connwatch_connections_closed_total "$p")" == $n
+	wait_for 5 test "$(metric connwatch_counter_decrements_total "$p")" == $n
+	wait_eq 5 0 metric connwatch_counter_value "$p"
 	check_counts "$bin: " "$SRV_PID" $n connections_opened_total \
 		connections_closed_total counter_increments_total \
 		counter_decrements_total
@@ -138,7 +139,7 @@ inline_only() {
 			grep -c 'only inlined, into its callers: inlined:3')" -eq 2
 	CW_PORT=$(free_port)
 	$CW run --spec tests/specs/go_inline.yaml --listen "127.0.0.1:$CW_PORT" \
-		--alert-log "$TMP/inline.jsonl" -- "$FX/$bin" $rounds 3000 2>"$out" &
+		--alert-log "$TMP/inline.jsonl" -- "$FX/$bin" $rounds 6000 2>"$out" &
 	run=$!
 	STARTED+=("$run")
 	wait_for 10 grep -qs "drains $rounds" "$out" || { cat "$out"; return 1; }
@@ -159,14 +160,15 @@ inline_only go_inline.go122.stripped
 CHECK=$($CW check --exe $FX/go_close_twice.stripped --preset go-runtime)
 check "no WaitGroup: check says what is absent and why, and resolves" \
 	grep -q 'WaitGroup).Add *absent, and fine: the program never uses a sync.WaitGroup' <<<"$CHECK"
-"$FX/go_close_twice.stripped" -delay 3000 >"$TMP/ct.out" 2>"$TMP/ct.err" &
+"$FX/go_close_twice.stripped" -delay 8000 >"$TMP/ct.out" 2>"$TMP/ct.err" &
 CT=$!
 STARTED+=("$CT")
 wait_for 5 grep -qs ready "$TMP/ct.out"
 start_connwatch --pid "$CT" --preset go-runtime || exit 1
 { wait "$CT"; } 2>/dev/null
 check_eq "no WaitGroup: the program panics (exit 2)" "$?" 2
-check_eq "no WaitGroup: close_of_closed_channel on disk before it" \
+wait_eq 5 1 alerts_of_kind close_of_closed_channel
+check_eq "no WaitGroup: close_of_closed_channel logged" \
 	"$(alerts_of_kind close_of_closed_channel)" 1
 check "no WaitGroup: its stack names the closer" \
 	grep -q '"kind":"close_of_closed_channel".*"stack":\["runtime.closechan[^"]*","main\.' "$CW_LOG"

@@ -78,7 +78,7 @@ check_eq "no probe left after the cycles" \
 start_connwatch --pid "$SRV_PID" --spec tests/specs/go_tracker.yaml || exit 1
 check "and counts are exact afterwards: 100 connections" \
 	load --connections 100 --concurrency 8
-wait_for 5 test "$(metric connwatch_connections_closed_total "pid=\"$SRV_PID\"")" == 100
+wait_for 5 test "$(metric connwatch_counter_decrements_total "pid=\"$SRV_PID\"")" == 100
 check_counts "after the cycles: " "$SRV_PID" 100 connections_opened_total \
 	connections_closed_total counter_increments_total counter_decrements_total
 check_eq "after the cycles: no alert" "$(metric_sum connwatch_anomalies_total)" 0

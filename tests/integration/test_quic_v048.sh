@@ -77,6 +77,7 @@ buggy() {
 	check "$bin: panic: close of closed channel" \
 		grep -q 'panic: close of closed channel' "$V_ERR"
 	wait_for 5 logged close_of_closed_channel
+	wait_for 5 grep -qs "exited with status 2" "$CW_ERR"
 	check "$bin: both criticals were handled before the exit record" \
 		awk '/critical duplicate_drain/ { d = NR } /critical close_of_closed_channel/ { c = NR }
 		     /exited with status 2/ { e = NR } END { exit !(d && c && d < e && c < e) }' "$CW_ERR"
@@ -154,6 +155,7 @@ check "two servers: server 1 idles twice" client "${V_ADDR[1]}" -n 2 -idle 800
 wait "$V_PID"
 check_eq "two servers: the process panics (exit 2)" "$?" 2
 wait "$HOLD"
+wait_for 5 logged duplicate_drain
 KEYS=$(grep -E '"kind":"(drain_without_shutdown|drain_rearmed|duplicate_drain)"' "$CW_LOG" |
 	sed -n 's/.*"key":"\([^"]*\)".*/\1/p' | sort -u | tr '\n' ' ')
 check_eq "two servers: every drain alert names server 1" "$KEYS" "${V_SRV[1]} "
@@ -176,6 +178,7 @@ check "--on-critical stop: the server is stopped" \
 	grep -q '^State:.*stopped' "/proc/$V_PID/status"
 check_eq "--on-critical stop: it has not panicked" \
 	"$(grep -c panic "$V_ERR")" 0
+wait_for 5 grep -qs "kill -CONT $V_PID" "$CW_ERR"
 check "--on-critical stop: connwatch says how to resume it" \
 	grep -q "kill -CONT $V_PID" "$CW_ERR"
 kill -CONT "$V_PID"
@@ -258,11 +261,11 @@ stop "$V_PID"
 preattach() {	# preattach BINARY pid|exe
 	local bin=$1 how=$2 n=2 target
 	start_v048 "$bin" || return 1
-	# Held 8 s: attach takes 1-5 s on this shared machine, and a
+	# Held 12 s: attach takes 1-5 s on this shared machine, and a
 	# connection that ends before it is not preattach but unseen.
-	client "${V_ADDR[0]}" -hold 8000 -n $n -c $n &
+	client "${V_ADDR[0]}" -hold 12000 -n $n -c $n &
 	local c=$!
-	sleep 1
+	sleep 2	# the handshakes done
 	if [ "$how" == pid ]; then
 		target=(--pid "$V_PID" "${PRESETS[@]}")
 	else

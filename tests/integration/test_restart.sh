@@ -156,7 +156,7 @@ check "a pid taken by another process: its state dropped, said" \
 check "the one still running is adopted" grep -q "adopted .*: 1 process," "$CW_ERR"
 check_eq "no series of the processes gone" "$(opened "$A")$(opened "$B")" ""
 check_eq "the one still running goes on from 20" "$(opened "$D")" 20
-wait_eq 3 3 anomalies drain_without_shutdown
+wait_eq 5 3 anomalies drain_without_shutdown
 check_eq "the anomalies of processes gone stay in the totals" \
 	"$(anomalies drain_without_shutdown)" 3
 SRV_PORT=$PORT_C first_drain

@@ -100,7 +100,7 @@ for i in 1 2 3 4 5; do
 	CW_PORT=$(free_port)
 	start_poll "start$i" "$CW_PORT"
 	launch "start$i" $CW attach --pid "$T" --spec "$SPEC" --preset sockets \
-		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/a.jsonl" --duration 2
+		--listen "127.0.0.1:$CW_PORT" --alert-log "$TMP/a.jsonl" --duration 4
 	wait_for 10 first_came "start$i" && load --connections 10
 	wait "$CWP"
 	[ $? -eq 0 ] && exits=$((exits + 1))

@@ -166,7 +166,7 @@ if [ "$SRV_PID" == "$REUSED" ]; then
 	# first's: the rate limit is per pid and fd)
 	check_eq "pid reused: its 10 double closes caught" \
 		"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 20
-	wait_eq 3 1 metric connwatch_target_up "$P"
+	wait_eq 5 1 metric connwatch_target_up "$P"
 	check_eq "pid reused: up again" "$(metric connwatch_target_up "$P")" 1
 	stop "$SRV_PID"
 	exits() { grep -c "pid $REUSED (sock_paths_serv) " "$CW_ERR"; }
