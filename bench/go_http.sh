@@ -18,7 +18,10 @@
 # so each watched run also measures that cost directly: the run time of
 # connwatch's BPF programs (kernel.bpf_stats_enabled, on for the section)
 # per request, and its share of the CPU time the host spent per request
-# (/proc/stat, every CPU, wrk included).
+# (/proc/stat, every CPU, wrk included, steal excluded). Every run, plain
+# too, measures that host CPU time per request: plain's over a mode's,
+# per round, is the mode's throughput on a CPU-bound host that nothing
+# else shares, a figure the hypervisor's steal and neighbours move less.
 # Goal (issue: near-zero overhead): every mode >= 0.95 of plain, judged
 # on the median of the per-round ratios (each run against the plain run
 # of its own round: a VM that drifts over the section moves both).
@@ -56,9 +59,27 @@ hits() {
 		awk '/^connwatch_probe_hits_total\{/ { s += $NF } END { print s + 0 }'
 }
 
+# measured_load MODE [CW_PID]: wrk on Prometheus; MODE's host CPU per
+# request appended to $TMP/cpu.MODE, and with CW_PID its BPF run time
+# to $TMP/bpf.MODE.
+measured_load() {
+	local bpf0=0 cpu0 status
+
+	[ -n "$2" ] && bpf0=$(bpf_ns "$2")
+	cpu0=$(cpu_ns)
+	wrk_load "http://127.0.0.1:$PROM_PORT/-/healthy"
+	status=$?
+	local cpu
+	cpu=$(($(cpu_ns) - cpu0))
+	echo "$cpu $REQS" >>"$TMP/cpu.$1"
+	[ -n "$2" ] && echo "$(($(bpf_ns "$2") - bpf0)) $cpu $REQS" \
+		>>"$TMP/bpf.$1"
+	return $status
+}
+
 run_plain() {
 	start_prom || return 1
-	wrk_load "http://127.0.0.1:$PROM_PORT/-/healthy"
+	measured_load plain
 	local status=$?
 	stop "$PROM_PID"
 	[ $status -eq 0 ] || return 1
@@ -75,13 +96,9 @@ watched() {
 		stop "$PROM_PID"
 		return 1
 	}
-	local bpf0 busy0
-	bpf0=$(bpf_ns "$CW_PID") busy0=$(busy_ns)
-	wrk_load "http://127.0.0.1:$PROM_PORT/-/healthy"
+	measured_load "$mode" "$CW_PID"
 	status=$?
 	echo "$(hits "$CW_PORT") $REQS" >>"$TMP/hits.$mode"
-	echo "$(($(bpf_ns "$CW_PID") - bpf0)) $(($(busy_ns) - busy0)) $REQS" \
-		>>"$TMP/bpf.$mode"
 	stop "$CW_PID"
 	stop "$PROM_PID"
 	[ $status -eq 0 ] || return 1
@@ -116,10 +133,24 @@ print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
           if p["id"] in ids))' $ids
 }
 
-# busy_ns: CPU time the host has spent so far, every CPU, idle excluded.
-busy_ns() {
+# cpu_ns: CPU time the host has spent so far, every CPU; idle, iowait
+# and steal (the hypervisor's, not the requests') excluded.
+cpu_ns() {
 	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {
-		printf "%.0f", ($2 + $3 + $4 + $7 + $8 + $9) * 1e9 / hz }' /proc/stat
+		printf "%.0f", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
+}
+
+# cpu_per_request MODE: the host's CPU µs per request, over MODE's rounds.
+cpu_per_request() {
+	awk '{ c += $1; r += $2 } END { printf "%.1f", c / r / 1000 }' \
+		"$TMP/cpu.$1"
+}
+
+# cpu_ratios MODE: each round's plain CPU per request / MODE's (what
+# MODE's throughput would be on a CPU-bound host with no one else on it).
+cpu_ratios() {
+	paste "$TMP/cpu.plain" "$TMP/cpu.$1" |
+		awk '{ printf " %.3f", ($1 / $2) / ($3 / $4) }'
 }
 
 # per_request MODE: uprobe hits per request, over all of MODE's rounds.
@@ -152,6 +183,9 @@ table() {
 		echo "  $m: connwatch's BPF programs $(bpf_cost "$m")"
 		r=$(median_ratio "$m" plain)
 		echo "  $m/plain per round:$(round_ratios "$m" plain), median $r (goal >= $GOAL: $(goal "$r" ">=" "$GOAL"))"
+		# shellcheck disable=SC2046 # one word per ratio wanted
+		r=$(median_of $(cpu_ratios "$m"))
+		echo "  host CPU per request $(cpu_per_request "$m") µs, plain $(cpu_per_request plain) µs; plain/$m per round:$(cpu_ratios "$m"), median $r (goal >= $GOAL: $(goal "$r" ">=" "$GOAL"))"
 	done
 }
 

@@ -278,12 +278,16 @@ round_ratios() {
 	paste "$TMP/v.$1" "$TMP/v.$2" | awk '{ printf " %.3f", $1 / $2 }'
 }
 
-# median_ratio MODE BASE: the median of round_ratios.
-median_ratio() {
-	round_ratios "$1" "$2" | tr ' ' '\n' | sed '/^$/d' | sort -g |
+# median_of NUMBER...: their median, to 3 decimals.
+median_of() {
+	printf '%s\n' "$@" | sort -g |
 		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : \
 			(v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
 }
+
+# median_ratio MODE BASE: the median of round_ratios.
+# shellcheck disable=SC2046 # one word per ratio wanted
+median_ratio() { median_of $(round_ratios "$1" "$2"); }
 
 # spread MODE: how far MODE's runs lie apart, max / min - 1, in %.
 spread() {
