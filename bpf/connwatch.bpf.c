@@ -803,7 +803,17 @@ static void on_drain(const struct hit *h)
 	struct cw_acct *st = h->st;
 
 	st->rearm_reported = 0;
-	st->armed = 1;	/* drained: nothing is open, the shadow is exact */
+	/*
+	 * Drained: nothing is open, the shadow is exact from here. Not one
+	 * that follows the server's counter in a process that ran before
+	 * attach: a step counted late by another thread (its probe after
+	 * its locked instruction) leaves it one off, so it is a view, as
+	 * if seeded, and the counter is judged (check_counter).
+	 */
+	if (!st->armed && h->cfg->shadow_from_counter &&
+	    h->cfg->counter_type != CW_CTR_NONE)
+		st->seeded = 1;
+	st->armed = 1;
 	if (__sync_lock_test_and_set(&st->drained, 1)) {
 		emit(h, CW_ANOM_DUPLICATE_DRAIN);
 		return;
