@@ -750,15 +750,19 @@ void preload_receive(struct cw_daemon *d)
 /*
  * Whether a live process holds records not yet handed to its socket
  * (the page's double closes ahead of what its shim sent or dropped).
+ * double_closes is read first: a later one is not waited for.
  */
 static int records_held(struct cw_daemon *d)
 {
 	for (int i = 0; i < d->nr_preload; i++) {
 		const struct cw_pl_counts *page = d->preload[i].page;
+		uint64_t counted;
 
-		if (page && d->preload[i].hello &&
-		    __atomic_load_n(&page->double_closes, __ATOMIC_ACQUIRE) >
-		    __atomic_load_n(&page->handed, __ATOMIC_ACQUIRE))
+		if (!page || !d->preload[i].hello)
+			continue;
+		counted = __atomic_load_n(&page->double_closes, __ATOMIC_ACQUIRE);
+		if (counted > __atomic_load_n(&page->handed, __ATOMIC_ACQUIRE) +
+			      __atomic_load_n(&page->dropped, __ATOMIC_ACQUIRE))
 			return 1;
 	}
 	return 0;

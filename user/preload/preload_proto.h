@@ -80,9 +80,9 @@ struct cw_pl_counts {
 				 * pid, whose mappings it has; else 0 */
 	uint32_t pad1;
 	char comm[16];
-	/* double closes whose record (or folded count) a socket took, or
-	 * that were dropped: behind double_closes while the shim holds
-	 * records (its socket full), so a stopping collector waits for them */
+	/* double closes whose record (or folded count) a socket took: with
+	 * dropped, behind double_closes while the shim holds records (its
+	 * socket full), so a stopping collector waits for them */
 	uint64_t handed;
 };
 

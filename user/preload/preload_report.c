@@ -618,7 +618,6 @@ static int send_folded(uint64_t deadline_ns)
 	memcpy(m.comm, cw_counts->comm, sizeof(m.comm));
 	if (deliver(&m, deadline_ns)) {
 		add(&cw_counts->dropped, n);
-		add(&cw_counts->handed, n);
 		return -1;
 	}
 	return 0;
@@ -633,10 +632,8 @@ static void drain(uint64_t deadline_ns)
 	struct cw_pl_double_close m;
 
 	while (ring_pop(&m))
-		if (deliver(&m, deadline_ns)) {
+		if (deliver(&m, deadline_ns))
 			add(&cw_counts->dropped, 1);
-			add(&cw_counts->handed, 1);
-		}
 	send_folded(deadline_ns);
 }
 
