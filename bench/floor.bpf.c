@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The benchmark floor: the cheapest useful uprobe program, a per-CPU
- * counter bump. What connwatch costs per hit above this is what its own
- * accounting adds; the rest is the uprobe trap itself.
+ * The benchmark floor: the cheapest useful program, a per-CPU counter
+ * bump, on a uprobe or on the syscall tracepoints the sockets preset
+ * uses at every accept and close. What connwatch costs above this is
+ * what its own accounting adds; the rest is the uprobe trap, or the
+ * kernel's syscall tracing path, that any tool there pays.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,8 +18,7 @@ struct {
 	__type(value, __u64);
 } hits SEC(".maps");
 
-SEC("uprobe")
-int count_hit(void *ctx)
+static int bump(void)
 {
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&hits, &zero);
@@ -25,4 +26,28 @@ int count_hit(void *ctx)
 	if (n)
 		*n += 1;
 	return 0;
+}
+
+SEC("uprobe")
+int count_hit(void *ctx)
+{
+	return bump();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int count_accept(void *ctx)
+{
+	return bump();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int count_accept4(void *ctx)
+{
+	return bump();
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int count_close(void *ctx)
+{
+	return bump();
 }

@@ -2,11 +2,14 @@
 /*
  * floor - the benchmark floor: attaches floor.bpf.c's counter bump as a
  * plain uprobe on FUNC in BINARY, for every process (pid -1, so processes
- * started later are covered too), and waits for SIGINT or SIGTERM. Prints
- * "attached" on stderr once the probe is in, and "hits N" on stdout at
- * exit.
+ * started later are covered too), or with --sockets on the syscall
+ * tracepoints the sockets preset puts on every accept and close (exits
+ * of accept and accept4, entry of close), and waits for SIGINT or
+ * SIGTERM. Prints "attached" on stderr once the probes are in, and
+ * "hits N" on stdout at exit.
  *
  * usage: floor BINARY FUNC
+ *        floor --sockets
  */
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +40,8 @@ static int catch_signals(void)
 	return 0;
 }
 
-static int attach(struct floor_bpf *skel, const char *binary, const char *func)
+static int attach_uprobe(struct floor_bpf *skel, const char *binary,
+			 const char *func)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
 	struct bpf_link *link;
@@ -48,6 +52,25 @@ static int attach(struct floor_bpf *skel, const char *binary, const char *func)
 	if (!link)
 		return -errno;
 	skel->links.count_hit = link;	/* destroyed with the skeleton */
+	return 0;
+}
+
+/* The tracepoints, each named by its program's SEC(). */
+static int attach_sockets(struct floor_bpf *skel)
+{
+	struct bpf_program *progs[] = { skel->progs.count_accept,
+					skel->progs.count_accept4,
+					skel->progs.count_close };
+	struct bpf_link **links[] = { &skel->links.count_accept,
+				      &skel->links.count_accept4,
+				      &skel->links.count_close };
+	size_t i;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		*links[i] = bpf_program__attach(progs[i]);
+		if (!*links[i])
+			return -errno;
+	}
 	return 0;
 }
 
@@ -68,13 +91,19 @@ static unsigned long long total_hits(struct floor_bpf *skel)
 	return total;
 }
 
+static void usage(void)
+{
+	fprintf(stderr, "usage: floor BINARY FUNC\n       floor --sockets\n");
+}
+
 int main(int argc, char **argv)
 {
+	int sockets = argc == 2 && !strcmp(argv[1], "--sockets");
 	struct floor_bpf *skel;
 	int err;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: floor BINARY FUNC\n");
+	if (argc != 3 && !sockets) {
+		usage();
 		return 2;
 	}
 	err = catch_signals();
@@ -87,10 +116,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: load: %s\n", strerror(errno));
 		return 1;
 	}
-	err = attach(skel, argv[1], argv[2]);
+	err = sockets ? attach_sockets(skel) : attach_uprobe(skel, argv[1], argv[2]);
 	if (err) {
-		fprintf(stderr, "floor: attach %s:%s: %s\n", argv[1], argv[2],
-			strerror(-err));
+		if (sockets)
+			fprintf(stderr, "floor: attach the syscall tracepoints: %s\n",
+				strerror(-err));
+		else
+			fprintf(stderr, "floor: attach %s:%s: %s\n", argv[1],
+				argv[2], strerror(-err));
 		floor_bpf__destroy(skel);
 		return 1;
 	}

@@ -5,6 +5,10 @@
 # interleaved, medians of requests/s, each as a ratio to plain:
 #
 #   plain        Prometheus alone
+#   floor        bench/floor --sockets: a counter bump on the syscall
+#                tracepoints the sockets preset uses (every process's
+#                accept exits and close entries), what any tool there
+#                pays; each tracepoint mode is also given over it
 #   sockets      --preset sockets (accept/close tracepoints)
 #   go_net_http  --preset go-net-http (the sockets tracepoints; a uprobe
 #                on hijackLocked, which Prometheus never calls)
@@ -32,7 +36,7 @@
 # section caps them at TW_CAP (net.ipv4.tcp_max_tw_buckets, put back at
 # exit), which every run reaches in its first second: each starts alike.
 #
-# BENCH_GO_MODES (default: all five) picks modes, plain always among them.
+# BENCH_GO_MODES (default: all six) picks modes, plain always among them.
 #
 # Run as root: part of `make bench` (bench/run.sh), or alone.
 # BENCH_GO_ROUNDS (default 3) and BENCH_GO_SECONDS (default 5) override.
@@ -45,7 +49,8 @@ WRK_OPTS=(-t2 -c16 "-d${DURATION}s")
 WRK=(wrk "${WRK_OPTS[@]}" -H 'Connection: close')
 GOAL=0.95
 TW_CAP=4096
-read -ra MODES <<<"plain ${BENCH_GO_MODES:-sockets go_net_http go_runtime all}"
+read -ra MODES <<<"plain ${BENCH_GO_MODES:-floor sockets go_net_http go_runtime all}"
+FLOOR=build/bench/floor
 declare -A PRESETS=(
 	[sockets]="--preset sockets"
 	[go_net_http]="--preset go-net-http"
@@ -105,6 +110,28 @@ watched() {
 	record "$mode" "$RPS" req/s
 }
 
+# floor: Prometheus with the floor's tracepoints on.
+run_floor() {
+	local pid status
+
+	start_prom || return 1
+	"$FLOOR" --sockets >"$TMP/floor.out" 2>"$TMP/floor.err" &
+	pid=$!
+	started "$pid"
+	wait_says "$pid" "$TMP/floor.err" attached || {
+		cat "$TMP/floor.err"
+		stop "$pid"
+		stop "$PROM_PID"
+		return 1
+	}
+	measured_load floor "$pid"
+	status=$?
+	stop "$pid"
+	stop "$PROM_PID"
+	[ $status -eq 0 ] || return 1
+	record floor "$RPS" req/s
+}
+
 run_sockets() { watched sockets; }
 run_go_net_http() { watched go_net_http; }
 run_go_runtime() { watched go_runtime; }
@@ -159,6 +186,11 @@ per_request() {
 		"$TMP/hits.$1"
 }
 
+# has_floor MODE: MODE puts the floor's tracepoints on, and floor ran.
+has_floor() {
+	[[ " ${MODES[*]} " == *" floor "* && $1 != @(plain|floor|go_runtime) ]]
+}
+
 # bpf_cost MODE: BPF ns per request and their share of the host's CPU
 # time per request, over all of MODE's rounds.
 bpf_cost() {
@@ -177,12 +209,14 @@ table() {
 		r=$(ratio "$(median "$m")" "$plain")
 		printf '%-12s %12.0f %8s %7s %13s   %s\n' "$m" "$(median "$m")" \
 			"$r" "$(spread "$m")" \
-			"$([ "$m" == plain ] && echo - || per_request "$m")" \
+			"$([[ $m == @(plain|floor) ]] && echo - || per_request "$m")" \
 			"$(values "$m")"
 		[ "$m" == plain ] && continue
-		echo "  $m: connwatch's BPF programs $(bpf_cost "$m")"
+		echo "  $m: its BPF programs $(bpf_cost "$m")"
 		r=$(median_ratio "$m" plain)
 		echo "  $m/plain per round:$(round_ratios "$m" plain), median $r (goal >= $GOAL: $(goal "$r" ">=" "$GOAL"))"
+		has_floor "$m" &&
+			echo "  $m/floor per round:$(round_ratios "$m" floor), median $(median_ratio "$m" floor)"
 		# shellcheck disable=SC2046 # one word per ratio wanted
 		r=$(median_of $(cpu_ratios "$m"))
 		echo "  host CPU per request $(cpu_per_request "$m") µs, plain $(cpu_per_request plain) µs; plain/$m per round:$(cpu_ratios "$m"), median $r (goal >= $GOAL: $(goal "$r" ">=" "$GOAL"))"
@@ -193,6 +227,7 @@ table() {
 	echo "$0: BENCH_GO_ROUNDS and BENCH_GO_SECONDS: positive integers" >&2
 	exit 2
 }
+make -s -f bench/bench.mk "$FLOOR" || exit 2
 section_start "Go HTTP server (Debian's stripped Prometheus): wrk ${WRK_OPTS[*]} -H 'Connection: close', $ROUNDS rounds, modes interleaved, medians, TIME_WAIT capped at $TW_CAP" \
 	curl wrk prometheus sysctl bpftool python3
 set_sysctls || { echo "$0: cannot set the sysctls it needs" >&2; exit 2; }
