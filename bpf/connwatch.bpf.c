@@ -130,6 +130,18 @@ struct {
 	__type(value, __u32);		/* target_id */
 } sock_targets SEC(".maps");
 
+/* The tgids that may be in sock_targets (see CW_SOCK_MAYBE_SLOTS). */
+__u8 sock_maybe[CW_SOCK_MAYBE_SLOTS];
+
+/* The sock_targets entry of tgid, if any: most processes are turned
+ * away by one byte. */
+static __u32 *sock_target_of(__u32 tgid)
+{
+	if (!sock_maybe[tgid & (CW_SOCK_MAYBE_SLOTS - 1)])
+		return NULL;
+	return bpf_map_lookup_elem(&sock_targets, &tgid);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, CW_RINGBUF_BYTES);
@@ -1305,7 +1317,7 @@ static int exe_matches(__u32 *target_id)
 static int parent_watched(__u32 *target_id)
 {
 	__u32 ppid = bpf_get_current_task_btf()->real_parent->tgid;
-	__u32 *id = bpf_map_lookup_elem(&sock_targets, &ppid);
+	__u32 *id = sock_target_of(ppid);
 
 	if (!id)
 		return 0;
@@ -1343,9 +1355,10 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 	__u32 target_id;
 	long err;
 
-	if (!bpf_map_lookup_elem(&sock_targets, &tgid)) {
+	if (!sock_target_of(tgid)) {
 		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
+		sock_maybe[tgid & (CW_SOCK_MAYBE_SLOTS - 1)] = 1;
 		err = bpf_map_update_elem(&sock_targets, &tgid, &target_id,
 					  BPF_NOEXIST);
 		note_full(err, CW_TABLE_SOCK_TARGETS);
@@ -1503,8 +1516,8 @@ static int sock_take(__u32 tgid, __s32 fd, struct sock_closing *c)
 	struct cw_sock_fd *s;
 	__u32 *target_id;
 
-	/* Every close on the machine comes here: one lookup for the rest. */
-	target_id = bpf_map_lookup_elem(&sock_targets, &tgid);
+	/* Every close on the machine comes here: one load for the rest. */
+	target_id = sock_target_of(tgid);
 	if (!target_id)
 		return 0;
 	s = bpf_map_lookup_elem(&sock_fds, &k);

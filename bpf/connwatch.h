@@ -43,7 +43,7 @@
  * adopted by the next one: bump this when what a pinned map holds
  * changes meaning, so that no connwatch adopts another one's maps.
  */
-#define CW_PIN_VERSION		5
+#define CW_PIN_VERSION		6
 
 /*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
@@ -356,6 +356,14 @@ struct cw_record {
  * by user space in the fd tables (user/sock_sweep.c).
  */
 #define CW_SOCK_MAX_FDS		(256 * 1024)
+/*
+ * sock_maybe: a byte per tgid modulo this (a power of two) that may be in
+ * sock_targets. Set before an insert and never cleared, so a clear byte
+ * means not watched: the one load every close and accept on the host
+ * makes, where a hash lookup cost ~120 ns here. A byte set for a process
+ * gone, or shared by two tgids, costs the lookup.
+ */
+#define CW_SOCK_MAYBE_SLOTS	65536
 #define CW_SLOT_SOCKETS		0xffffu	/* cw_record.slot of socket alerts */
 /*
  * close_range/closefrom: the fds of the range are looked at one by one
