@@ -137,7 +137,7 @@ __u8 sock_maybe[CW_SOCK_MAYBE_SLOTS];
  * away by one byte. */
 static __u32 *sock_target_of(__u32 tgid)
 {
-	if (!sock_maybe[tgid & (CW_SOCK_MAYBE_SLOTS - 1)])
+	if (!sock_maybe[CW_SOCK_MAYBE_SLOT(tgid)])
 		return NULL;
 	return bpf_map_lookup_elem(&sock_targets, &tgid);
 }
@@ -1358,7 +1358,7 @@ static struct cw_sock_stats *sock_target(__u32 tgid)
 	if (!sock_target_of(tgid)) {
 		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
-		sock_maybe[tgid & (CW_SOCK_MAYBE_SLOTS - 1)] = 1;
+		sock_maybe[CW_SOCK_MAYBE_SLOT(tgid)] = 1;
 		err = bpf_map_update_elem(&sock_targets, &tgid, &target_id,
 					  BPF_NOEXIST);
 		note_full(err, CW_TABLE_SOCK_TARGETS);

@@ -364,6 +364,7 @@ struct cw_record {
  * gone, or shared by two tgids, costs the lookup.
  */
 #define CW_SOCK_MAYBE_SLOTS	65536
+#define CW_SOCK_MAYBE_SLOT(tgid)	((tgid) & (CW_SOCK_MAYBE_SLOTS - 1))
 #define CW_SLOT_SOCKETS		0xffffu	/* cw_record.slot of socket alerts */
 /*
  * close_range/closefrom: the fds of the range are looked at one by one

@@ -346,7 +346,7 @@ void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 		__u32 tgid = pids[i];
 
 		/* before the entry: a clear byte turns its closes away */
-		s->skel->bss->sock_maybe[tgid & (CW_SOCK_MAYBE_SLOTS - 1)] = 1;
+		s->skel->bss->sock_maybe[CW_SOCK_MAYBE_SLOT(tgid)] = 1;
 		bpf_map_update_elem(targets, &tgid, &target_id, BPF_ANY);
 		watch_pid(s, tgid);
 	}
