@@ -130,16 +130,42 @@ struct {
 	__type(value, __u32);		/* target_id */
 } sock_targets SEC(".maps");
 
-/* The tgids that may be in sock_targets (see CW_SOCK_MAYBE_SLOTS). */
-__u8 sock_maybe[CW_SOCK_MAYBE_SLOTS];
+/* sock_targets, direct-mapped (see CW_SOCK_SLOTS). */
+__u64 sock_slots[CW_SOCK_SLOTS];
 
-/* The sock_targets entry of tgid, if any: most processes are turned
- * away by one byte. */
-static __u32 *sock_target_of(__u32 tgid)
+/*
+ * The current process' start, as /proc/PID/stat has it: what tells it
+ * from a later process given its pid. Plain loads through BTF pointers.
+ */
+static __u64 current_start_ticks(void)
 {
-	if (!sock_maybe[CW_SOCK_MAYBE_SLOT(tgid)])
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->group_leader->start_boottime / CW_NS_PER_TICK;
+}
+
+/* tgid's entry in sock_targets, if any: a clear slot says none. */
+static __u32 *sock_target_id(__u32 tgid)
+{
+	if (!sock_slots[CW_SOCK_SLOT(tgid)])
 		return NULL;
 	return bpf_map_lookup_elem(&sock_targets, &tgid);
+}
+
+/*
+ * The current process, tgid, is in sock_targets. Every close and accept
+ * on the host asks: the process its slot names, and every process whose
+ * slot is clear, are answered by that one load.
+ */
+static int sock_watched(__u32 tgid)
+{
+	__u64 slot = sock_slots[CW_SOCK_SLOT(tgid)];
+
+	if (!slot)
+		return 0;
+	if (slot == cw_sock_who(tgid, current_start_ticks()))
+		return 1;
+	return bpf_map_lookup_elem(&sock_targets, &tgid) != NULL;
 }
 
 struct {
@@ -312,9 +338,7 @@ static void note_full(long err, __u32 table)
 /* Asks to be told when the current process exits. */
 static long watch_current(__u32 tgid)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime) /
-		      CW_NS_PER_TICK;
+	__u64 start = current_start_ticks();
 
 	return bpf_map_update_elem(&watched, &tgid, &start, BPF_NOEXIST);
 }
@@ -1249,7 +1273,6 @@ struct cw_sock_stats sock_unkeyed;
 struct sock_closing {
 	struct cw_sock_fd was;
 	__s32 fd;
-	__u32 target_id;
 };
 
 struct {
@@ -1317,7 +1340,7 @@ static int exe_matches(__u32 *target_id)
 static int parent_watched(__u32 *target_id)
 {
 	__u32 ppid = bpf_get_current_task_btf()->real_parent->tgid;
-	__u32 *id = sock_target_of(ppid);
+	__u32 *id = sock_target_id(ppid);
 
 	if (!id)
 		return 0;
@@ -1338,31 +1361,46 @@ static struct cw_sock_stats *sock_stats_of(__u32 tgid)
 }
 
 /*
+ * The current process, tgid, joins sock_targets. Its slot asks
+ * sock_targets while the insert is under way (a clear slot would say
+ * "not watched"), and names it once it is in.
+ */
+static int sock_target_add(__u32 tgid, __u32 target_id)
+{
+	__u64 *slot = &sock_slots[CW_SOCK_SLOT(tgid)];
+	long err;
+
+	__sync_val_compare_and_swap(slot, 0, CW_SOCK_SLOT_ASK);
+	err = bpf_map_update_elem(&sock_targets, &tgid, &target_id,
+				  BPF_NOEXIST);
+	note_full(err, CW_TABLE_SOCK_TARGETS);
+	if (err == -E2BIG_ERRNO)
+		return -1;
+	*slot = cw_sock_who(tgid, current_start_ticks());
+	return 0;
+}
+
+/*
  * The stats of a watched process; a new process of the --exe binary, or
- * a child of a watched one, joins here at its first accept. Two lookups
- * in the common case: a process that exited keeps its stats for its
- * grace (user space folds them) but leaves sock_targets at once, so a
- * new process given its pid joins anew (its closes are seen, its exit
- * heard) and counts in those stats until the fold. A process
- * sock_targets has no room for is not watched (its closes could not be
- * told from others'); one sock_stats has no room for counts in the
- * target's own stats.
+ * a child of a watched one, joins here at its first accept. One lookup
+ * in the common case (its slot names it): a process that exited keeps
+ * its stats for its grace (user space folds them) but leaves
+ * sock_targets at once, so a new process given its pid joins anew (its
+ * closes are seen, its exit heard) and counts in those stats until the
+ * fold. A process sock_targets has no room for is not watched (its
+ * closes could not be told from others'); one sock_stats has no room
+ * for counts in the target's own stats.
  */
 static struct cw_sock_stats *sock_target(__u32 tgid)
 {
 	static const struct cw_sock_stats zero_stats;
 	struct cw_sock_stats *stats;
 	__u32 target_id;
-	long err;
 
-	if (!sock_target_of(tgid)) {
+	if (!sock_watched(tgid)) {
 		if (!exe_matches(&target_id) && !parent_watched(&target_id))
 			return NULL;
-		sock_maybe[CW_SOCK_MAYBE_SLOT(tgid)] = 1;
-		err = bpf_map_update_elem(&sock_targets, &tgid, &target_id,
-					  BPF_NOEXIST);
-		note_full(err, CW_TABLE_SOCK_TARGETS);
-		if (err == -E2BIG_ERRNO)
+		if (sock_target_add(tgid, target_id))
 			return NULL;
 		note_full(watch_current(tgid), CW_TABLE_WATCHED);
 	}
@@ -1514,17 +1552,14 @@ static int sock_take(__u32 tgid, __s32 fd, struct sock_closing *c)
 {
 	struct cw_sock_key k = { .tgid = tgid, .fd = fd };
 	struct cw_sock_fd *s;
-	__u32 *target_id;
 
-	/* Every close on the machine comes here: one load for the rest. */
-	target_id = sock_target_of(tgid);
-	if (!target_id)
+	/* Every close on the machine comes here. */
+	if (!sock_watched(tgid))
 		return 0;
 	s = bpf_map_lookup_elem(&sock_fds, &k);
 	if (!s)
 		return 0;	/* never accepted: not a connection */
 	c->fd = fd;
-	c->target_id = *target_id;
 	c->was = *s;
 	c->was.state = __sync_lock_test_and_set(&s->state, CW_FD_CLOSED);
 	return 1;
@@ -1560,10 +1595,12 @@ static void count_closed(struct cw_sock_stats *stats, __u32 state,
 		__sync_fetch_and_add(&stats->buckets[i], 1);
 }
 
-static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
+/* The rare path looks the target up: no close pays for it. */
+static void emit_double_close(void *ctx, __s32 fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct cw_rate_key rk = { .tgid = pid_tgid >> 32, .target_id = target_id,
+	__u32 *target_id = sock_target_id(pid_tgid >> 32);
+	struct cw_rate_key rk = { .tgid = pid_tgid >> 32,
 				  .kind = CW_ANOM_DOUBLE_CLOSE_FD };
 	struct cw_event ev = { .key = fd, .tid = (__u32)pid_tgid,
 			       .slot = CW_SLOT_SOCKETS };
@@ -1572,6 +1609,9 @@ static void emit_double_close(void *ctx, __s32 fd, __u32 target_id)
 	__u32 stop;
 	long n;
 
+	if (!target_id)		/* out of sock_targets since: it exited */
+		return;
+	rk.target_id = *target_id;
 	stop = stop_on_critical && first_stop();
 	ev.ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
@@ -1608,7 +1648,7 @@ static void sock_close_end(void *ctx, const struct sock_closing *c, int ebadf)
 			     bpf_ktime_get_ns());
 	} else if (c->was.state == CW_FD_CLOSED && ebadf) {
 		__sync_fetch_and_add(&stats->double_closes, 1);
-		emit_double_close(ctx, c->fd, c->target_id);
+		emit_double_close(ctx, c->fd);
 	}
 }
 

@@ -43,7 +43,7 @@
  * adopted by the next one: bump this when what a pinned map holds
  * changes meaning, so that no connwatch adopts another one's maps.
  */
-#define CW_PIN_VERSION		6
+#define CW_PIN_VERSION		7
 
 /*
  * Connection duration histogram (sockets preset and the LD_PRELOAD shim):
@@ -357,14 +357,26 @@ struct cw_record {
  */
 #define CW_SOCK_MAX_FDS		(256 * 1024)
 /*
- * sock_maybe: a byte per tgid modulo this (a power of two) that may be in
- * sock_targets. Set before an insert and never cleared, so a clear byte
- * means not watched: the one load every close and accept on the host
- * makes, where a hash lookup cost ~120 ns here. A byte set for a process
- * gone, or shared by two tgids, costs the lookup.
+ * sock_slots: sock_targets, direct-mapped. A slot per tgid modulo this (a
+ * power of two) names the process last added there (cw_sock_who): that
+ * process finds itself watched with one load at each of its accepts and
+ * closes, where a lookup in sock_targets cost ~120 ns here. 0: no tgid
+ * of sock_targets there, so every other process on the host is turned
+ * away by that same load. CW_SOCK_SLOT_ASK, or another process: ask
+ * sock_targets. A slot is set to ASK before an insert and names the
+ * process once it is in; it is never cleared: a process gone leaves its
+ * start time there, which no later process given its pid has.
  */
-#define CW_SOCK_MAYBE_SLOTS	65536
-#define CW_SOCK_MAYBE_SLOT(tgid)	((tgid) & (CW_SOCK_MAYBE_SLOTS - 1))
+#define CW_SOCK_SLOTS		16384
+#define CW_SOCK_SLOT(tgid)	((tgid) & (CW_SOCK_SLOTS - 1))
+#define CW_SOCK_SLOT_ASK	1ull
+
+/* A process as sock_slots names it: never 0 nor ASK (a tgid is >= 1). */
+static inline __u64 cw_sock_who(__u32 tgid, __u64 start_ticks)
+{
+	return (__u64)tgid << 32 | (__u32)start_ticks;
+}
+
 #define CW_SLOT_SOCKETS		0xffffu	/* cw_record.slot of socket alerts */
 /*
  * close_range/closefrom: the fds of the range are looked at one by one

@@ -334,9 +334,28 @@ static int load_skeleton(struct cw_session *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * tgid joins sock_targets, as sock_target_add() does in the kernel: its
+ * slot asks sock_targets while the insert is under way, and names it
+ * once it is in.
+ */
+static void sock_targets_join(struct cw_session *s, __u32 tgid, __u32 target_id)
+{
+	__u64 *slot = &s->skel->bss->sock_slots[CW_SOCK_SLOT(tgid)];
+	__u64 clear = 0;
+	uint64_t start;
+
+	__atomic_compare_exchange_n(slot, &clear, CW_SOCK_SLOT_ASK, 0,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.sock_targets), &tgid,
+				&target_id, BPF_ANY) ||
+	    proc_start_ticks(tgid, &start))
+		return;
+	__atomic_store_n(slot, cw_sock_who(tgid, start), __ATOMIC_SEQ_CST);
+}
+
 void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 {
-	int targets = bpf_map__fd(s->skel->maps.sock_targets);
 	__u32 target_id = session_sock_target(s);
 	pid_t pids[CW_MAX_TARGETS];
 	size_t i, n;
@@ -345,9 +364,7 @@ void session_watch_sockets_of(struct cw_session *s, pid_t pid)
 	for (i = 0; i < n; i++) {
 		__u32 tgid = pids[i];
 
-		/* before the entry: a clear byte turns its closes away */
-		s->skel->bss->sock_maybe[CW_SOCK_MAYBE_SLOT(tgid)] = 1;
-		bpf_map_update_elem(targets, &tgid, &target_id, BPF_ANY);
+		sock_targets_join(s, tgid, target_id);
 		watch_pid(s, tgid);
 	}
 }

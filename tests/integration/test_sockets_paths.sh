@@ -177,6 +177,101 @@ else
 fi
 stop "$CW_PID"
 
+# --- sock_slots (CW_SOCK_SLOTS): the tgids equal modulo 16384 share a
+# slot, which names one watched process; the others ask sock_targets.
+# Pids are handed out with ns_last_pid.
+SLOTS=16384
+
+# start_at PID ARGS...: sock_paths_server ARGS as pid PID (5 tries: a
+# fork elsewhere on the host may take it first).
+start_at() {
+	local want=$1 try
+	shift
+	for try in 1 2 3 4 5; do
+		NEXT_PID=$want start_fixture $SPS "$@" || return 1
+		[ "$SRV_PID" == "$want" ] && return 0
+		stop "$SRV_PID"
+	done
+	fail "pid $want given (5 tries)"
+	return 1
+}
+
+# free_pair: a pid A with A and A + SLOTS both free, below pid_max.
+free_pair() {
+	local a max
+	max=$(cat /proc/sys/kernel/pid_max)
+	for ((a = 3001; a < SLOTS && a + SLOTS < max; a += 7)); do
+		[ -e /proc/$a ] || [ -e /proc/$((a + SLOTS)) ] ||
+			{ echo $a; return 0; }
+	done
+	return 1
+}
+
+# Two watched processes on one slot (--exe: each joins at its first
+# accept, the second takes the slot): both counted exactly, before and
+# after, and the double closes of the one the slot no longer names caught.
+if A=$(free_pair); then
+	start_connwatch --exe "$SPS" --preset sockets ||
+		fail "slot shared: connwatch attached"
+	if start_at "$A" --close libc --again libc --every 5; then
+		PA=$SRV_PID PORT_A=$SRV_PORT
+		check "slot shared: pid $PA, 50 connections served" \
+			load --connections 50 --concurrency 1
+		if start_at $((A + SLOTS)) --close libc --again libc --every 5; then
+			PB=$SRV_PID
+			check "slot shared: pid $PB, 50 connections served" \
+				load --connections 50 --concurrency 1
+			SRV_PORT=$PORT_A
+			check "slot shared: pid $PA again, 50 connections served" \
+				load --connections 50 --concurrency 1
+			wait_eq 5 100 metric connwatch_connections_closed_total "pid=\"$PA\""
+			check_counts "slot shared, the first: " "$PA" 100 \
+				connections_opened_total connections_closed_total
+			check_counts "slot shared, the second: " "$PB" 50 \
+				connections_opened_total connections_closed_total
+			wait_eq 5 30 metric connwatch_anomalies_total 'kind="double_close_fd"'
+			check_eq "slot shared: the 30 double closes caught" \
+				"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 30
+			stop "$PB"
+		fi
+		stop "$PA"
+	fi
+	stop "$CW_PID"
+else
+	fail "slot shared: two free pids $SLOTS apart below pid_max"
+fi
+
+# A process not watched on a watched one's slot, then on its pid once it
+# ended (the slot names the one gone, with its start time): neither
+# counted.
+if A=$(free_pair) && start_at "$A" --close libc; then
+	PA=$SRV_PID
+	start_connwatch --pid "$PA" --preset sockets ||
+		fail "slot not ours: connwatch attached"
+	P="pid=\"$PA\""
+	check "slot not ours: pid $PA, 50 connections served" \
+		load --connections 50 --concurrency 1
+	if start_at $((A + SLOTS)) --close libc; then
+		check "slot not ours: pid $SRV_PID, 50 connections served" \
+			load --connections 50 --concurrency 1
+		check_eq "slot not ours: pid $SRV_PID not counted" \
+			"$(metric connwatch_connections_opened_total "pid=\"$SRV_PID\"")" ""
+		stop "$SRV_PID"
+	fi
+	stop "$PA"
+	wait_eq 5 0 metric connwatch_target_up "$P"
+	if start_at "$PA" --close libc; then
+		check "pid of a watched one gone: 50 connections served" \
+			load --connections 50 --concurrency 1
+		check_counts "pid of a watched one gone, not counted: " "$PA" 50 \
+			connections_opened_total connections_closed_total
+		stop "$SRV_PID"
+	fi
+	stop "$CW_PID"
+else
+	fail "slot not ours: a server on a free pid pair"
+fi
+
 # --- connwatch run, eBPF: the multishot accept armed after the attach
 CW_PORT=$(free_port)
 CW_LOG=$TMP/run.jsonl
