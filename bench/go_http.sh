@@ -16,7 +16,16 @@
 #   all          the three at once (Prometheus has no quic-go)
 #
 # and, from connwatch_probe_hits_total, the uprobe hits per request of
-# each mode. Every mode starts its own Prometheus on a fresh port.
+# each mode.
+#
+# Each round starts one Prometheus, and its modes run on it in turn, as
+# a user attaches connwatch to a server that runs (--fresh: nothing
+# adopted from the run before), then detaches. Each round's ratios are
+# thus of one process: Prometheus instances differ from one start to the
+# next (heap, goroutines, the TSDB's start), and with one per run, the
+# host CPU per request of sockets and all was 4-7 us above plain's where
+# their BPF programs took 1 us, when on one instance all three took the
+# same. BENCH_GO_FRESH=1 starts a Prometheus for every run instead.
 #
 # Single runs swing +-10% on a shared VM, more than the cost looked for;
 # so each watched run also measures that cost directly: the run time of
@@ -45,6 +54,7 @@ cd "$(dirname "$0")/.." || exit 2
 
 ROUNDS=${BENCH_GO_ROUNDS:-3}
 DURATION=${BENCH_GO_SECONDS:-5}
+FRESH=${BENCH_GO_FRESH:-}
 WRK_OPTS=(-t2 -c16 "-d${DURATION}s")
 WRK=(wrk "${WRK_OPTS[@]}" -H 'Connection: close')
 GOAL=0.95
@@ -82,11 +92,28 @@ measured_load() {
 	return $status
 }
 
-run_plain() {
+# server_up: the round's Prometheus, started by its first run (which
+# stops the round before's), or with FRESH a new one; server_done: the
+# run is over (with FRESH, its Prometheus goes).
+server_up() {
+	[ -z "$FRESH" ] && [ "$PROM_ROUND" == "$ROUND" ] && return 0
+	[ -n "$PROM_PID" ] && stop "$PROM_PID"
+	PROM_PID=
 	start_prom || return 1
+	PROM_ROUND=$ROUND
+}
+
+server_done() {
+	[ -z "$FRESH" ] && return 0
+	stop "$PROM_PID"
+	PROM_PID=
+}
+
+run_plain() {
+	server_up || return 1
 	measured_load plain
 	local status=$?
-	stop "$PROM_PID"
+	server_done
 	[ $status -eq 0 ] || return 1
 	record plain "$RPS" req/s
 }
@@ -95,17 +122,17 @@ run_plain() {
 watched() {
 	local mode=$1 status
 
-	start_prom || return 1
+	server_up || return 1
 	# shellcheck disable=SC2086 # word splitting wanted
-	attach_cw "$PROM_PID" ${PRESETS[$mode]} || {
-		stop "$PROM_PID"
+	attach_cw "$PROM_PID" --fresh ${PRESETS[$mode]} || {
+		server_done
 		return 1
 	}
 	measured_load "$mode" "$CW_PID"
 	status=$?
 	echo "$(hits "$CW_PORT") $REQS" >>"$TMP/hits.$mode"
 	stop "$CW_PID"
-	stop "$PROM_PID"
+	server_done
 	[ $status -eq 0 ] || return 1
 	record "$mode" "$RPS" req/s
 }
@@ -114,20 +141,20 @@ watched() {
 run_floor() {
 	local pid status
 
-	start_prom || return 1
+	server_up || return 1
 	"$FLOOR" --sockets >"$TMP/floor.out" 2>"$TMP/floor.err" &
 	pid=$!
 	started "$pid"
 	wait_says "$pid" "$TMP/floor.err" attached || {
 		cat "$TMP/floor.err"
 		stop "$pid"
-		stop "$PROM_PID"
+		server_done
 		return 1
 	}
 	measured_load floor "$pid"
 	status=$?
 	stop "$pid"
-	stop "$PROM_PID"
+	server_done
 	[ $status -eq 0 ] || return 1
 	record floor "$RPS" req/s
 }
@@ -228,7 +255,7 @@ table() {
 	exit 2
 }
 make -s -f bench/bench.mk "$FLOOR" || exit 2
-section_start "Go HTTP server (Debian's stripped Prometheus): wrk ${WRK_OPTS[*]} -H 'Connection: close', $ROUNDS rounds, modes interleaved, medians, TIME_WAIT capped at $TW_CAP" \
+section_start "Go HTTP server (Debian's stripped Prometheus, $([ -n "$FRESH" ] && echo "a fresh one per run" || echo "one per round")): wrk ${WRK_OPTS[*]} -H 'Connection: close', $ROUNDS rounds, modes interleaved, medians, TIME_WAIT capped at $TW_CAP" \
 	curl wrk prometheus sysctl bpftool python3
 set_sysctls || { echo "$0: cannot set the sysctls it needs" >&2; exit 2; }
 interleave "$ROUNDS" "${MODES[@]}"

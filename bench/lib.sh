@@ -224,7 +224,7 @@ attach_cw() {
 # --- rounds and report ---
 
 # interleave ROUNDS MODE...: ROUNDS rounds of every MODE (run_MODE), in an
-# order rotating by one each round.
+# order rotating by one each round; ROUND is the round under way (from 1).
 interleave() {
 	local rounds=$1 r i
 	shift
@@ -232,6 +232,8 @@ interleave() {
 
 	for ((r = 0; r < rounds; r++)); do
 		echo "round $((r + 1))/$rounds"
+		# shellcheck disable=SC2034 # read by the sections
+		ROUND=$((r + 1))
 		for ((i = 0; i < ${#modes[@]}; i++)); do
 			run_mode "${modes[(r + i) % ${#modes[@]}]}" $((r + 1))
 		done
