@@ -290,3 +290,65 @@ else
 	fail "run: sock_paths_server started" "$(head -c 300 "$TMP/run.err")"
 fi
 stop "$RUN_PID"
+
+# --- connwatch killed (-9) and started again: the new one adopts what the
+# old one pinned (the processes watched, their slots, sockets and counts).
+# Connections open across the restart are counted closed as they end, and
+# double closes are caught on both sides of it.
+PINS=/sys/fs/bpf/connwatch
+# restarted NAME: kill -9 connwatch, start it again on the same server.
+restarted() {
+	kill -KILL "$CW_PID"
+	wait "$CW_PID" 2>/dev/null
+	start_connwatch --pid "$SRV_PID" --preset sockets ||
+		{ fail "$1: connwatch started again"; return 1; }
+	check "$1: the new connwatch adopts the pinned state" \
+		grep -q "adopted the state pinned in $PINS/" "$CW_ERR"
+}
+
+start_server fixed && start_connwatch --pid "$SRV_PID" --preset sockets && {
+	P="pid=\"$SRV_PID\""
+	DIR=$(sed -n "s|.*state pinned in \($PINS/.*\)$|\1|p" "$CW_ERR")
+	check "restart, 20 open: 10 connections served" \
+		load --connections 10 --concurrency 1
+	load --connections 20 --concurrency 20 --hold-ms 3000 &
+	HELD=$!
+	wait_eq 5 20 metric connwatch_connections_open "$P"
+	check_eq "restart, 20 open: 20 open before" \
+		"$(metric connwatch_connections_open "$P")" 20
+	restarted "restart, 20 open"
+	check "restart, 20 open: the 20 held connections served" wait "$HELD"
+	check "restart, 20 open: 10 more served" \
+		load --connections 10 --concurrency 1
+	wait_eq 5 40 metric connwatch_connections_closed_total "$P"
+	check_counts "restart, 20 open: " "$SRV_PID" 40 \
+		connections_opened_total connections_closed_total
+	check_eq "restart, 20 open: open == 0" \
+		"$(metric connwatch_connections_open "$P")" 0
+	check_eq "restart, 20 open: none closed by the sweep" \
+		"$(metric connwatch_connections_closed_by_sweep_total "$P")" 0
+	stop "$SRV_PID"
+	stop "$CW_PID"
+	check "restart, 20 open: the pins go with the last process" \
+		test -n "$DIR" -a ! -e "$DIR"
+}
+
+start_fixture $FX/double_close_server 5 &&
+	start_connwatch --pid "$SRV_PID" --preset sockets && {
+	P="pid=\"$SRV_PID\""
+	check "restart, double closes: 10 connections served" \
+		load --connections 10 --concurrency 1
+	wait_eq 5 2 alerts_of_kind double_close_fd
+	restarted "restart, double closes"
+	check "restart, double closes: 10 more served" \
+		load --connections 10 --concurrency 1
+	wait_eq 5 2 alerts_of_kind double_close_fd
+	check_eq "restart, double closes: 2 caught after the restart" \
+		"$(alerts_of_kind double_close_fd)" 2
+	check_eq "restart, double closes: anomalies_total goes on (4)" \
+		"$(metric connwatch_anomalies_total 'kind="double_close_fd"')" 4
+	check_counts "restart, double closes: " "$SRV_PID" 20 \
+		connections_opened_total connections_closed_total
+	stop "$SRV_PID"
+	stop "$CW_PID"
+}
