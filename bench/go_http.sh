@@ -22,10 +22,8 @@
 # a user attaches connwatch to a server that runs (--fresh: nothing
 # adopted from the run before), then detaches. Each round's ratios are
 # thus of one process: Prometheus instances differ from one start to the
-# next (heap, goroutines, the TSDB's start), and with one per run, the
-# host CPU per request of sockets and all was 4-7 us above plain's where
-# their BPF programs took 1 us, when on one instance all three took the
-# same. BENCH_GO_FRESH=1 starts a Prometheus for every run instead.
+# next (heap, goroutines, the TSDB's start). BENCH_GO_FRESH=1 starts a
+# Prometheus for every run instead.
 #
 # Single runs swing +-10% on a shared VM, more than the cost looked for;
 # so each watched run also measures that cost directly: the run time of
