@@ -116,6 +116,25 @@ run_plain() {
 	record plain "$RPS" req/s
 }
 
+# Each connwatch stops while the round's Prometheus runs, so it leaves
+# its state pinned for a next one (README: Restarting connwatch): the
+# pins, up to 34 MB each, go at exit, once the last Prometheus is gone.
+PINS=()
+note_pins() {
+	local dir
+	dir=$(sed -n 's|.*state pinned in \(/sys/fs/bpf/connwatch/.*\)$|\1|p' \
+		"$TMP/cw.err")
+	[ -n "$dir" ] && PINS+=("$dir")
+}
+
+drop_pins() {
+	local dir
+	for dir in "${PINS[@]}"; do
+		rm -rf "$dir"
+		rmdir "$(dirname "$dir")" 2>/dev/null
+	done
+}
+
 # watched MODE: Prometheus under connwatch with MODE's presets.
 watched() {
 	local mode=$1 status
@@ -126,6 +145,7 @@ watched() {
 		server_done
 		return 1
 	}
+	note_pins
 	measured_load "$mode" "$CW_PID"
 	status=$?
 	echo "$(hits "$CW_PORT") $REQS" >>"$TMP/hits.$mode"
@@ -168,7 +188,7 @@ set_sysctls() {
 	TW_SAVED=$(sysctl -n net.ipv4.tcp_max_tw_buckets) || return 1
 	STATS_SAVED=$(sysctl -n kernel.bpf_stats_enabled) || return 1
 	trap 'sysctl -qw net.ipv4.tcp_max_tw_buckets="$TW_SAVED" \
-		kernel.bpf_stats_enabled="$STATS_SAVED"; cleanup' EXIT
+		kernel.bpf_stats_enabled="$STATS_SAVED"; cleanup; drop_pins' EXIT
 	sysctl -qw net.ipv4.tcp_max_tw_buckets=$TW_CAP \
 		kernel.bpf_stats_enabled=1
 }
