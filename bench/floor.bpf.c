@@ -4,7 +4,9 @@
  * bump, on a uprobe or on the syscall tracepoints the sockets preset
  * uses at every accept and close. What connwatch costs above this is
  * what its own accounting adds; the rest is the uprobe trap, or the
- * kernel's syscall tracing path, that any tool there pays.
+ * kernel's syscall tracing path, that any tool there pays. On acct(2),
+ * which nothing calls, the tracing path alone: once any syscall
+ * tracepoint is on, every system call on the host takes it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -48,6 +50,12 @@ int count_accept4(void *ctx)
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int count_close(void *ctx)
+{
+	return bump();
+}
+
+SEC("tracepoint/syscalls/sys_enter_acct")
+int count_acct(void *ctx)
 {
 	return bump();
 }

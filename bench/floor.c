@@ -4,12 +4,15 @@
  * plain uprobe on FUNC in BINARY, for every process (pid -1, so processes
  * started later are covered too), or with --sockets on the syscall
  * tracepoints the sockets preset puts on every accept and close (exits
- * of accept and accept4, entry of close), and waits for SIGINT or
- * SIGTERM. Prints "attached" on stderr once the probes are in, and
- * "hits N" on stdout at exit.
+ * of accept and accept4, entry of close), or with --tracing on the entry
+ * of acct(2), which nothing calls: the kernel's syscall tracing path
+ * alone, which every system call on the host takes once a syscall
+ * tracepoint is on. Waits for SIGINT or SIGTERM. Prints "attached" on
+ * stderr once the probes are in, and "hits N" on stdout at exit.
  *
  * usage: floor BINARY FUNC
  *        floor --sockets
+ *        floor --tracing
  */
 #include <errno.h>
 #include <signal.h>
@@ -56,6 +59,19 @@ static int attach_uprobe(struct floor_bpf *skel, const char *binary,
 }
 
 /* The tracepoints, each named by its program's SEC(). */
+static int attach_tracepoints(struct bpf_program **progs,
+			      struct bpf_link ***links, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*links[i] = bpf_program__attach(progs[i]);
+		if (!*links[i])
+			return -errno;
+	}
+	return 0;
+}
+
 static int attach_sockets(struct floor_bpf *skel)
 {
 	struct bpf_program *progs[] = { skel->progs.count_accept,
@@ -64,14 +80,16 @@ static int attach_sockets(struct floor_bpf *skel)
 	struct bpf_link **links[] = { &skel->links.count_accept,
 				      &skel->links.count_accept4,
 				      &skel->links.count_close };
-	size_t i;
 
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		*links[i] = bpf_program__attach(progs[i]);
-		if (!*links[i])
-			return -errno;
-	}
-	return 0;
+	return attach_tracepoints(progs, links, 3);
+}
+
+static int attach_tracing(struct floor_bpf *skel)
+{
+	struct bpf_program *progs[] = { skel->progs.count_acct };
+	struct bpf_link **links[] = { &skel->links.count_acct };
+
+	return attach_tracepoints(progs, links, 1);
 }
 
 static unsigned long long total_hits(struct floor_bpf *skel)
@@ -93,16 +111,18 @@ static unsigned long long total_hits(struct floor_bpf *skel)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: floor BINARY FUNC\n       floor --sockets\n");
+	fprintf(stderr, "usage: floor BINARY FUNC\n       floor --sockets\n"
+		"       floor --tracing\n");
 }
 
 int main(int argc, char **argv)
 {
 	int sockets = argc == 2 && !strcmp(argv[1], "--sockets");
+	int tracing = argc == 2 && !strcmp(argv[1], "--tracing");
 	struct floor_bpf *skel;
 	int err;
 
-	if (argc != 3 && !sockets) {
+	if (argc != 3 && !sockets && !tracing) {
 		usage();
 		return 2;
 	}
@@ -116,9 +136,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: load: %s\n", strerror(errno));
 		return 1;
 	}
-	err = sockets ? attach_sockets(skel) : attach_uprobe(skel, argv[1], argv[2]);
+	if (sockets)
+		err = attach_sockets(skel);
+	else if (tracing)
+		err = attach_tracing(skel);
+	else
+		err = attach_uprobe(skel, argv[1], argv[2]);
 	if (err) {
-		if (sockets)
+		if (sockets || tracing)
 			fprintf(stderr, "floor: attach the syscall tracepoints: %s\n",
 				strerror(-err));
 		else

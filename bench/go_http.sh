@@ -5,6 +5,10 @@
 # interleaved, medians of requests/s, each as a ratio to plain:
 #
 #   plain        Prometheus alone
+#   tracing      bench/floor --tracing: a counter bump on acct(2)'s entry,
+#                which nothing calls: the kernel's syscall tracing path
+#                alone, which every system call on the host takes once
+#                any syscall tracepoint is on
 #   floor        bench/floor --sockets: a counter bump on the syscall
 #                tracepoints the sockets preset uses (every process's
 #                accept exits and close entries), what any tool there
@@ -43,7 +47,7 @@
 # section caps them at TW_CAP (net.ipv4.tcp_max_tw_buckets, put back at
 # exit), which every run reaches in its first second: each starts alike.
 #
-# BENCH_GO_MODES (default: all six) picks modes, plain always among them.
+# BENCH_GO_MODES (default: all seven) picks modes, plain always among them.
 #
 # Run as root: part of `make bench` (bench/run.sh), or alone.
 # BENCH_GO_ROUNDS (default 3) and BENCH_GO_SECONDS (default 5) override.
@@ -57,7 +61,7 @@ WRK_OPTS=(-t2 -c16 "-d${DURATION}s")
 WRK=(wrk "${WRK_OPTS[@]}" -H 'Connection: close')
 GOAL=0.95
 TW_CAP=4096
-read -ra MODES <<<"plain ${BENCH_GO_MODES:-floor sockets go_net_http go_runtime all}"
+read -ra MODES <<<"plain ${BENCH_GO_MODES:-tracing floor sockets go_net_http go_runtime all}"
 FLOOR=build/bench/floor
 declare -A PRESETS=(
 	[sockets]="--preset sockets"
@@ -122,17 +126,8 @@ run_plain() {
 PINS=()
 note_pins() {
 	local dir
-	dir=$(sed -n 's|.*state pinned in \(/sys/fs/bpf/connwatch/.*\)$|\1|p' \
-		"$TMP/cw.err")
+	dir=$(pin_dirs "$TMP/cw.err")
 	[ -n "$dir" ] && PINS+=("$dir")
-}
-
-drop_pins() {
-	local dir
-	for dir in "${PINS[@]}"; do
-		rm -rf "$dir"
-		rmdir "$(dirname "$dir")" 2>/dev/null
-	done
 }
 
 # watched MODE: Prometheus under connwatch with MODE's presets.
@@ -155,12 +150,12 @@ watched() {
 	record "$mode" "$RPS" req/s
 }
 
-# floor: Prometheus with the floor's tracepoints on.
-run_floor() {
+# floor_run MODE ARG: Prometheus with bench/floor ARG's tracepoints on.
+floor_run() {
 	local pid status
 
 	server_up || return 1
-	"$FLOOR" --sockets >"$TMP/floor.out" 2>"$TMP/floor.err" &
+	"$FLOOR" "$2" >"$TMP/floor.out" 2>"$TMP/floor.err" &
 	pid=$!
 	started "$pid"
 	wait_says "$pid" "$TMP/floor.err" attached || {
@@ -169,14 +164,16 @@ run_floor() {
 		server_done
 		return 1
 	}
-	measured_load floor "$pid"
+	measured_load "$1" "$pid"
 	status=$?
 	stop "$pid"
 	server_done
 	[ $status -eq 0 ] || return 1
-	record floor "$RPS" req/s
+	record "$1" "$RPS" req/s
 }
 
+run_tracing() { floor_run tracing --tracing; }
+run_floor() { floor_run floor --sockets; }
 run_sockets() { watched sockets; }
 run_go_net_http() { watched go_net_http; }
 run_go_runtime() { watched go_runtime; }
@@ -188,7 +185,7 @@ set_sysctls() {
 	TW_SAVED=$(sysctl -n net.ipv4.tcp_max_tw_buckets) || return 1
 	STATS_SAVED=$(sysctl -n kernel.bpf_stats_enabled) || return 1
 	trap 'sysctl -qw net.ipv4.tcp_max_tw_buckets="$TW_SAVED" \
-		kernel.bpf_stats_enabled="$STATS_SAVED"; cleanup; drop_pins' EXIT
+		kernel.bpf_stats_enabled="$STATS_SAVED"; cleanup; drop_pins "${PINS[@]}"' EXIT
 	sysctl -qw net.ipv4.tcp_max_tw_buckets=$TW_CAP \
 		kernel.bpf_stats_enabled=1
 }
@@ -233,7 +230,7 @@ per_request() {
 
 # has_floor MODE: MODE puts the floor's tracepoints on, and floor ran.
 has_floor() {
-	[[ " ${MODES[*]} " == *" floor "* && $1 != @(plain|floor|go_runtime) ]]
+	[[ " ${MODES[*]} " == *" floor "* && $1 != @(plain|tracing|floor|go_runtime) ]]
 }
 
 # bpf_cost MODE: BPF ns per request and their share of the host's CPU
@@ -254,7 +251,7 @@ table() {
 		r=$(ratio "$(median "$m")" "$plain")
 		printf '%-12s %12.0f %8s %7s %13s   %s\n' "$m" "$(median "$m")" \
 			"$r" "$(spread "$m")" \
-			"$([[ $m == @(plain|floor) ]] && echo - || per_request "$m")" \
+			"$([[ $m == @(plain|tracing|floor) ]] && echo - || per_request "$m")" \
 			"$(values "$m")"
 		[ "$m" == plain ] && continue
 		echo "  $m: its BPF programs $(bpf_cost "$m")"

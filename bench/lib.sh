@@ -6,6 +6,7 @@
 # started, by pid, and exits 1 if a measurement failed (a missed goal is
 # reported, not fatal). Run alone, a section prints the machine header
 # itself; under bench/run.sh (BENCH_IN_RUN=1) the header comes once.
+. tests/pins.sh
 . tests/port.sh
 . tests/servers.sh
 
