@@ -8,6 +8,8 @@ SPEC=tests/specs/tracker.yaml
 TMP=$(mktemp -d /tmp/connwatch-test.XXXXXX)
 STARTED=()
 
+# Every process the test started stops; then the state its connwatch
+# runs left pinned for servers that outlived them goes too.
 cleanup() {
 	local pid
 	for pid in "${STARTED[@]}"; do
@@ -16,6 +18,8 @@ cleanup() {
 	for pid in "${STARTED[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
+	# shellcheck disable=SC2046 # one word per directory wanted
+	drop_pins $(pin_dirs "$TMP")
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -49,6 +53,7 @@ check_eq() {
 	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
 }
 
+. tests/pins.sh
 . tests/port.sh
 . tests/servers.sh
 
