@@ -12,8 +12,9 @@
 #   bench/uring_cost.sh        ns per io_uring NOP on the host, plain and
 #                              with the sockets preset attached elsewhere
 #   bench/go_http.sh           a Go HTTP server (Prometheus) req/s plain,
-#                              under the bare tracepoints (the floor) and
-#                              under each preset, uprobe hits per request
+#                              under the syscall tracing path alone, the
+#                              bare tracepoints (the floor) and each
+#                              preset, uprobe hits per request
 #   bench/quic_v048.sh         the seed's server: probe hits per connection
 #                              (caller-scoped drain vs closechan), attach time
 #   bench/storm.sh             an alert storm of 10^6 counter underflows:
