@@ -36,7 +36,7 @@ DEB_PKGS   := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 GO122      := /usr/lib/go-1.22/bin/go
 BACKPORTS  := deb http://deb.debian.org/debian bookworm-backports main
 
-.PHONY: all deps test unit integration bench demo install clean asan deb
+.PHONY: all deps test unit integration bench demo install clean asan tsan deb
 
 PRELOAD        := $(OUT)/libconnwatch-preload.so
 PRELOAD_CFLAGS := -O2 -g -fPIC -shared $(WARN) -std=gnu11 -D_GNU_SOURCE \
@@ -92,23 +92,29 @@ $(PRELOAD): $(PRELOAD_SRCS) $(wildcard user/preload/*.h) bpf/connwatch.h \
 		| $(OUT)
 	$(CC) $(PRELOAD_CFLAGS) -o $@ $(PRELOAD_SRCS) -ldl -lpthread
 
-# connwatch under ASan+UBSan (`make asan`), for the tests that hammer it
-# (tests/integration/test_scrape_lifecycle.sh): the same sources with the
-# unit tests' sanitizer flags, and the same BPF skeleton.
-ASAN_OUT   := $(OUT)/asan
-ASAN_OBJS  := $(patsubst %,$(ASAN_OUT)/user/%.o,$(USER_MODULES))
-asan: $(ASAN_OUT)/connwatch
+# connwatch under a sanitizer, for the tests that hammer it (tests/run.sh's
+# sanitizer pass, test_scrape_lifecycle.sh): ASan+UBSan (`make asan`,
+# build/asan/connwatch) and TSan (`make tsan`, build/tsan/connwatch). The
+# same sources with the unit tests' clang flags, and the same skeleton.
+SAN_FLAGS_asan = $(UNIT_SAN_CFLAGS)
+SAN_FLAGS_tsan = $(filter-out -fsanitize=% -fno-sanitize-recover=%,\
+		  $(UNIT_SAN_CFLAGS)) -fsanitize=thread
+define sanitized_connwatch
+$(1): $(OUT)/$(1)/connwatch
 
-$(ASAN_OUT)/user:
-	mkdir -p $@
+$(OUT)/$(1)/user:
+	mkdir -p $$@
 
-$(ASAN_OUT)/user/%.o: user/%.c $(wildcard user/*.h user/preload/*.h) bpf/connwatch.h $(SKEL) \
-		| $(ASAN_OUT)/user
-	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' -c $< -o $@
+$(OUT)/$(1)/user/%.o: user/%.c $(wildcard user/*.h user/preload/*.h) \
+		bpf/connwatch.h $(SKEL) | $(OUT)/$(1)/user
+	$$(UNIT_SAN_CC) $$(SAN_FLAGS_$(1)) -DCW_VERSION='"$(VERSION)"' -c $$< -o $$@
 
-$(ASAN_OUT)/connwatch: user/connwatch.c $(ASAN_OBJS)
-	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -DCW_VERSION='"$(VERSION)"' $^ -o $@ \
-		$(LDLIBS)
+$(OUT)/$(1)/connwatch: user/connwatch.c \
+		$(patsubst %,$(OUT)/$(1)/user/%.o,$(USER_MODULES))
+	$$(UNIT_SAN_CC) $$(SAN_FLAGS_$(1)) -DCW_VERSION='"$(VERSION)"' $$^ \
+		-o $$@ $(LDLIBS)
+endef
+$(foreach san,asan tsan,$(eval $(call sanitized_connwatch,$(san))))
 
 # --- fixtures: real servers with the bug, built with frame pointers ---
 FIXTURE_CFLAGS := -O2 -g -fno-omit-frame-pointer $(WARN) -pthread

@@ -2,7 +2,8 @@
 # that (by pid), read metrics, and report `PASS: name` / `FAIL: name`.
 # Sourced by tests/integration/test_*.sh, run from the repo root as root.
 
-CW=build/connwatch
+# CW_UNDER_TEST: another build of connwatch (tests/run.sh's sanitizer pass).
+CW=${CW_UNDER_TEST:-build/connwatch}
 FX=build/fixtures
 SPEC=tests/specs/tracker.yaml
 TMP=$(mktemp -d /tmp/connwatch-test.XXXXXX)

@@ -7,9 +7,9 @@
 # reloads. connwatch must never crash nor print a sanitizer report.
 . tests/lib.sh
 
-CW=build/asan/connwatch
-[ -x "$CW" ] || { fail "$CW is built" "run make asan"; exit 1; }
-export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+CW=${CW_UNDER_TEST:-build/asan/connwatch}	# tests/run.sh: TSan too
+[ -x "$CW" ] || { fail "$CW is built" "run make asan (make tsan)"; exit 1; }
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 SHIM=$PWD/build/libconnwatch-preload.so
 SPEC_ROWS=6		# tests/specs/tracker.yaml has six probes
 

@@ -39,8 +39,8 @@ $(OUT)/unit/test_limits $(OUT)/unit-san/test_limits: user/elf_symbols.c \
 	user/yaml_doc.c
 
 .PHONY: unit-bins
-# asan: the sanitized connwatch that test_scrape_lifecycle.sh hammers.
-unit-bins: $(UNIT_BINS) fixtures asan
+# asan, tsan: the sanitized connwatch builds tests/run.sh runs tests with.
+unit-bins: $(UNIT_BINS) fixtures asan tsan
 
 # $(OUT)/unit's mkdir rule is in the top-level Makefile.
 $(OUT)/unit-san:
