@@ -54,7 +54,8 @@ run_integration() {
 # (`make asan`), and TSan (`make tsan`) for those where threads meet
 # (/metrics, the sweep, alert delivery, --config's reloads). Each
 # connwatch writes any report to a file (log_path): one there fails the
-# test, and none is one check passed.
+# test, and none is one check passed. The shim is the release build's
+# (connwatch looks for it beside itself).
 UNDER_ASAN="test_sockets test_sockets_paths test_restart test_storm
 	test_config test_alert_push test_quic_v048 test_double_done"
 UNDER_TSAN="test_scrape_lifecycle test_storm test_sockets test_config
@@ -68,6 +69,7 @@ run_sanitized() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	CW_UNDER_TEST=build/$san/connwatch \
+	CONNWATCH_PRELOAD_LIB=$PWD/build/libconnwatch-preload.so \
 	ASAN_OPTIONS=detect_leaks=1:$opts \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$PWD/$dir/ubsan \
 	TSAN_OPTIONS=$opts \
