@@ -24,6 +24,8 @@
 #include <bpf/libbpf.h>
 #include "floor.skel.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -81,7 +83,7 @@ static int attach_sockets(struct floor_bpf *skel)
 				      &skel->links.count_accept4,
 				      &skel->links.count_close };
 
-	return attach_tracepoints(progs, links, 3);
+	return attach_tracepoints(progs, links, ARRAY_SIZE(progs));
 }
 
 static int attach_tracing(struct floor_bpf *skel)
@@ -89,7 +91,7 @@ static int attach_tracing(struct floor_bpf *skel)
 	struct bpf_program *progs[] = { skel->progs.count_acct };
 	struct bpf_link **links[] = { &skel->links.count_acct };
 
-	return attach_tracepoints(progs, links, 1);
+	return attach_tracepoints(progs, links, ARRAY_SIZE(progs));
 }
 
 static unsigned long long total_hits(struct floor_bpf *skel)
